@@ -1,0 +1,42 @@
+# Overheard: `make demo` runs one collection cycle on the bundled sample corpus through Airflow;
+# `make test` runs the test suite. Both create .venv and .airflow on first use and reuse them after.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+CONFIG ?= config/example.yaml
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
+
+.PHONY: demo test run standalone bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --editable .
+	touch $@
+
+$(AIRFLOW_HOME)/.initialised: $(VENV)/.installed airflow.cfg
+	$(BIN)/python -m cli.main airflow-init
+	touch $@
+
+demo: $(AIRFLOW_HOME)/.initialised
+	$(BIN)/python -m demo
+
+run: $(AIRFLOW_HOME)/.initialised
+	$(BIN)/overheard run --config $(CONFIG)
+
+standalone: $(AIRFLOW_HOME)/.initialised
+	$(BIN)/overheard airflow standalone
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/upsert_mentions.py
+	$(BIN)/python bench/feed_polling.py
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) var

@@ -1,0 +1,1 @@
+"""The `overheard` command: run a cycle through Airflow, check a config, print summaries."""

@@ -1,0 +1,1 @@
+"""Collectors: fetch and parse public sources into mentions. They know nothing of Airflow."""

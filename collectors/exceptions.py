@@ -1,0 +1,42 @@
+"""Why a collection failed: transient (try again later) or terminal (fix the config)."""
+
+
+class CollectorError(Exception):
+    """A source could not be collected; the message says what to do about it."""
+
+    transient = False
+
+
+class TransientError(CollectorError):
+    """Worth retrying later: the network, a 5xx, a rate limit that outlasts our wait budget."""
+
+    transient = True
+
+
+class TerminalError(CollectorError):
+    """Retrying will not help until something is fixed: a 404, a page that is not a feed, bad credentials."""
+
+
+class HttpStatusError(CollectorError):
+    """The server answered with an error status."""
+
+    def __init__(self, url: str, status: int, reason: str = ""):
+        self.url = url
+        self.status = status
+        self.transient = status == 429 or status >= 500
+        hint = "the server may be down; it will be tried again next run" if self.transient else "check the URL in the config"
+        super().__init__(f"HTTP {status}{' ' + reason if reason else ''} from {url}; {hint}")
+
+
+class BodyTooLargeError(TerminalError):
+    """The response is bigger than `http.max_body_bytes`."""
+
+    def __init__(self, url: str, limit: int):
+        super().__init__(f"{url} sent more than {limit:,} bytes; raise http.max_body_bytes if that is expected")
+
+
+class RobotsDisallowedError(TerminalError):
+    """robots.txt does not let our user agent fetch the URL."""
+
+    def __init__(self, url: str):
+        super().__init__(f"robots.txt disallows fetching {url}")

@@ -1,0 +1,105 @@
+"""The common mention record every collector produces, and its natural key."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Platforms whose items are web pages: their natural key is the canonical URL, so the same article
+# reached through two feeds, or through a feed and a crawl, is one mention.
+WEB_PLATFORMS = frozenset({"news", "blog"})
+
+_TRACKING_PARAMETERS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc", "_hsmi", "ref_src"}
+)
+
+
+def canonical_url(url: str) -> str:
+    """The URL with tracking parameters, fragment and default port removed, host lowercased.
+
+    Args:
+        url: an absolute http(s) URL.
+
+    Returns:
+        The normalised URL; query parameters keep their order.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not name.lower().startswith("utm_") and name.lower() not in _TRACKING_PARAMETERS
+    ]
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One post, comment, article or page that a collector found.
+
+    Attributes:
+        platform: where it was published: news, blog, x, reddit, ...
+        source: the name of the configured source that collected it.
+        native_id: the platform's own id (feed guid, tweet id), when there is one.
+        url: where a person can read it.
+        text: the body as plain text.
+        title: the headline, for articles and posts that have one.
+        author_handle: the author's handle or byline.
+        author_name: the author's display name.
+        author_followers: the author's audience, when the platform reports it.
+        published_at: when it was published (timezone-aware), when known.
+        engagement: counts such as likes, replies, shares, comments, score.
+        parent_id: the key of the item it replies to.
+        thread_id: the conversation or thread it belongs to.
+        lang_hint: the language the platform declares, if any.
+        extras: anything else the platform gives, kept as JSON.
+    """
+
+    platform: str
+    source: str
+    native_id: str | None
+    url: str | None
+    text: str
+    title: str | None = None
+    author_handle: str | None = None
+    author_name: str | None = None
+    author_followers: int | None = None
+    published_at: datetime | None = None
+    engagement: dict[str, int] = field(default_factory=dict)
+    parent_id: str | None = None
+    thread_id: str | None = None
+    lang_hint: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The natural key: canonical URL for web items, `platform:native_id` otherwise."""
+        if self.platform in WEB_PLATFORMS and self.url:
+            return canonical_url(self.url)
+        if self.native_id:
+            return f"{self.platform}:{self.native_id}"
+        raise ValueError(f"a {self.platform} mention from {self.source} has neither a URL nor a native id")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict, with `key` and times in ISO 8601."""
+        record = dataclasses.asdict(self)
+        record["key"] = self.key
+        record["published_at"] = self.published_at.isoformat() if self.published_at else None
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Mention:
+        """The inverse of `to_json`."""
+        values = {f.name: record.get(f.name) for f in dataclasses.fields(cls)}
+        if values["published_at"]:
+            values["published_at"] = datetime.fromisoformat(values["published_at"])
+        values["engagement"] = values["engagement"] or {}
+        values["extras"] = values["extras"] or {}
+        return cls(**values)

@@ -1,0 +1,131 @@
+"""Collect brand mentions from every configured source, enrich them, load them into DuckDB.
+
+Each run plans the collection units (feeds in batches, one unit per blog), collects them in
+parallel, enriches each unit and loads everything in one transaction. Tasks hand each other URLs
+of staged files, never mentions. The config file comes from the `config` param, else the
+OVERHEARD_CONFIG environment variable, else config/example.yaml.
+
+The collection window is the run's data interval. A manual run's interval is a single instant, so
+its window is the schedule's hour that ends at that instant.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from airflow.sdk import Param, dag, task
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval
+
+
+def _config_path(params: dict) -> str:
+    return params.get("config") or os.environ.get("OVERHEARD_CONFIG") or str(EXAMPLE_CONFIG)
+
+
+@dag(
+    dag_id="social_listening",
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["overheard", "collection"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={"config": Param(None, type=["null", "string"], description="Path of the Overheard config file")},
+    doc_md=__doc__,
+)
+def social_listening():
+    @task
+    def plan(params=None, run_id=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
+        """Validate the config, read the cursors, write the run plan; one assignment per unit."""
+        from collectors.staging import StagingArea
+        from collectors.units import plan_units
+        from config import load_config
+        from warehouse.cursors import read_cursors
+
+        config_path = _config_path(params)
+        config = load_config(config_path)
+        staging = StagingArea(config.staging, run_id)
+        units = plan_units(config)
+        window_start = min(data_interval_start, data_interval_end - SCHEDULE_PERIOD)
+        plan_url = staging.write_json(
+            "plan.json",
+            {
+                "config": config_path,
+                "run_id": run_id,
+                "window": [window_start.isoformat(), data_interval_end.isoformat()],
+                "units": [unit.to_json() for unit in units],
+                "cursors": read_cursors(config.warehouse.path),
+            },
+        )
+        return [{"plan": plan_url, "unit": unit.id} for unit in units]
+
+    @task(map_index_template="{{ task.op_kwargs['assignment']['unit'] }}")
+    def collect(assignment: dict) -> str:
+        """Collect one unit's sources and stage what they returned."""
+        from collectors.staging import StagingArea, read_json
+        from collectors.units import CollectionUnit, collect_unit, stage_unit
+        from config import load_config
+
+        plan = read_json(assignment["plan"])
+        config = load_config(plan["config"])
+        unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
+        runs = collect_unit(config, unit, plan["cursors"])
+        return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
+
+    @task
+    def enrich(collected_url: str, params=None, run_id=None) -> str:
+        """Match brands and add ownership, language, sentiment and reach to one unit."""
+        from collectors.staging import StagingArea
+        from config import load_config
+        from enrich.pipeline import enrich_unit
+
+        config = load_config(_config_path(params))
+        return enrich_unit(config, collected_url, StagingArea(config.staging, run_id))
+
+    @task(trigger_rule="all_done")
+    def load(assignments: list[dict], enriched_urls: list[str]) -> dict:
+        """Load every unit that got through enrichment; record the others' sources as failed."""
+        from collectors.staging import read_json
+        from config import load_config
+        from warehouse.load import load_run
+
+        plan = read_json(assignments[0]["plan"]) if assignments else None
+        if plan is None:
+            return {"mentions_new": 0}
+        config = load_config(plan["config"])
+        enriched_urls = [url for url in enriched_urls if url]
+        loaded_units = {read_json(url)["unit"]["id"] for url in enriched_urls}
+        missing = [
+            {"source": name, "kind": unit["kind"],
+             "error": f"the collect or enrich task of unit {unit['id']} failed; see its Airflow log"}
+            for unit in plan["units"] if unit["id"] not in loaded_units for name in unit["sources"]
+        ]
+        window = tuple(datetime.fromisoformat(moment) for moment in plan["window"])
+        result = load_run(config.warehouse.path, plan["run_id"], window, enriched_urls, missing)
+        return {"mentions_new": result.mentions_new, "mentions_updated": result.mentions_updated,
+                "config": plan["config"], "run_id": plan["run_id"]}
+
+    @task
+    def summarize(loaded: dict) -> None:
+        """Log the run summary: mentions per source and brand, failures and why."""
+        from config import load_config
+        from warehouse.summary import run_summary
+
+        if "run_id" in loaded:
+            config = load_config(loaded["config"])
+            print(run_summary(config.warehouse.path, loaded["run_id"]))
+
+    assignments = plan()
+    enriched = enrich.expand(collected_url=collect.expand(assignment=assignments))
+    summarize(load(assignments, enriched))
+
+
+social_listening()

@@ -1,0 +1,104 @@
+"""Enrich a staged unit: keep mentions that match a brand, add ownership, language, sentiment, reach."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from collectors.mention import Mention
+from collectors.staging import StagingArea, read_json, read_jsonl
+from config.model import Config
+from enrich.language import LANGUAGE_MODEL, LanguageDetector
+from enrich.matching import BrandMatcher, OwnedContent
+from enrich.reach import REACH_MODEL, reach_estimate
+from enrich.sentiment import SentimentBackend, sentiment_backend
+
+_SENTIMENT_BATCH = 256
+
+
+class Enricher:
+    """Turns collected mentions into warehouse rows.
+
+    Args:
+        config: brands, competitors, sources and reach defaults.
+        sentiment: the sentiment backend (the lexicon backend when not given).
+    """
+
+    def __init__(self, config: Config, sentiment: SentimentBackend | None = None):
+        self.config = config
+        self.matcher = BrandMatcher(config.brands, config.competitors)
+        self.owned = OwnedContent(config.all_brands)
+        self.language = LanguageDetector()
+        self.sentiment = sentiment or sentiment_backend("lexicon")
+        self.matched: Counter[str] = Counter()
+        self.dropped_unmatched: Counter[str] = Counter()
+
+    def enrich(self, mentions: Iterable[Mention]) -> Iterator[dict[str, Any]]:
+        """Rows for the mentions that match a brand or competitor; the rest are counted per source and dropped."""
+        matching = self._matching(mentions)
+        while batch := list(islice(matching, _SENTIMENT_BATCH)):
+            scores = self.sentiment.score([_readable_text(mention) for mention, _ in batch])
+            for (mention, row), score in zip(batch, scores, strict=True):
+                row.update(
+                    sentiment_label=score.label,
+                    sentiment_score=score.score,
+                    sentiment_negative=score.probabilities["negative"],
+                    sentiment_neutral=score.probabilities["neutral"],
+                    sentiment_positive=score.probabilities["positive"],
+                    sentiment_model=score.model,
+                )
+                yield row
+
+    def _matching(self, mentions: Iterable[Mention]) -> Iterator[tuple[Mention, dict[str, Any]]]:
+        for mention in mentions:
+            text = _readable_text(mention)
+            matches = self.matcher.match(text)
+            if not matches:
+                self.dropped_unmatched[mention.source] += 1
+                continue
+            self.matched[mention.source] += 1
+            owner = self.owned.owner(mention.author_handle, mention.url)
+            guess = self.language.detect(text)
+            row = mention.to_json()
+            row.update(
+                brands=[{"brand": m.brand, "role": m.role, "terms": list(m.terms)} for m in matches],
+                is_owned=owner is not None,
+                owned_by=owner,
+                lang=guess.lang,
+                lang_confidence=guess.confidence,
+                lang_model=LANGUAGE_MODEL,
+                reach_estimate=reach_estimate(mention, self.config.source(mention.source), self.config.reach),
+                reach_model=REACH_MODEL,
+            )
+            yield mention, row
+
+
+def enrich_unit(config: Config, collected_url: str, staging: StagingArea, enricher: Enricher | None = None) -> str:
+    """Enrich one staged unit.
+
+    Args:
+        config: the run's config.
+        collected_url: the unit's manifest written by `collectors.units.stage_unit`.
+        staging: the run's staging area.
+        enricher: a prepared enricher (it holds the sentiment model), or None to build one.
+
+    Returns:
+        The URL of the enriched manifest: like the collected one, with `mentions` pointing at the
+        enriched rows and each source outcome counting `mentions_matched` and `dropped_unmatched`.
+    """
+    manifest = read_json(collected_url)
+    enricher = enricher or Enricher(config)
+    unit_id = manifest["unit"]["id"]
+    mentions = (Mention.from_json(record) for record in read_jsonl(manifest["mentions"]))
+    rows = (dict(row, ordinal=ordinal) for ordinal, row in enumerate(enricher.enrich(mentions)))
+    rows_url = staging.write_jsonl(f"{unit_id}/enriched.jsonl", rows)
+    for outcome in manifest["sources"]:
+        outcome["mentions_matched"] = enricher.matched[outcome["source"]]
+        outcome["dropped_unmatched"] = enricher.dropped_unmatched[outcome["source"]]
+    return staging.write_json(f"{unit_id}/enriched.json", {**manifest, "mentions": rows_url})
+
+
+def _readable_text(mention: Mention) -> str:
+    return f"{mention.title}\n{mention.text}" if mention.title else mention.text

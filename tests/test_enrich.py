@@ -1,0 +1,120 @@
+"""Enrichment: brand matching, ownership, language, sentiment and reach on the values analysts see."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.mention import Mention
+from config.model import BrandConfig, Config
+from enrich.language import LanguageDetector
+from enrich.matching import BrandMatch, BrandMatcher, OwnedContent
+from enrich.pipeline import Enricher
+from enrich.sentiment import LexiconSentiment
+
+BRIGHTWAVE = BrandConfig(
+    name="Brightwave",
+    aliases=["Brightwave", "Brightwave Broadband"],
+    hashtags=["#brightwavedown"],
+    handles=["@brightwavehelp"],
+    owned_handles=["@brightwavehelp"],
+    owned_domains=["brightwave.example"],
+)
+TIDEWELL = BrandConfig(name="Tidewell", aliases=["Tidewell", "Tidewell Telecom"], owned_domains=["tidewell.example"])
+SKYLARK = BrandConfig(name="Skylark Fibre", aliases=["Skylark Fibre"], hashtags=["#skylarkfibre"])
+
+
+@pytest.fixture(scope="module")
+def matcher() -> BrandMatcher:
+    return BrandMatcher([BRIGHTWAVE], [TIDEWELL, SKYLARK])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Brightwave is down again", [BrandMatch("Brightwave", "brand", ("Brightwave",))]),
+        ("BRIGHTWAVE's router, brightwave support", [BrandMatch("Brightwave", "brand", ("Brightwave",))]),
+        ("Switched to Brightwave   Broadband today", [BrandMatch("Brightwave", "brand", ("Brightwave Broadband",))]),
+        ("#BrightwaveDown for the third night", [BrandMatch("Brightwave", "brand", ("#brightwavedown",))]),
+        ("@BrightwaveHelp any news?", [BrandMatch("Brightwave", "brand", ("@brightwavehelp",))]),
+        (
+            "Leaving Tidewell Telecom for Brightwave, then #skylarkfibre",
+            [
+                BrandMatch("Brightwave", "brand", ("Brightwave",)),
+                BrandMatch("Tidewell", "competitor", ("Tidewell Telecom",)),
+                BrandMatch("Skylark Fibre", "competitor", ("#skylarkfibre",)),
+            ],
+        ),
+        ("Brightwaves of light; a skylark sang by the tide well; Tidewells", []),
+        ("xBrightwave and Brightwave_2 are usernames", []),
+    ],
+)
+def test_brand_matching_on_word_boundaries(matcher, text, expected):
+    assert matcher.match(text) == expected
+
+
+def test_owned_content_by_handle_or_domain():
+    owned = OwnedContent([BRIGHTWAVE, TIDEWELL])
+    assert owned.owner("@BrightwaveHelp", None) == "Brightwave"
+    assert owned.owner("brightwavehelp", "https://x.example/") == "Brightwave"
+    assert owned.owner(None, "https://press.brightwave.example/2026/outage") == "Brightwave"
+    assert owned.owner(None, "https://tidewell.example/blog") == "Tidewell"
+    assert owned.owner("someone", "https://notbrightwave.example/") is None
+    assert owned.owner(None, "https://brightwave.example.attacker.net/") is None
+
+
+def test_language_detection():
+    detector = LanguageDetector()
+    assert detector.detect("Brightwave a encore coupé ma connexion ce soir, inadmissible pour le prix.").lang == "fr"
+    assert detector.detect("Mi conexión de Brightwave se cae todas las noches desde hace una semana.").lang == "es"
+    assert detector.detect("My Brightwave connection drops every single evening this week.").lang == "en"
+    assert detector.detect("Brightwave!").lang == "und"
+
+
+def test_lexicon_sentiment_labels_and_version():
+    negative, neutral, positive = LexiconSentiment().score(
+        [
+            "Brightwave is the worst, third outage this week and nobody answers. Furious!",
+            "Brightwave announced new prices on Tuesday.",
+            "Brightwave fixed my line in an hour, brilliant support, thank you!",
+        ]
+    )
+    assert (negative.label, neutral.label, positive.label) == ("negative", "neutral", "positive")
+    assert negative.score < -0.5 < 0.5 < positive.score
+    assert neutral.score == 0.0
+    assert sum(positive.probabilities.values()) == pytest.approx(1.0, abs=0.01)
+    assert positive.model == "vader-3.3.2"
+
+
+def test_enricher_keeps_matches_counts_drops_and_records_versions():
+    config = Config.model_validate(
+        {
+            "warehouse": {"path": "w.duckdb"},
+            "staging": "s",
+            "brands": [BRIGHTWAVE.model_dump()],
+            "competitors": [TIDEWELL.model_dump()],
+            "sources": [
+                {"kind": "rss", "name": "news", "url": "https://news.example/feed", "audience": 12000},
+                {"kind": "blog", "name": "blog", "url": "https://blog.example/"},
+            ],
+        }
+    )
+    mentions = [
+        Mention("news", "news", "1", "https://news.example/a?utm_source=x", "Another outage tonight. Terrible service, I am furious.",
+                title="Brightwave down"),
+        Mention("news", "news", "2", "https://news.example/b", "Weather: bright waves of sunshine all week."),
+        Mention("blog", "blog", None, "https://brightwave.example/press", "Tidewell and Brightwave agree on a deal."),
+    ]
+    enricher = Enricher(config)
+    rows = list(enricher.enrich(mentions))
+
+    assert [row["key"] for row in rows] == ["https://news.example/a", "https://brightwave.example/press"]
+    first, press = rows
+    assert first["brands"] == [{"brand": "Brightwave", "role": "brand", "terms": ["Brightwave"]}]
+    assert first["sentiment_label"] == "negative" and first["sentiment_model"] == "vader-3.3.2"
+    assert (first["reach_estimate"], first["reach_model"]) == (12000, "reach-v1")
+    assert (first["is_owned"], first["lang"], first["lang_model"]) == (False, "en", "py3langid-0.4.0")
+    assert [brand["brand"] for brand in press["brands"]] == ["Brightwave", "Tidewell"]
+    assert (press["is_owned"], press["owned_by"]) == (True, "Brightwave")
+    assert press["reach_estimate"] == config.reach.default_blog_audience
+    assert enricher.matched == {"news": 1, "blog": 1}
+    assert enricher.dropped_unmatched == {"news": 1}

@@ -1,0 +1,176 @@
+"""The warehouse load: upserts on natural keys, one transaction with the cursors, safe to repeat."""
+
+from __future__ import annotations
+
+import types
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+import warehouse.load
+
+from collectors.mention import Mention
+from collectors.source_run import SourceRun
+from collectors.staging import StagingArea
+from collectors.units import CollectionUnit, stage_unit
+from config.model import Config
+from enrich.pipeline import enrich_unit
+from warehouse.connection import open_warehouse
+from warehouse.cursors import read_cursors
+from warehouse.load import load_run
+from warehouse.schema import migrate
+
+WINDOW = (datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC))
+NEXT_WINDOW = (datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 11, tzinfo=UTC))
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config.model_validate(
+        {
+            "warehouse": {"path": str(tmp_path / "overheard.duckdb")},
+            "staging": str(tmp_path / "staging"),
+            "brands": [{"name": "Brightwave", "aliases": ["Brightwave"], "owned_domains": ["brightwave.example"]}],
+            "competitors": [{"name": "Tidewell", "aliases": ["Tidewell"]}],
+            "sources": [
+                {"kind": "rss", "name": "techwire", "url": "https://techwire.example/feed", "audience": 1000},
+                {"kind": "rss", "name": "gazette", "url": "https://gazette.example/feed"},
+            ],
+        }
+    )
+
+
+def article(slug: str, text: str, source: str = "techwire", host: str = "techwire.example") -> Mention:
+    return Mention("news", source, slug, f"https://{host}/{slug}?utm_medium=rss", text, title=slug.title(),
+                   published_at=datetime(2026, 11, 2, 8, tzinfo=UTC))
+
+
+def stage_run(config: Config, run_id: str, outcomes: list[SourceRun]) -> list[str]:
+    """Stage and enrich one unit holding `outcomes`, as the DAG's collect and enrich tasks do."""
+    staging = StagingArea(config.staging, run_id)
+    unit = CollectionUnit("rss-001", "rss", tuple(outcome.source for outcome in outcomes))
+    return [enrich_unit(config, stage_unit(staging, unit, outcomes), staging)]
+
+
+def table(config: Config, sql: str) -> list[tuple]:
+    with duckdb.connect(config.warehouse.path, read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+FIRST_RUN = [
+    SourceRun("techwire", "rss", "ok", items_fetched=3, cursor={"etag": '"v1"'}, mentions=[
+        article("outage", "Brightwave is down across the north, customers furious."),
+        article("deal", "Tidewell and Brightwave sign a network sharing deal."),
+        article("weather", "Bright waves of sunshine all week."),
+    ]),
+    SourceRun("gazette", "rss", "ok", items_fetched=1, cursor={"etag": '"g1"'}, mentions=[
+        article("press", "Brightwave opens a new office.", source="gazette", host="brightwave.example"),
+    ]),
+]
+
+
+def test_migrations_apply_once(tmp_path):
+    connection = open_warehouse(tmp_path / "w.duckdb")
+    assert migrate(connection) == []
+    assert connection.execute("SELECT version, name FROM schema_migrations").fetchall() == [(1, "initial")]
+
+
+def test_load_records_mentions_brands_runs_and_cursors(config):
+    result = load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+
+    assert (result.mentions_new, result.mentions_updated) == (3, 0)
+    assert table(config, "SELECT mention_key, source, is_owned, reach_estimate FROM mentions ORDER BY 1") == [
+        ("https://brightwave.example/press", "gazette", True, 5000),
+        ("https://techwire.example/deal", "techwire", False, 1000),
+        ("https://techwire.example/outage", "techwire", False, 1000),
+    ]
+    assert table(config, "SELECT mention_key, brand, role FROM mention_brands ORDER BY 1, 2") == [
+        ("https://brightwave.example/press", "Brightwave", "brand"),
+        ("https://techwire.example/deal", "Brightwave", "brand"),
+        ("https://techwire.example/deal", "Tidewell", "competitor"),
+        ("https://techwire.example/outage", "Brightwave", "brand"),
+    ]
+    assert table(config, "SELECT count(*) FROM earned_mentions") == [(2,)]
+    assert table(config, "SELECT source, status, items_fetched, mentions_matched, dropped_unmatched, mentions_new FROM runs ORDER BY 1") == [
+        ("gazette", "ok", 1, 1, 0, 1),
+        ("techwire", "ok", 3, 2, 1, 2),
+    ]
+    assert read_cursors(config.warehouse.path) == {"techwire": {"etag": '"v1"'}, "gazette": {"etag": '"g1"'}}
+
+
+def test_loading_twice_doubles_nothing(config):
+    urls = stage_run(config, "run-1", FIRST_RUN)
+    load_run(config.warehouse.path, "run-1", WINDOW, urls)
+    before = table(config, "SELECT * FROM mentions ORDER BY mention_key")
+
+    again = load_run(config.warehouse.path, "run-1", WINDOW, urls)
+
+    assert (again.mentions_new, again.mentions_updated) == (0, 3)
+    assert table(config, "SELECT * FROM mentions ORDER BY mention_key") == before
+    assert table(config, "SELECT count(*) FROM mention_brands") == [(4,)]
+    assert table(config, "SELECT count(*) FROM runs") == [(2,)]
+
+
+def test_a_later_sighting_refreshes_but_keeps_first_seen(config):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    edited = SourceRun("techwire", "rss", "ok", items_fetched=1, cursor={"etag": '"v2"'}, mentions=[
+        article("outage", "Update: Brightwave restored service; Tidewell offered help."),
+    ])
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", [edited]))
+
+    row = table(config, """SELECT text, first_run_id, first_seen_at, last_run_id, last_seen_at FROM mentions
+                           WHERE mention_key = 'https://techwire.example/outage'""")[0]
+    assert row[0] == "Update: Brightwave restored service; Tidewell offered help."
+    assert row[1:] == ("run-1", WINDOW[1], "run-2", NEXT_WINDOW[1])
+    assert table(config, "SELECT brand FROM mention_brands WHERE mention_key = 'https://techwire.example/outage' ORDER BY 1") == [
+        ("Brightwave",), ("Tidewell",)
+    ]
+
+
+def test_a_failed_source_keeps_its_cursor_and_the_others_load(config):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    second = [
+        SourceRun("techwire", "rss", "ok", items_fetched=1, cursor={"etag": '"v2"'},
+                  mentions=[article("recovery", "Brightwave says service is back.")]),
+        SourceRun.failed("gazette", "rss", "HTTP 500 from https://gazette.example/feed"),
+    ]
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", second))
+
+    assert read_cursors(config.warehouse.path) == {"techwire": {"etag": '"v2"'}, "gazette": {"etag": '"g1"'}}
+    assert table(config, "SELECT source, status, error FROM runs WHERE run_id = 'run-2' ORDER BY 1") == [
+        ("gazette", "failed", "HTTP 500 from https://gazette.example/feed"),
+        ("techwire", "ok", None),
+    ]
+    assert table(config, "SELECT count(*) FROM mentions") == [(4,)]
+
+
+def test_a_unit_that_never_arrived_is_recorded_failed(config):
+    load_run(config.warehouse.path, "run-1", WINDOW, [], [{"source": "gazette", "kind": "rss", "error": "collect task failed"}])
+    assert table(config, "SELECT source, status, error FROM runs") == [("gazette", "failed", "collect task failed")]
+    assert read_cursors(config.warehouse.path) == {}
+
+
+def test_a_crash_mid_load_keeps_nothing_and_the_retry_loads_once(config, monkeypatch):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    second = [SourceRun("techwire", "rss", "ok", items_fetched=1, cursor={"etag": '"v2"'},
+                        mentions=[article("recovery", "Brightwave says service is back.")])]
+    urls = stage_run(config, "run-2", second)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    # The crash comes after the mentions, brands and run records were written, before the cursor.
+    monkeypatch.setattr(warehouse.load, "json", types.SimpleNamespace(dumps=crash))
+    with pytest.raises(RuntimeError, match="worker killed"):
+        load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)
+    assert table(config, "SELECT count(*) FROM mentions") == [(3,)]
+    assert table(config, "SELECT count(*) FROM runs WHERE run_id = 'run-2'") == [(0,)]
+    assert read_cursors(config.warehouse.path)["techwire"] == {"etag": '"v1"'}
+
+    monkeypatch.undo()
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)
+    assert table(config, "SELECT count(*) FROM mentions") == [(4,)]
+    assert table(config, "SELECT count(*) FROM runs WHERE run_id = 'run-2'") == [(1,)]
+    assert read_cursors(config.warehouse.path)["techwire"] == {"etag": '"v2"'}

@@ -1,0 +1,26 @@
+"""Opening the warehouse file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from warehouse.schema import migrate
+
+
+def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the DuckDB file for writing, with the schema up to date."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path))
+    migrate(connection)
+    return connection
+
+
+def read_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection | None:
+    """Open the DuckDB file read-only, or None when no run has created it yet."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    return duckdb.connect(str(path), read_only=True)

@@ -1,0 +1,236 @@
+"""Loading a run: upsert mentions and their brands, record each source's outcome and advance the
+cursors of the sources that succeeded, all in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import duckdb
+import fsspec
+
+from collectors.staging import read_json
+from warehouse.connection import open_warehouse
+
+# The enriched rows as DuckDB reads them from staging (see enrich.pipeline).
+STAGED_COLUMNS = {
+    "key": "VARCHAR",
+    "ordinal": "BIGINT",
+    "platform": "VARCHAR",
+    "source": "VARCHAR",
+    "native_id": "VARCHAR",
+    "url": "VARCHAR",
+    "title": "VARCHAR",
+    "text": "VARCHAR",
+    "author_handle": "VARCHAR",
+    "author_name": "VARCHAR",
+    "author_followers": "BIGINT",
+    "published_at": "TIMESTAMPTZ",
+    "engagement": "JSON",
+    "parent_id": "VARCHAR",
+    "thread_id": "VARCHAR",
+    "extras": "JSON",
+    "lang": "VARCHAR",
+    "lang_confidence": "DOUBLE",
+    "lang_model": "VARCHAR",
+    "sentiment_label": "VARCHAR",
+    "sentiment_score": "DOUBLE",
+    "sentiment_negative": "DOUBLE",
+    "sentiment_neutral": "DOUBLE",
+    "sentiment_positive": "DOUBLE",
+    "sentiment_model": "VARCHAR",
+    "reach_estimate": "BIGINT",
+    "reach_model": "VARCHAR",
+    "is_owned": "BOOLEAN",
+    "owned_by": "VARCHAR",
+    "brands": "STRUCT(brand VARCHAR, role VARCHAR, terms VARCHAR[])[]",
+}
+
+# Columns a later sighting of the same mention refreshes; the rest keep their first values.
+_REFRESHED = [
+    "title", "text", "author_handle", "author_name", "author_followers", "engagement", "extras",
+    "lang", "lang_confidence", "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative",
+    "sentiment_neutral", "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model",
+    "is_owned", "owned_by", "last_run_id", "last_seen_at",
+]
+_MENTION_COLUMNS = [
+    "mention_key", "platform", "source", "native_id", "url", "title", "text", "author_handle", "author_name",
+    "author_followers", "published_at", "engagement", "parent_id", "thread_id", "extras", "lang", "lang_confidence",
+    "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative", "sentiment_neutral",
+    "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model", "is_owned", "owned_by",
+    "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
+]
+
+
+@dataclass
+class LoadResult:
+    """What one load changed.
+
+    Attributes:
+        mentions_new: mentions the warehouse did not have before.
+        mentions_updated: mentions seen again and refreshed.
+        cursors_advanced: sources whose cursor moved.
+        sources: each source's outcome as recorded in `runs`.
+    """
+
+    mentions_new: int = 0
+    mentions_updated: int = 0
+    cursors_advanced: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_run(
+    warehouse_path: str | Path,
+    run_id: str,
+    window: tuple[datetime, datetime],
+    enriched_urls: Sequence[str],
+    missing_sources: Sequence[dict[str, str]] = (),
+) -> LoadResult:
+    """Load a run's enriched units into the warehouse in one transaction.
+
+    A failure anywhere rolls everything back: no mention, run record or cursor of this run is
+    kept, and loading the same staged files again gives the same warehouse as loading them once.
+
+    Args:
+        warehouse_path: the DuckDB file.
+        run_id: the Airflow run id.
+        window: the run's data interval (start, end); `end` stamps first/last seen and cursors.
+        enriched_urls: the manifests written by `enrich.pipeline.enrich_unit`, in plan order.
+        missing_sources: sources whose unit never reached enrichment, as
+            `{"source", "kind", "error"}`; they are recorded as failed and keep their cursors.
+
+    Returns:
+        Counts of what changed.
+    """
+    manifests = [read_json(url) for url in enriched_urls]
+    outcomes = [outcome for manifest in manifests for outcome in manifest["sources"]]
+    outcomes += [
+        {"source": m["source"], "kind": m["kind"], "status": "failed", "error": m["error"], "items_fetched": 0,
+         "mentions_collected": 0, "mentions_matched": 0, "dropped_unmatched": 0, "warnings": [],
+         "duration_seconds": 0.0, "cursor": None}
+        for m in missing_sources
+    ]
+    connection = open_warehouse(warehouse_path)
+    try:
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            result = _load(connection, run_id, window, [m["mentions"] for m in manifests], outcomes)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    finally:
+        connection.close()
+    return result
+
+
+def _load(
+    connection: duckdb.DuckDBPyConnection,
+    run_id: str,
+    window: tuple[datetime, datetime],
+    row_urls: list[str],
+    outcomes: list[dict[str, Any]],
+) -> LoadResult:
+    _stage(connection, row_urls)
+    new_by_source = dict(
+        connection.execute(
+            "SELECT source, count(*) FROM staged WHERE key NOT IN (SELECT mention_key FROM mentions) GROUP BY source"
+        ).fetchall()
+    )
+    staged_count = connection.execute("SELECT count(*) FROM staged").fetchone()[0]
+    select_columns = ", ".join(
+        "key" if column == "mention_key"
+        else "$run_id" if column in ("first_run_id", "last_run_id")
+        else "$seen_at" if column in ("first_seen_at", "last_seen_at")
+        else column
+        for column in _MENTION_COLUMNS
+    )
+    connection.execute(
+        f"""
+        INSERT INTO mentions ({", ".join(_MENTION_COLUMNS)})
+        SELECT {select_columns} FROM staged
+        ON CONFLICT (mention_key) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _REFRESHED)}
+        """,
+        {"run_id": run_id, "seen_at": window[1]},
+    )
+    connection.execute("DELETE FROM mention_brands WHERE mention_key IN (SELECT key FROM staged)")
+    connection.execute(
+        """
+        INSERT INTO mention_brands
+        SELECT key, match.brand, match.role, match.terms
+        FROM (SELECT key, unnest(brands) AS match FROM staged)
+        """
+    )
+    result = LoadResult(mentions_new=sum(new_by_source.values()))
+    result.mentions_updated = staged_count - result.mentions_new
+    for outcome in outcomes:
+        recorded = {**outcome, "mentions_new": new_by_source.get(outcome["source"], 0)}
+        connection.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id, recorded["source"], recorded["kind"], recorded["status"], recorded["items_fetched"],
+                recorded["mentions_collected"], recorded.get("mentions_matched", 0), recorded.get("dropped_unmatched", 0),
+                recorded["mentions_new"], recorded.get("error"), recorded.get("warnings", []),
+                recorded.get("duration_seconds", 0.0), window[0], window[1],
+            ],
+        )
+        if recorded["status"] != "failed" and recorded.get("cursor") is not None:
+            connection.execute(
+                "INSERT OR REPLACE INTO source_cursors VALUES (?, ?, ?, ?)",
+                [recorded["source"], json.dumps(recorded["cursor"]), run_id, window[1]],
+            )
+            result.cursors_advanced.append(recorded["source"])
+        result.sources.append(recorded)
+    connection.execute("DROP TABLE staged")
+    return result
+
+
+def _stage(connection: duckdb.DuckDBPyConnection, row_urls: list[str]) -> None:
+    """Read the enriched rows into a temporary table `staged`, one row per key (the first seen wins)."""
+    columns = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS.items())
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE staged ({columns}, file_index INTEGER)")
+    for file_index, url in enumerate(row_urls):
+        if _is_empty(url):
+            continue
+        location = _duckdb_location(connection, url)
+        connection.execute(
+            f"""
+            INSERT INTO staged
+            SELECT *, {file_index} FROM read_json(?, format = 'newline_delimited', columns = {_struct_literal()})
+            """,
+            [location],
+        )
+    connection.execute(
+        """
+        DELETE FROM staged WHERE rowid IN (
+            SELECT rowid FROM (
+                SELECT rowid, row_number() OVER (PARTITION BY key ORDER BY file_index, ordinal) AS position
+                FROM staged
+            ) WHERE position > 1
+        )
+        """
+    )
+
+
+def _struct_literal() -> str:
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in STAGED_COLUMNS.items()) + "}"
+
+
+def _duckdb_location(connection: duckdb.DuckDBPyConnection, url: str) -> str:
+    """A path DuckDB can read: local paths as they are, other fsspec URLs through a registered filesystem."""
+    scheme = urlsplit(url).scheme
+    if scheme in ("", "file"):
+        return url.removeprefix("file://")
+    if not connection.filesystem_is_registered(scheme):
+        connection.register_filesystem(fsspec.filesystem(scheme))
+    return url
+
+
+def _is_empty(url: str) -> bool:
+    filesystem, path = fsspec.core.url_to_fs(url)
+    return filesystem.size(path) == 0

@@ -1,0 +1,73 @@
+"""The run summary printed after each run: sources, brands, failures, where the warehouse is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warehouse.connection import read_warehouse
+
+
+def latest_run_id(warehouse_path: str | Path) -> str | None:
+    """The id of the run with the latest data interval, or None before the first load."""
+    connection = read_warehouse(warehouse_path)
+    if connection is None:
+        return None
+    with connection:
+        row = connection.execute("SELECT run_id FROM runs ORDER BY window_end DESC, run_id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
+    """A plain-text summary of one run (the latest when `run_id` is None).
+
+    Returns:
+        Lines for a terminal or a task log.
+    """
+    connection = read_warehouse(warehouse_path)
+    if connection is None:
+        return f"No warehouse at {warehouse_path} yet: no run has loaded."
+    with connection:
+        run_id = run_id or latest_run_id(warehouse_path)
+        if run_id is None:
+            return f"The warehouse at {warehouse_path} has no runs yet."
+        sources = connection.execute(
+            """
+            SELECT source, status, items_fetched, mentions_matched, dropped_unmatched, mentions_new, error, warnings,
+                   window_start, window_end
+            FROM runs WHERE run_id = ? ORDER BY source
+            """,
+            [run_id],
+        ).fetchall()
+        if not sources:
+            return f"No run {run_id!r} in {warehouse_path}."
+        brands = connection.execute(
+            """
+            SELECT b.brand, any_value(b.role),
+                   count(*) FILTER (WHERE m.last_run_id = $run_id AND NOT m.is_owned),
+                   count(*) FILTER (WHERE m.first_run_id = $run_id AND NOT m.is_owned),
+                   count(*) FILTER (WHERE NOT m.is_owned AND NOT m.is_deleted)
+            FROM mention_brands b JOIN mentions m USING (mention_key)
+            GROUP BY b.brand ORDER BY any_value(b.role), b.brand
+            """,
+            {"run_id": run_id},
+        ).fetchall()
+        total, earned = connection.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT is_owned AND NOT is_deleted) FROM mentions"
+        ).fetchone()
+
+    window_start, window_end = sources[0][8], sources[0][9]
+    lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
+    lines.append(f"{'source':<24}{'status':<9}{'fetched':>8}{'matched':>8}{'dropped':>8}{'new':>6}")
+    for source, status, fetched, matched, dropped, new, _, _, _, _ in sources:
+        lines.append(f"{source:<24}{status:<9}{fetched:>8}{matched:>8}{dropped:>8}{new:>6}")
+    lines += ["", f"{'brand':<24}{'role':<12}{'seen this run':>14}{'new':>6}{'earned total':>14}"]
+    for brand, role, seen, new, in_total in brands:
+        lines.append(f"{brand:<24}{role:<12}{seen:>14}{new:>6}{in_total:>14}")
+    failed = [f"  {row[0]}: {row[6]}" for row in sources if row[1] in ("failed", "skipped")]
+    if failed:
+        lines += ["", "Sources that failed or were skipped:", *failed]
+    warned = [f"  {row[0]}: {warning}" for row in sources for warning in row[7]]
+    if warned:
+        lines += ["", "Warnings:", *warned]
+    lines += ["", f"Warehouse: {Path(warehouse_path).resolve()} ({total} mentions, {earned} earned)"]
+    return "\n".join(lines)
