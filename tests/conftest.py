@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from config.model import HttpSettings
 from tests.local_http import LocalHttpServer
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point Airflow at a throw-away home with the repo's airflow.cfg before anything imports it."""
+    home = Path(tempfile.mkdtemp(prefix="overheard-airflow-"))
+    (home / "jwt_secret").write_text(secrets.token_urlsafe(32), encoding="utf-8")
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW_CONFIG"] = str(REPO / "airflow.cfg")
 
 
 @pytest.fixture

@@ -1,0 +1,63 @@
+"""The docs say what the code does: the data dictionary, the configuration reference, the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from config.model import BlogSource, BrandConfig, Config, FeedSource, HttpSettings, ReachSettings
+from warehouse.connection import open_warehouse
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+README = DOCS.parent / "README.md"
+_DUCKDB_TYPE_NAMES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
+
+
+def tables_in(markdown: str) -> dict[str, list[list[str]]]:
+    """Markdown tables by the heading above them: rows of cells, header and rule dropped."""
+    found: dict[str, list[list[str]]] = {}
+    heading = ""
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif line.startswith("|") and not set(line) <= set("|-: "):
+            found.setdefault(heading, []).append([cell.strip() for cell in line.strip("|").split("|")])
+    return {name: rows[1:] for name, rows in found.items()}
+
+
+def test_data_dictionary_matches_the_schema(tmp_path):
+    documented = tables_in((DOCS / "data-dictionary.md").read_text(encoding="utf-8"))
+    connection: duckdb.DuckDBPyConnection = open_warehouse(tmp_path / "w.duckdb")
+    actual: dict[str, list[list[str]]] = {}
+    for table, column, kind in connection.execute(
+        """SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
+           JOIN information_schema.tables t USING (table_name) WHERE t.table_type = 'BASE TABLE'
+           ORDER BY c.table_name, c.ordinal_position"""
+    ).fetchall():
+        actual.setdefault(table, []).append([column, _DUCKDB_TYPE_NAMES.get(kind, kind)])
+    for table, columns in actual.items():
+        assert [row[:2] for row in documented.get(table, [])] == columns, f"docs/data-dictionary.md: table {table}"
+    views = {row[0] for row in connection.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    markdown = (DOCS / "data-dictionary.md").read_text(encoding="utf-8")
+    assert {name for name in re.findall(r"^### (\w+)$", markdown, re.MULTILINE)} == set(actual) | views
+
+
+def test_configuration_reference_lists_every_key():
+    documented = {
+        row[0].strip("`") for rows in tables_in((DOCS / "configuration.md").read_text(encoding="utf-8")).values()
+        for row in rows
+    }
+    expected = (
+        (set(Config.model_fields) - {"warehouse"}) | {"warehouse.path"}
+        | set(BrandConfig.model_fields)
+        | ((set(FeedSource.model_fields) | set(BlogSource.model_fields)) - {"kind", "name"})
+        | set(HttpSettings.model_fields) | set(ReachSettings.model_fields)
+    )
+    assert documented == expected
+
+
+def test_readme_starts_with_the_two_commands():
+    opening = README.read_text(encoding="utf-8").split("\n## ")[0]
+    assert "make demo" in opening and "make test" in opening
