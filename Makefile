@@ -6,6 +6,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 CONFIG ?= config/example.yaml
 
+export OVERHEARD_HOME := $(CURDIR)
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 

@@ -12,8 +12,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """`base` (default: this process's environment) with AIRFLOW_HOME and AIRFLOW_CONFIG defaulted."""
+    """`base` (default: this process's environment) with Overheard's Airflow settings.
+
+    OVERHEARD_HOME (where airflow.cfg finds the DAGs) is this repository; AIRFLOW_HOME and
+    AIRFLOW_CONFIG default to `.airflow/` and the repository's `airflow.cfg`.
+    """
     environment = dict(os.environ if base is None else base)
+    environment["OVERHEARD_HOME"] = str(REPO_ROOT)
     environment.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".airflow"))
     environment.setdefault("AIRFLOW_CONFIG", str(REPO_ROOT / "airflow.cfg"))
     return environment

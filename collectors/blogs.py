@@ -48,8 +48,9 @@ def collect_blog(source: BlogSource, cursor: Mapping[str, Any] | None, client: H
         client: the shared HTTP client (robots.txt is honoured for every page).
 
     Returns:
-        The run outcome. The cursor adds every post fetched or found not to be a post; posts that
-        failed to download stay unseen so the next run tries them again.
+        The run outcome. The cursor adds every post fetched, and every post that failed for good
+        (a 4xx, a body over the cap); posts that failed transiently stay unseen so the next run
+        tries them again.
     """
     seen = set((cursor or {}).get("seen_urls", []))
     try:
@@ -64,11 +65,16 @@ def collect_blog(source: BlogSource, cursor: Mapping[str, Any] | None, client: H
             f"{len(new_urls) - len(to_fetch)} more new posts wait for later runs (max_pages_per_run={source.max_pages_per_run})"
         )
     fetched: list[str] = []
+    gone: list[str] = []  # posts that failed for good (404, too large): not asked for again
     for url in to_fetch:
         try:
             response = client.get(url, respect_robots=True)
         except CollectorError as error:
-            run.warnings.append(f"post skipped until next run: {error}")
+            if error.transient:
+                run.warnings.append(f"post skipped until next run: {error}")
+            else:
+                run.warnings.append(f"post skipped for good: {error}")
+                gone.append(url)
             continue
         fetched.append(url)
         mention = extract_post(response.body, response.final_url, source.name)
@@ -77,7 +83,7 @@ def collect_blog(source: BlogSource, cursor: Mapping[str, Any] | None, client: H
         else:
             run.mentions.append(mention)
     run.items_fetched = len(fetched)
-    run.cursor = {"seen_urls": sorted(seen | set(fetched))}
+    run.cursor = {"seen_urls": sorted(seen | set(fetched) | set(gone))}
     if to_fetch and not fetched:
         run.status = "failed"
         run.error = f"none of the {len(to_fetch)} new posts could be fetched; last problem: {run.warnings[-1]}"
@@ -143,6 +149,8 @@ def _urls_from_feed(source: BlogSource, client: HttpClient) -> list[str]:
     if feed_url is None:
         raise TerminalError(f"{source.url} links no RSS or Atom feed (no <link rel=\"alternate\">)")
     feed = feedparser.parse(client.get(feed_url).body)
+    if not feed.version and not feed.entries:
+        raise TerminalError(f"{feed_url}, linked as the feed of {source.url}, is not RSS or Atom")
     return [canonical_url(urljoin(feed_url, entry.link)) for entry in feed.entries if entry.get("link")]
 
 

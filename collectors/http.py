@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, TransientError
+from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, TerminalError, TransientError
 from config.model import HttpSettings
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -106,7 +106,8 @@ class HttpClient:
             RobotsDisallowedError: robots.txt forbids the URL.
             HttpStatusError: a 4xx, or a 429/5xx that persisted through the retries.
             BodyTooLargeError: the body passed `max_body_bytes`.
-            TransientError: the network failed (refused, reset, timed out) through the retries.
+            TransientError: the network failed (refused, reset, cut off mid-body, timed out) through the retries.
+            TerminalError: the request cannot succeed as configured (a redirect loop, an undecodable body).
         """
         if respect_robots and not self.allowed_by_robots(url):
             raise RobotsDisallowedError(url)
@@ -114,7 +115,7 @@ class HttpClient:
         while True:
             try:
                 response = self._send(url, headers)
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
                 if attempt >= self.settings.max_retries:
                     raise TransientError(
                         f"{url} could not be fetched after {attempt + 1} attempts: {_brief(error)}"
@@ -122,6 +123,8 @@ class HttpClient:
                 self._sleep(self._backoff(attempt))
                 attempt += 1
                 continue
+            except requests.RequestException as error:
+                raise TerminalError(f"{url} could not be fetched ({_brief(error)}); check the URL in the config") from error
             if response.status not in _RETRY_STATUSES:
                 if response.status >= 400:
                     raise HttpStatusError(url, response.status)
@@ -242,8 +245,10 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    sent = email.utils.parsedate_to_datetime(headers["Date"]) if "Date" in headers else None
-    reference = sent.timestamp() if sent else time.time()
+    try:
+        reference = email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        reference = time.time()
     return max(0.0, when.timestamp() - reference)
 
 

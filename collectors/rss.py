@@ -19,6 +19,16 @@ from collectors.mention import Mention
 from collectors.source_run import SourceRun
 from config.model import FeedSource
 
+# What feedparser flags on a well-formed feed: a charset it had to work out itself (text/xml without
+# a charset, a wrong declaration) or a Content-Type that is not XML. The feed is fine; no warning.
+_ENCODING_NOTICES = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+# Elements that break a line when rendered: their text must not run into the next word.
+_BLOCK_TAGS = (
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure", "footer",
+    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table", "td", "th", "tr",
+    "ul",
+)
+
 
 @dataclass
 class ParsedFeed:
@@ -103,7 +113,7 @@ def parse_feed(body: bytes, source: str, feed_url: str, headers: Mapping[str, st
             "check the feed URL (a site's home page is a blog source, not a feed)"
         )
     parsed = ParsedFeed(entries=len(document.entries))
-    if document.bozo:
+    if document.bozo and not isinstance(document.bozo_exception, _ENCODING_NOTICES):
         parsed.warnings.append(
             f"malformed feed ({type(document.bozo_exception).__name__}: {document.bozo_exception}); "
             f"read {len(document.entries)} entries anyway"
@@ -153,6 +163,9 @@ def html_to_text(html: str) -> str:
         fragment = lxml.html.fragment_fromstring(html, create_parent="div")
     except (ValueError, lxml.etree.ParserError):
         return " ".join(html.split())
+    for block in fragment.iter(*_BLOCK_TAGS):
+        block.text = f" {block.text or ''}"
+        block.tail = f" {block.tail or ''}"
     return " ".join(fragment.text_content().split())
 
 

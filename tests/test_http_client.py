@@ -1,0 +1,202 @@
+"""The one HTTP client, against scripted servers on loopback addresses.
+
+Waits are recorded, never slept: every client gets `sleep=waits.append`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import threading
+import time
+
+import pytest
+
+from collectors.exceptions import (
+    BodyTooLargeError,
+    CollectorError,
+    HttpStatusError,
+    RobotsDisallowedError,
+    TerminalError,
+    TransientError,
+)
+from collectors.http import HttpClient
+from config.model import HttpSettings
+from tests.local_http import LocalHttpServer, Reply, Request
+
+
+def test_retries_429_and_503_waiting_as_retry_after_says(http_server: LocalHttpServer, fast_http: HttpSettings) -> None:
+    in_half_a_minute = email.utils.formatdate(time.time() + 30, usegmt=True)
+    url = http_server.route(
+        "/mentions",
+        Reply(429, b"slow down", {"Retry-After": "7"}),
+        Reply(503, b"maintenance", {"Retry-After": in_half_a_minute}),
+        Reply(200, b"three new mentions"),
+    )
+    waits: list[float] = []
+
+    response = HttpClient(fast_http, sleep=waits.append).get(url)
+
+    assert (response.status, response.body) == (200, b"three new mentions")
+    assert len(http_server.requests_for("/mentions")) == 3
+    assert waits == [7.0, pytest.approx(30, abs=1)]
+
+
+def test_gives_up_after_max_retries_naming_status_and_url(http_server: LocalHttpServer, fast_http: HttpSettings) -> None:
+    url = http_server.route("/mentions", Reply(503, b"maintenance"))
+    waits: list[float] = []
+    client = HttpClient(fast_http.model_copy(update={"backoff_seconds": 1.5}), sleep=waits.append)
+
+    with pytest.raises(HttpStatusError) as raised:
+        client.get(url)
+
+    assert str(raised.value) == f"HTTP 503 from {url}; the server may be down; it will be tried again next run"
+    assert len(http_server.requests_for("/mentions")) == 1 + fast_http.max_retries
+    assert waits == [1.5, 3.0]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(404, b"no such feed"), Reply(429, b"come back tomorrow", {"Retry-After": "86400"})],
+    ids=["404", "429-retry-after-beyond-max-wait"],
+)
+def test_answers_not_worth_waiting_for_are_not_retried(
+    http_server: LocalHttpServer, fast_http: HttpSettings, reply: Reply
+) -> None:
+    url = http_server.route("/mentions", reply)
+    waits: list[float] = []
+
+    with pytest.raises(HttpStatusError, match=f"^HTTP {reply.status} from {re.escape(url)};") as raised:
+        HttpClient(fast_http, sleep=waits.append).get(url)
+
+    assert raised.value.status == reply.status
+    assert len(http_server.requests_for("/mentions")) == 1
+    assert waits == []
+
+
+NO_LENGTH = {"Content-Length": "", "Connection": "close"}  # the body runs until the server hangs up
+
+
+@pytest.mark.parametrize(
+    ("just_fits", "too_big"),
+    [
+        # Refused on the declared length alone: the server would have sent only 10 bytes.
+        (Reply(200, b"x" * 1000), Reply(200, b"x" * 10, {"Content-Length": "1001", "Connection": "close"})),
+        (Reply(200, b"x" * 1000, NO_LENGTH), Reply(200, b"x" * 1001, NO_LENGTH)),
+    ],
+    ids=["declared-content-length", "streamed-without-length"],
+)
+def test_body_over_max_body_bytes_is_refused(
+    http_server: LocalHttpServer, fast_http: HttpSettings, just_fits: Reply, too_big: Reply
+) -> None:
+    client = HttpClient(fast_http.model_copy(update={"max_body_bytes": 1000}))
+    fits_url = http_server.route("/fits", just_fits)
+    too_big_url = http_server.route("/big", too_big)
+
+    assert client.get(fits_url).body == b"x" * 1000
+    with pytest.raises(BodyTooLargeError) as raised:
+        client.get(too_big_url)
+    assert str(raised.value) == f"{too_big_url} sent more than 1,000 bytes; raise http.max_body_bytes if that is expected"
+
+
+def test_server_slower_than_the_timeout_is_a_transient_error_after_the_retries(
+    http_server: LocalHttpServer, fast_http: HttpSettings
+) -> None:
+    url = http_server.route("/mentions", Reply(200, b"too late", delay=0.6))
+    client = HttpClient(fast_http.model_copy(update={"timeout_seconds": 0.2, "max_retries": 1}))
+
+    with pytest.raises(TransientError) as raised:
+        client.get(url)
+
+    assert str(raised.value) == f"{url} could not be fetched after 2 attempts: timed out"
+    assert len(http_server.requests_for("/mentions")) == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_type", "message", "attempts"),
+    [
+        (
+            Reply(200, b"<rss>" * 20, {"Content-Length": "5000", "Connection": "close"}),
+            TransientError,
+            "could not be fetched after 3 attempts: ('Connection broken",
+            3,
+        ),
+        (Reply(302, b"", {"Location": "/mentions"}), TerminalError, "could not be fetched (Exceeded 30 redirects.)", 31),
+    ],
+    ids=["cut-off-mid-body", "redirect-loop"],
+)
+def test_broken_transfers_are_collector_errors_so_one_source_cannot_sink_the_batch(
+    http_server: LocalHttpServer,
+    fast_http: HttpSettings,
+    reply: Reply,
+    error_type: type[CollectorError],
+    message: str,
+    attempts: int,
+) -> None:
+    url = http_server.route("/mentions", reply)
+
+    with pytest.raises(error_type) as raised:
+        HttpClient(fast_http).get(url)
+
+    assert str(raised.value).startswith(f"{url} {message}")
+    assert len(http_server.requests_for("/mentions")) == attempts
+
+
+# Everyone else is shut out; our own group (matched on "Overheard" in our User-Agent) only from /private/.
+ROBOTS_TXT = b"User-agent: *\nDisallow: /\n\nUser-agent: Overheard\nDisallow: /private/\n"
+
+
+@pytest.mark.parametrize(
+    ("robots", "robots_requests", "allowed"),
+    [
+        (Reply(200, ROBOTS_TXT), 1, {"/public": True, "/private/report": False}),
+        (Reply(404, b"not found"), 1, {"/public": True, "/private/report": True}),
+        (Reply(503, b"maintenance"), 3, {"/public": False, "/private/report": False}),
+    ],
+    ids=["disallow-rules", "missing-allows-all", "server-error-disallows-all"],
+)
+def test_robots_txt_is_honoured_and_fetched_once_per_host(
+    http_server: LocalHttpServer,
+    fast_http: HttpSettings,
+    robots: Reply,
+    robots_requests: int,
+    allowed: dict[str, bool],
+) -> None:
+    http_server.route("/robots.txt", robots)
+    client = HttpClient(fast_http)
+
+    for path, expect_allowed in allowed.items():
+        url = http_server.route(path, Reply(200, b"a page"))
+        if expect_allowed:
+            assert client.get(url, respect_robots=True).body == b"a page"
+        else:
+            with pytest.raises(RobotsDisallowedError, match=f"^robots.txt disallows fetching {re.escape(url)}$"):
+                client.get(url, respect_robots=True)
+
+    pages_requested = [request.path for request in http_server.requests if request.path != "/robots.txt"]
+    assert pages_requested == [path for path, expect_allowed in allowed.items() if expect_allowed]
+    assert len(http_server.requests_for("/robots.txt")) == robots_requests  # 503: one check, with its retries
+    assert {request.headers["user-agent"] for request in http_server.requests} == {fast_http.user_agent}
+
+
+def test_hosts_are_fetched_in_parallel_and_each_host_politely_in_turn(fast_http: HttpSettings) -> None:
+    # Each host's first page answers only once the other host's first page is being answered too:
+    # fetched one host after the other, the barrier times out and the page fails.
+    both_hosts = threading.Barrier(2, timeout=3)
+
+    def meet(request: Request) -> Reply:
+        try:
+            both_hosts.wait()
+        except threading.BrokenBarrierError:
+            return Reply(404, b"the other host was never asked")
+        return Reply(200, b"met")
+
+    waits: list[float] = []
+    client = HttpClient(fast_http.model_copy(update={"politeness_delay_seconds": 5.0}), sleep=waits.append)
+    with LocalHttpServer("127.0.0.1") as first, LocalHttpServer("127.0.0.2") as second:
+        urls = [first.route("/meet", meet), second.route("/meet", meet), first.route("/next", Reply(200, b"next"))]
+
+        bodies = client.map_by_host(urls, lambda url: url, lambda url: client.get(url).body)
+
+    assert bodies == [b"met", b"met", b"next"]
+    assert waits == [pytest.approx(5.0, abs=0.5)]  # before first host's /next only
