@@ -15,10 +15,13 @@ def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """`base` (default: this process's environment) with Overheard's Airflow settings.
 
     OVERHEARD_HOME (where airflow.cfg finds the DAGs) is this repository; AIRFLOW_HOME and
-    AIRFLOW_CONFIG default to `.airflow/` and the repository's `airflow.cfg`.
+    AIRFLOW_CONFIG default to `.airflow/` and the repository's `airflow.cfg`; PATH starts with
+    this Python environment's scripts.
     """
     environment = dict(os.environ if base is None else base)
     environment["OVERHEARD_HOME"] = str(REPO_ROOT)
+    # `airflow standalone` starts its components as `airflow ...` from PATH: this environment's first.
+    environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
     environment.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".airflow"))
     environment.setdefault("AIRFLOW_CONFIG", str(REPO_ROOT / "airflow.cfg"))
     return environment

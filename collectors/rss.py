@@ -136,6 +136,7 @@ def parse_feed(body: bytes, source: str, feed_url: str, headers: Mapping[str, st
             author_name=entry.get("author"),
             author_handle=entry.get("author"),
             published_at=_entry_time(entry),
+            lang_hint=_declared_language(entry) or document.feed.get("language"),
             extras={"feed_title": feed_title, "tags": [tag.get("term") for tag in entry.get("tags", [])]},
         )
         key = mention.key
@@ -167,6 +168,12 @@ def html_to_text(html: str) -> str:
         block.text = f" {block.text or ''}"
         block.tail = f" {block.tail or ''}"
     return " ".join(fragment.text_content().split())
+
+
+def _declared_language(entry: Any) -> str | None:
+    """The language an entry's content declares (xml:lang), if any."""
+    detail = entry["content"][0] if entry.get("content") else entry.get("summary_detail", {})
+    return detail.get("language")
 
 
 def _entry_time(entry: Any) -> datetime | None:

@@ -5,8 +5,9 @@ parallel, enriches each unit and loads everything in one transaction. Tasks hand
 of staged files, never mentions. The config file comes from the `config` param, else the
 OVERHEARD_CONFIG environment variable, else config/example.yaml.
 
-The collection window is the run's data interval. A manual run's interval is a single instant, so
-its window is the schedule's hour that ends at that instant.
+The collection window is the run's data interval. A run without one (a manual trigger) or with a
+single instant for one (`airflow dags test`) collects for the schedule's hour that ends when the
+run was due (its data interval end, else its `run_after`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _config_path(params: dict) -> str:
 )
 def social_listening():
     @task
-    def plan(params=None, run_id=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
+    def plan(params=None, run_id=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
         from collectors.staging import StagingArea
         from collectors.units import plan_units
@@ -54,13 +55,14 @@ def social_listening():
         config = load_config(config_path)
         staging = StagingArea(config.staging, run_id)
         units = plan_units(config)
-        window_start = min(data_interval_start, data_interval_end - SCHEDULE_PERIOD)
+        window_end = data_interval_end or dag_run.run_after
+        window_start = min(data_interval_start or window_end, window_end - SCHEDULE_PERIOD)
         plan_url = staging.write_json(
             "plan.json",
             {
                 "config": config_path,
                 "run_id": run_id,
-                "window": [window_start.isoformat(), data_interval_end.isoformat()],
+                "window": [window_start.isoformat(), window_end.isoformat()],
                 "units": [unit.to_json() for unit in units],
                 "cursors": read_cursors(config.warehouse.path),
             },

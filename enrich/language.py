@@ -34,10 +34,21 @@ class LanguageDetector:
 
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
-    def detect(self, text: str) -> LanguageGuess:
-        """The language of `text`; "und" for text too short or too mixed to tell."""
-        if len(text.split()) < 3:
-            return LanguageGuess(UNDETERMINED, 0.0)
-        lang, probability = self._identifier.classify(text)
-        probability = float(probability)
-        return LanguageGuess(lang if probability >= self.min_confidence else UNDETERMINED, round(probability, 4))
+    def detect(self, text: str, declared: str | None = None) -> LanguageGuess:
+        """The language of `text`.
+
+        Args:
+            text: the mention's title and body.
+            declared: the language the platform or feed declares (e.g. "en-GB"); used, with
+                confidence 0, only when the text is too short or too mixed to tell.
+
+        Returns:
+            The guess; "und" when neither the text nor a declaration tells.
+        """
+        if len(text.split()) >= 3:
+            lang, probability = self._identifier.classify(text)
+            if probability >= self.min_confidence:
+                return LanguageGuess(lang, round(float(probability), 4))
+        if declared:
+            return LanguageGuess(declared.split("-")[0].lower()[:3], 0.0)
+        return LanguageGuess(UNDETERMINED, 0.0)

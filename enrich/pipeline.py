@@ -60,7 +60,7 @@ class Enricher:
                 continue
             self.matched[mention.source] += 1
             owner = self.owned.owner(mention.author_handle, mention.url)
-            guess = self.language.detect(text)
+            guess = self.language.detect(text, mention.lang_hint)
             row = mention.to_json()
             row.update(
                 brands=[{"brand": m.brand, "role": m.role, "terms": list(m.terms)} for m in matches],

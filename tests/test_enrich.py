@@ -6,7 +6,7 @@ import pytest
 
 from collectors.mention import Mention
 from config.model import BrandConfig, Config
-from enrich.language import LanguageDetector
+from enrich.language import LanguageDetector, LanguageGuess
 from enrich.matching import BrandMatch, BrandMatcher, OwnedContent
 from enrich.pipeline import Enricher
 from enrich.sentiment import LexiconSentiment
@@ -68,6 +68,7 @@ def test_language_detection():
     assert detector.detect("Mi conexión de Brightwave se cae todas las noches desde hace una semana.").lang == "es"
     assert detector.detect("My Brightwave connection drops every single evening this week.").lang == "en"
     assert detector.detect("Brightwave!").lang == "und"
+    assert detector.detect("Brightwave!", declared="fr-CA") == LanguageGuess("fr", 0.0)
 
 
 def test_lexicon_sentiment_labels_and_version():
