@@ -79,7 +79,8 @@ class HttpClient:
     ):
         self.settings = settings
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=settings.max_parallel_hosts, pool_maxsize=settings.max_parallel_hosts)
+        # Keep a connection pool per host for many hosts (a unit may hold more hosts than run at once).
+        adapter = HTTPAdapter(pool_connections=max(64, settings.max_parallel_hosts), pool_maxsize=settings.max_parallel_hosts)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = settings.user_agent

@@ -124,9 +124,10 @@ class ReachSettings(_Strict):
 
 
 class WarehouseSettings(_Strict):
-    """Where the DuckDB file lives."""
+    """Where the DuckDB file lives, and how much memory a load may use before spilling to disk."""
 
     path: str = Field(min_length=1)
+    memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
 class Config(_Strict):

@@ -111,8 +111,10 @@ def social_listening():
             for unit in plan["units"] if unit["id"] not in loaded_units for name in unit["sources"]
         ]
         window = tuple(datetime.fromisoformat(moment) for moment in plan["window"])
-        result = load_run(config.warehouse.path, plan["run_id"], window, enriched_urls, missing)
-        return {"mentions_new": result.mentions_new, "mentions_updated": result.mentions_updated,
+        result = load_run(
+            config.warehouse.path, plan["run_id"], window, enriched_urls, missing, config.warehouse.memory_limit
+        )
+        return {"mentions_new": result.mentions_new, "mentions_seen_again": result.mentions_seen_again,
                 "config": plan["config"], "run_id": plan["run_id"]}
 
     @task

@@ -79,7 +79,7 @@ def test_migrations_apply_once(tmp_path):
 def test_load_records_mentions_brands_runs_and_cursors(config):
     result = load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
 
-    assert (result.mentions_new, result.mentions_updated) == (3, 0)
+    assert (result.mentions_new, result.mentions_seen_again) == (3, 0)
     assert table(config, "SELECT mention_key, source, is_owned, reach_estimate FROM mentions ORDER BY 1") == [
         ("https://brightwave.example/press", "gazette", True, 5000),
         ("https://techwire.example/deal", "techwire", False, 1000),
@@ -106,7 +106,7 @@ def test_loading_twice_doubles_nothing(config):
 
     again = load_run(config.warehouse.path, "run-1", WINDOW, urls)
 
-    assert (again.mentions_new, again.mentions_updated) == (0, 3)
+    assert (again.mentions_new, again.mentions_seen_again) == (0, 3)
     assert table(config, "SELECT * FROM mentions ORDER BY mention_key") == before
     assert table(config, "SELECT count(*) FROM mention_brands") == [(4,)]
     assert table(config, "SELECT count(*) FROM runs") == [(2,)]

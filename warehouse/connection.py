@@ -9,11 +9,18 @@ import duckdb
 from warehouse.schema import migrate
 
 
-def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the DuckDB file for writing, with the schema up to date."""
+def open_warehouse(path: str | Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the DuckDB file for writing, with the schema up to date.
+
+    Args:
+        path: the DuckDB file.
+        memory_limit: DuckDB's memory limit (e.g. "1GB"); past it, DuckDB spills to disk beside the file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(str(path))
+    if memory_limit:
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
     migrate(connection)
     return connection
 

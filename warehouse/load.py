@@ -58,13 +58,23 @@ _REFRESHED = [
     "sentiment_neutral", "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model",
     "is_owned", "owned_by", "last_run_id", "last_seen_at",
 ]
-_MENTION_COLUMNS = [
+MENTION_COLUMNS = [
     "mention_key", "platform", "source", "native_id", "url", "title", "text", "author_handle", "author_name",
     "author_followers", "published_at", "engagement", "parent_id", "thread_id", "extras", "lang", "lang_confidence",
     "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative", "sentiment_neutral",
     "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model", "is_owned", "owned_by",
     "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
 ]
+# What fills each of MENTION_COLUMNS from a staged row; $run_id and $seen_at are bound per load.
+MENTION_VALUES = ", ".join(
+    "key" if column == "mention_key"
+    else "$run_id" if column in ("first_run_id", "last_run_id")
+    else "$seen_at" if column in ("first_seen_at", "last_seen_at")
+    else column
+    for column in MENTION_COLUMNS
+)
+# The `columns` argument of read_json for staged rows.
+STAGED_JSON_COLUMNS = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in STAGED_COLUMNS.items()) + "}"
 
 
 @dataclass
@@ -73,13 +83,13 @@ class LoadResult:
 
     Attributes:
         mentions_new: mentions the warehouse did not have before.
-        mentions_updated: mentions seen again and refreshed.
+        mentions_seen_again: mentions the warehouse had already; only those whose values changed are rewritten.
         cursors_advanced: sources whose cursor moved.
         sources: each source's outcome as recorded in `runs`.
     """
 
     mentions_new: int = 0
-    mentions_updated: int = 0
+    mentions_seen_again: int = 0
     cursors_advanced: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,6 +100,7 @@ def load_run(
     window: tuple[datetime, datetime],
     enriched_urls: Sequence[str],
     missing_sources: Sequence[dict[str, str]] = (),
+    memory_limit: str | None = None,
 ) -> LoadResult:
     """Load a run's enriched units into the warehouse in one transaction.
 
@@ -103,6 +114,7 @@ def load_run(
         enriched_urls: the manifests written by `enrich.pipeline.enrich_unit`, in plan order.
         missing_sources: sources whose unit never reached enrichment, as
             `{"source", "kind", "error"}`; they are recorded as failed and keep their cursors.
+        memory_limit: DuckDB's memory limit for the load (the config's `warehouse.memory_limit`).
 
     Returns:
         Counts of what changed.
@@ -115,7 +127,7 @@ def load_run(
          "duration_seconds": 0.0, "cursor": None}
         for m in missing_sources
     ]
-    connection = open_warehouse(warehouse_path)
+    connection = open_warehouse(warehouse_path, memory_limit)
     try:
         connection.execute("BEGIN TRANSACTION")
         try:
@@ -143,31 +155,18 @@ def _load(
         ).fetchall()
     )
     staged_count = connection.execute("SELECT count(*) FROM staged").fetchone()[0]
-    select_columns = ", ".join(
-        "key" if column == "mention_key"
-        else "$run_id" if column in ("first_run_id", "last_run_id")
-        else "$seen_at" if column in ("first_seen_at", "last_seen_at")
-        else column
-        for column in _MENTION_COLUMNS
-    )
     connection.execute(
         f"""
-        INSERT INTO mentions ({", ".join(_MENTION_COLUMNS)})
-        SELECT {select_columns} FROM staged
+        INSERT INTO mentions ({", ".join(MENTION_COLUMNS)})
+        SELECT {MENTION_VALUES} FROM staged
         ON CONFLICT (mention_key) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _REFRESHED)}
+        WHERE {" OR ".join(f"mentions.{c} IS DISTINCT FROM excluded.{c}" for c in _REFRESHED)}
         """,
         {"run_id": run_id, "seen_at": window[1]},
     )
-    connection.execute("DELETE FROM mention_brands WHERE mention_key IN (SELECT key FROM staged)")
-    connection.execute(
-        """
-        INSERT INTO mention_brands
-        SELECT key, match.brand, match.role, match.terms
-        FROM (SELECT key, unnest(brands) AS match FROM staged)
-        """
-    )
+    _replace_brand_matches(connection)
     result = LoadResult(mentions_new=sum(new_by_source.values()))
-    result.mentions_updated = staged_count - result.mentions_new
+    result.mentions_seen_again = staged_count - result.mentions_new
     for outcome in outcomes:
         recorded = {**outcome, "mentions_new": new_by_source.get(outcome["source"], 0)}
         connection.execute(
@@ -190,6 +189,30 @@ def _load(
     return result
 
 
+def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
+    """Make `mention_brands` say what the staged rows say, touching only the rows that differ."""
+    connection.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE staged_brands AS
+        SELECT key AS mention_key, match.brand AS brand, match.role AS role, match.terms AS matched_terms
+        FROM (SELECT key, unnest(brands) AS match FROM staged)
+        """
+    )
+    connection.execute(
+        """
+        DELETE FROM mention_brands WHERE mention_key IN (SELECT key FROM staged)
+        AND (mention_key, brand, role, matched_terms) NOT IN (SELECT * FROM staged_brands)
+        """
+    )
+    connection.execute(
+        """
+        INSERT INTO mention_brands
+        SELECT * FROM staged_brands WHERE (mention_key, brand, role, matched_terms) NOT IN (SELECT * FROM mention_brands)
+        """
+    )
+    connection.execute("DROP TABLE staged_brands")
+
+
 def _stage(connection: duckdb.DuckDBPyConnection, row_urls: list[str]) -> None:
     """Read the enriched rows into a temporary table `staged`, one row per key (the first seen wins)."""
     columns = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS.items())
@@ -201,7 +224,7 @@ def _stage(connection: duckdb.DuckDBPyConnection, row_urls: list[str]) -> None:
         connection.execute(
             f"""
             INSERT INTO staged
-            SELECT *, {file_index} FROM read_json(?, format = 'newline_delimited', columns = {_struct_literal()})
+            SELECT *, {file_index} FROM read_json(?, format = 'newline_delimited', columns = {STAGED_JSON_COLUMNS})
             """,
             [location],
         )
@@ -215,10 +238,6 @@ def _stage(connection: duckdb.DuckDBPyConnection, row_urls: list[str]) -> None:
         )
         """
     )
-
-
-def _struct_literal() -> str:
-    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in STAGED_COLUMNS.items()) + "}"
 
 
 def _duckdb_location(connection: duckdb.DuckDBPyConnection, url: str) -> str:
