@@ -215,7 +215,8 @@ def poll(
     control.recv()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    runs = collect_unit(config, unit, cursors)
+    window = (datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC))
+    runs = collect_unit(config, unit, cursors, window)
     seconds = time.perf_counter() - started
     cpu_seconds = _cpu_seconds() - cpu_before
     control.send("counts")

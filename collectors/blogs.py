@@ -14,6 +14,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
+from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient, host_of
 from collectors.mention import Mention, canonical_url
@@ -91,6 +92,11 @@ def collect_blog(source: BlogSource, cursor: Mapping[str, Any] | None, client: H
     elif not discovery.urls:
         run.status = "empty"
     return run
+
+
+def collect_blog_in_context(source: BlogSource, cursor: Mapping[str, Any] | None, context: CollectionContext) -> SourceRun:
+    """`collect_blog` with the shared collector signature (see `collectors.units`)."""
+    return collect_blog(source, cursor, context.client)
 
 
 def discover_post_urls(source: BlogSource, client: HttpClient) -> Discovery:

@@ -13,6 +13,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient
 from collectors.mention import Mention
@@ -82,6 +83,11 @@ def collect_feed(source: FeedSource, cursor: Mapping[str, Any] | None, client: H
         cursor=next_cursor,
         warnings=parsed.warnings,
     )
+
+
+def collect_feed_in_context(source: FeedSource, cursor: Mapping[str, Any] | None, context: CollectionContext) -> SourceRun:
+    """`collect_feed` with the shared collector signature (see `collectors.units`)."""
+    return collect_feed(source, cursor, context.client)
 
 
 def parse_feed(body: bytes, source: str, feed_url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:

@@ -26,6 +26,8 @@ class SourceRun:
         error: why it failed or was skipped, and what to do about it.
         warnings: problems that did not stop collection (a malformed feed, a page that failed).
         duration_seconds: wall time spent on the source.
+        deleted_keys: mention keys the platform says are gone (deleted post, suspended author);
+            the warehouse marks them deleted and they leave the views.
     """
 
     source: str
@@ -37,6 +39,7 @@ class SourceRun:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
+    deleted_keys: list[str] = field(default_factory=list)
 
     @classmethod
     def failed(cls, source: str, kind: str, error: CollectorError | str) -> SourceRun:
@@ -55,4 +58,5 @@ class SourceRun:
             "error": self.error,
             "warnings": self.warnings,
             "duration_seconds": round(self.duration_seconds, 3),
+            "deleted_keys": self.deleted_keys,
         }

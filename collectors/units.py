@@ -1,23 +1,41 @@
-"""Collection units: the coarse pieces a run is split into (a batch of feeds, one blog), and
-collecting one of them into the staging area."""
+"""Collection units: the coarse pieces a run is split into (a batch of feeds, one blog, one
+platform source), and collecting one of them into the staging area."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from collectors.blogs import collect_blog
+from collectors.context import CollectionContext
 from collectors.http import HttpClient
-from collectors.rss import collect_feed
 from collectors.source_run import SourceRun
 from collectors.staging import StagingArea
 from config.model import Config, Source
 
-Collector = Callable[[Any, Mapping[str, Any] | None, HttpClient], SourceRun]
+Collector = Callable[[Any, Mapping[str, Any] | None, CollectionContext], SourceRun]
 
-COLLECTORS: dict[str, Collector] = {"rss": collect_feed, "blog": collect_blog}
+# Each kind's collector as "module:function"; imported when a unit of that kind runs, so a task
+# collecting feeds never imports tweepy or praw.
+COLLECTORS: dict[str, str] = {
+    "rss": "collectors.rss:collect_feed_in_context",
+    "blog": "collectors.blogs:collect_blog_in_context",
+    "x": "collectors.x:collect_x",
+    "reddit": "collectors.reddit:collect_reddit",
+    "hackernews": "collectors.hackernews:collect_hackernews",
+    "mastodon": "collectors.mastodon:collect_mastodon",
+    "google_news": "collectors.google_news:collect_google_news",
+    "bluesky": "collectors.bluesky:collect_bluesky",
+}
+
+
+def collector_for(kind: str) -> Collector:
+    """The collector function of a source kind."""
+    module_name, function_name = COLLECTORS[kind].split(":")
+    return getattr(importlib.import_module(module_name), function_name)
 
 
 @dataclass(frozen=True)
@@ -45,18 +63,31 @@ class CollectionUnit:
 
 
 def plan_units(config: Config) -> list[CollectionUnit]:
-    """Split the configured sources into units: feeds in batches of `feeds_per_task`, one unit per blog."""
+    """Split the configured sources into units: feeds in batches of `feeds_per_task`, every other source alone."""
     feeds = [source.name for source in config.sources if source.kind == "rss"]
     units = [
         CollectionUnit(f"rss-{number:03d}", "rss", tuple(feeds[start : start + config.feeds_per_task]))
         for number, start in enumerate(range(0, len(feeds), config.feeds_per_task), start=1)
     ]
-    units += [CollectionUnit(f"blog-{source.name}", "blog", (source.name,)) for source in config.sources if source.kind == "blog"]
+    units += [
+        CollectionUnit(f"{source.kind}-{source.name}", source.kind, (source.name,))
+        for source in config.sources if source.kind != "rss"
+    ]
     return units
 
 
+def connections_of(config: Config, unit: CollectionUnit) -> set[str]:
+    """The credential connection ids the unit's sources use."""
+    return {source.connection for name in unit.sources if (source := config.source(name)).connection}
+
+
 def collect_unit(
-    config: Config, unit: CollectionUnit, cursors: Mapping[str, Any], client: HttpClient | None = None
+    config: Config,
+    unit: CollectionUnit,
+    cursors: Mapping[str, Any],
+    window: tuple[datetime, datetime],
+    credentials: Mapping[str, Mapping[str, Any]] | None = None,
+    client: HttpClient | None = None,
 ) -> list[SourceRun]:
     """Collect every source of a unit, hosts in parallel.
 
@@ -64,21 +95,24 @@ def collect_unit(
         config: the whole config.
         unit: which sources to collect.
         cursors: the last stored cursor of each source (missing: first run).
+        window: the run's collection window.
+        credentials: by connection id (see `CollectionContext`).
         client: the HTTP client; one is built from the config when not given.
 
     Returns:
         One outcome per source, in the unit's order.
     """
     client = client or HttpClient(config.http)
-    collector = COLLECTORS[unit.kind]
+    context = CollectionContext(client, tuple(config.all_brands), window, credentials or {})
+    collector = collector_for(unit.kind)
 
     def collect(source: Source) -> SourceRun:
         started = time.perf_counter()
-        run = collector(source, cursors.get(source.name), client)
+        run = collector(source, cursors.get(source.name), context)
         run.duration_seconds = time.perf_counter() - started
         return run
 
-    return client.map_by_host([config.source(name) for name in unit.sources], lambda source: source.url, collect)
+    return client.map_by_host([config.source(name) for name in unit.sources], lambda source: source.endpoint, collect)
 
 
 def stage_unit(staging: StagingArea, unit: CollectionUnit, runs: list[SourceRun]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from config.model import Config
+from config.model import SOURCE_KINDS, Config
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -126,10 +126,10 @@ def _describe(error: Any, document: Any) -> str:
     elif kind == "extra_forbidden":
         message = "unknown key (check its spelling against config/example.yaml)"
     elif kind == "union_tag_invalid":
-        message = f"unknown source kind {error['input'].get('kind')!r}; expected one of rss, blog"
+        message = f"unknown source kind {error['input'].get('kind')!r}; expected one of {', '.join(SOURCE_KINDS)}"
     elif kind == "union_tag_not_found":
-        message = "missing 'kind' (one of rss, blog)"
-    elif kind in ("string_list", "http_url", "hashtag", "handle", "no_terms", "timezone", "duplicate"):
+        message = f"missing 'kind' (one of {', '.join(SOURCE_KINDS)})"
+    elif kind in ("string_list", "http_url", "hashtag", "cashtag", "handle", "no_terms", "timezone", "duplicate"):
         message = error["msg"]
     else:
         message = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {error['input']!r}"

@@ -49,6 +49,7 @@ class BrandConfig(_Strict):
     aliases: StringList = []
     hashtags: StringList = []
     handles: StringList = []
+    cashtags: StringList = []
     owned_handles: StringList = []
     owned_domains: StringList = []
 
@@ -58,6 +59,14 @@ class BrandConfig(_Strict):
         for tag in value:
             if not tag.startswith("#") or len(tag) < 2:
                 raise PydanticCustomError("hashtag", "expected hashtags like '#brand', got '{tag}'", {"tag": tag})
+        return value
+
+    @field_validator("cashtags")
+    @classmethod
+    def _cashtags_start_with_dollar(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not tag.startswith("$") or len(tag) < 2:
+                raise PydanticCustomError("cashtag", "expected cashtags like '$TICKER', got '{tag}'", {"tag": tag})
         return value
 
     @field_validator("handles", "owned_handles")
@@ -70,14 +79,14 @@ class BrandConfig(_Strict):
 
     @model_validator(mode="after")
     def _has_a_term(self) -> BrandConfig:
-        if not (self.aliases or self.hashtags or self.handles):
-            raise PydanticCustomError("no_terms", "give at least one of aliases, hashtags or handles")
+        if not self.terms:
+            raise PydanticCustomError("no_terms", "give at least one of aliases, hashtags, handles or cashtags")
         return self
 
     @property
     def terms(self) -> list[str]:
-        """Every term that identifies a mention of this brand (aliases, hashtags, handles)."""
-        return [*self.aliases, *self.hashtags, *self.handles]
+        """Every term that identifies a mention of this brand (aliases, hashtags, handles, cashtags)."""
+        return [*self.aliases, *self.hashtags, *self.handles, *self.cashtags]
 
 
 class FeedSource(_Strict):
@@ -87,6 +96,12 @@ class FeedSource(_Strict):
     name: SourceName
     url: HttpUrl
     audience: int | None = Field(default=None, ge=0)
+    connection: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.url
 
 
 class BlogSource(_Strict):
@@ -98,9 +113,125 @@ class BlogSource(_Strict):
     discover: list[Literal["feed", "sitemap"]] = ["feed", "sitemap"]
     max_pages_per_run: int = Field(default=20, ge=1, le=1000)
     audience: int | None = Field(default=None, ge=0)
+    connection: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.url
 
 
-Source = Annotated[FeedSource | BlogSource, Field(discriminator="kind")]
+class XSource(_Strict):
+    """X (Twitter) recent search through the API v2, built from the brand terms."""
+
+    kind: Literal["x"]
+    name: SourceName
+    connection: str = "twitter_default"
+    api_base_url: HttpUrl = "https://api.x.com"
+    include_retweets: bool = False
+    languages: StringList = []
+    max_posts_per_run: int = Field(default=500, ge=10, le=10_000)
+    monthly_read_budget: int | None = Field(default=None, ge=0)
+    audience: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.api_base_url
+
+
+class RedditSource(_Strict):
+    """Reddit search (sitewide and per subreddit), posts and comments; public RSS without credentials."""
+
+    kind: Literal["reddit"]
+    name: SourceName
+    connection: str = "reddit_default"
+    subreddits: StringList = []
+    sitewide: bool = True
+    include_comments: bool = True
+    max_items_per_run: int = Field(default=500, ge=10, le=10_000)
+    oauth_url: HttpUrl = "https://oauth.reddit.com"
+    reddit_url: HttpUrl = "https://www.reddit.com"
+    audience: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.oauth_url
+
+
+class HackerNewsSource(_Strict):
+    """Hacker News stories and comments through the Algolia search API (no key)."""
+
+    kind: Literal["hackernews"]
+    name: SourceName
+    api_base_url: HttpUrl = "https://hn.algolia.com/api/v1"
+    max_items_per_run: int = Field(default=500, ge=10, le=10_000)
+    audience: int | None = Field(default=None, ge=0)
+    connection: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.api_base_url
+
+
+class MastodonSource(_Strict):
+    """Hashtag timelines on Mastodon instances (no key); hashtags default to the brands'."""
+
+    kind: Literal["mastodon"]
+    name: SourceName
+    instances: list[HttpUrl] = Field(min_length=1)
+    hashtags: StringList = []
+    max_items_per_run: int = Field(default=400, ge=10, le=10_000)
+    audience: None = None
+    connection: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.instances[0]
+
+
+class GoogleNewsSource(_Strict):
+    """Google News RSS search, one query per brand and competitor (no key)."""
+
+    kind: Literal["google_news"]
+    name: SourceName
+    base_url: HttpUrl = "https://news.google.com"
+    language: str = "en-GB"
+    country: str = "GB"
+    audience: int | None = Field(default=None, ge=0)
+    connection: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.base_url
+
+
+class BlueskySource(_Strict):
+    """Bluesky post search (app.bsky.feed.searchPosts); needs an app password."""
+
+    kind: Literal["bluesky"]
+    name: SourceName
+    connection: str = "bluesky_default"
+    api_base_url: HttpUrl = "https://bsky.social"
+    max_items_per_run: int = Field(default=400, ge=10, le=10_000)
+    audience: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.api_base_url
+
+
+SOURCE_MODELS = (FeedSource, BlogSource, XSource, RedditSource, HackerNewsSource, MastodonSource, GoogleNewsSource, BlueskySource)
+SOURCE_KINDS = tuple(model.model_fields["kind"].annotation.__args__[0] for model in SOURCE_MODELS)
+Source = Annotated[
+    FeedSource | BlogSource | XSource | RedditSource | HackerNewsSource | MastodonSource | GoogleNewsSource | BlueskySource,
+    Field(discriminator="kind"),
+]
 
 
 class HttpSettings(_Strict):

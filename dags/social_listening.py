@@ -26,6 +26,26 @@ def _config_path(params: dict) -> str:
     return params.get("config") or os.environ.get("OVERHEARD_CONFIG") or str(EXAMPLE_CONFIG)
 
 
+def _credentials(connection_ids: set[str]) -> dict[str, dict]:
+    """The Airflow connections that exist among `connection_ids` (from the metadata database, a
+    secrets backend or AIRFLOW_CONN_* variables), in the shape collectors take. Missing ones are
+    left out: their sources report "skipped: no credentials"."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    found = {}
+    for connection_id in sorted(connection_ids):
+        try:
+            connection = Connection.get(connection_id)
+        except AirflowNotFoundException:
+            continue
+        found[connection_id] = {
+            "login": connection.login, "password": connection.password, "host": connection.host,
+            "extra": connection.extra_dejson,
+        }
+    return found
+
+
 @dag(
     dag_id="social_listening",
     schedule="@hourly",
@@ -73,13 +93,15 @@ def social_listening():
     def collect(assignment: dict) -> str:
         """Collect one unit's sources and stage what they returned."""
         from collectors.staging import StagingArea, read_json
-        from collectors.units import CollectionUnit, collect_unit, stage_unit
+        from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
         from config import load_config
 
         plan = read_json(assignment["plan"])
         config = load_config(plan["config"])
         unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
-        runs = collect_unit(config, unit, plan["cursors"])
+        window = tuple(datetime.fromisoformat(moment) for moment in plan["window"])
+        credentials = _credentials(connections_of(config, unit))
+        runs = collect_unit(config, unit, plan["cursors"], window, credentials)
         return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
 
     @task

@@ -57,7 +57,7 @@ def test_environment_variables_fill_strings(tmp_path, monkeypatch):
         (("aliases: [Globex]", 'aliases: "Globex"'), "competitors[0].aliases: expected a list of strings"),
         (("aliases: [Globex]", "aliases: [Globex, 3]"), "competitors[0].aliases: expected a list of strings"),
         (('hashtags: ["#acme"]', "hashtags: [acme]"), "brands[0].hashtags: expected hashtags like '#brand', got 'acme'"),
-        (("kind: blog", "kind: forum"), "sources[1]: unknown source kind 'forum'; expected one of rss, blog"),
+        (("kind: blog", "kind: forum"), "sources[1]: unknown source kind 'forum'; expected one of rss, blog, x, reddit, hackernews, mastodon, google_news, bluesky"),
         (('url: "https://news.example/feed.xml"', 'url: "news.example/feed.xml"'),
          "sources[0].url: expected an http(s) URL such as https://example.com/feed.xml, got 'news.example/feed.xml'"),
         (("audience: 1000", "audience: -5"), "sources[0].audience: input should be greater than or equal to 0, got -5"),
@@ -66,7 +66,7 @@ def test_environment_variables_fill_strings(tmp_path, monkeypatch):
          "timezone: unknown timezone 'Europe/Londn'; use an IANA name such as 'Europe/London'"),
         (("name: blog,", "name: news,"), "(top level): sources: the name 'news' is used twice"),
         (("{name: Globex, aliases: [Globex]}", "{name: Globex}"),
-         "competitors[0]: give at least one of aliases, hashtags or handles"),
+         "competitors[0]: give at least one of aliases, hashtags, handles or cashtags"),
         (("warehouse: {path: data/overheard.duckdb}\n", ""), "warehouse: required, but missing"),
     ],
 )

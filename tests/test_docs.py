@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from config.model import BlogSource, BrandConfig, Config, FeedSource, HttpSettings, ReachSettings, WarehouseSettings
+from config.model import SOURCE_MODELS, BrandConfig, Config, HttpSettings, ReachSettings, WarehouseSettings
 from warehouse.connection import open_warehouse
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -52,7 +52,7 @@ def test_configuration_reference_lists_every_key():
     expected = (
         (set(Config.model_fields) - {"warehouse"}) | {f"warehouse.{key}" for key in WarehouseSettings.model_fields}
         | set(BrandConfig.model_fields)
-        | ((set(FeedSource.model_fields) | set(BlogSource.model_fields)) - {"kind", "name"})
+        | (set().union(*(kind.model_fields for kind in SOURCE_MODELS)) - {"kind", "name"})
         | set(HttpSettings.model_fields) | set(ReachSettings.model_fields)
     )
     assert documented == expected

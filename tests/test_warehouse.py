@@ -20,6 +20,7 @@ from warehouse.connection import open_warehouse
 from warehouse.cursors import read_cursors
 from warehouse.load import load_run
 from warehouse.schema import migrate
+from warehouse.summary import run_summary
 
 WINDOW = (datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC))
 NEXT_WINDOW = (datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 11, tzinfo=UTC))
@@ -73,7 +74,9 @@ FIRST_RUN = [
 def test_migrations_apply_once(tmp_path):
     connection = open_warehouse(tmp_path / "w.duckdb")
     assert migrate(connection) == []
-    assert connection.execute("SELECT version, name FROM schema_migrations").fetchall() == [(1, "initial")]
+    assert connection.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall() == [
+        (1, "initial"), (2, "source_health_and_deletions")
+    ]
 
 
 def test_load_records_mentions_brands_runs_and_cursors(config):
@@ -174,3 +177,43 @@ def test_a_crash_mid_load_keeps_nothing_and_the_retry_loads_once(config, monkeyp
     assert table(config, "SELECT count(*) FROM mentions") == [(4,)]
     assert table(config, "SELECT count(*) FROM runs WHERE run_id = 'run-2'") == [(1,)]
     assert read_cursors(config.warehouse.path)["techwire"] == {"etag": '"v2"'}
+
+
+def test_mentions_a_platform_deleted_leave_the_views(config):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    gone = SourceRun("techwire", "rss", "ok", cursor={"etag": '"v2"'}, deleted_keys=["https://techwire.example/outage"])
+
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", [gone]))
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", [gone]))
+
+    assert table(config, "SELECT is_deleted, deleted_at FROM mentions WHERE mention_key = 'https://techwire.example/outage'") == [
+        (True, NEXT_WINDOW[1])
+    ]
+    assert table(config, "SELECT mention_key FROM earned_mentions ORDER BY 1") == [("https://techwire.example/deal",)]
+    assert table(config, "SELECT mentions_deleted FROM runs WHERE run_id = 'run-2'") == [(0,)]  # the retry found it done
+
+
+def test_source_health_flags_broken_silent_failing_and_skipped_sources(config):
+    def run(hour: int, *outcomes: SourceRun) -> None:
+        window = (datetime(2026, 11, 2, hour - 1, tzinfo=UTC), datetime(2026, 11, 2, hour, tzinfo=UTC))
+        load_run(config.warehouse.path, f"run-{hour:02d}", window, stage_run(config, f"run-{hour:02d}", list(outcomes)))
+
+    run(10, *FIRST_RUN)  # both sources produce
+    for hour in (11, 12, 13):
+        run(hour, SourceRun("techwire", "rss", "empty", cursor={"etag": f'"e{hour}"'}),
+            SourceRun.failed("gazette", "rss", "HTTP 500 from https://gazette.example/feed"))
+    run(14, SourceRun("bsky", "bluesky", "skipped", error="no credentials"))
+    load_run(config.warehouse.path, "run-14", (datetime(2026, 11, 2, 13, tzinfo=UTC), datetime(2026, 11, 2, 14, tzinfo=UTC)), [], [
+        {"source": "x-search", "kind": "x", "error": "never worked"}
+    ])
+
+    assert table(config, """SELECT source, health, consecutive_failures, consecutive_zero_runs, has_produced
+                            FROM source_health ORDER BY source""") == [
+        ("bsky", "skipped", 0, 0, False),
+        ("gazette", "broken", 3, 0, True),
+        ("techwire", "silent", 0, 3, True),
+        ("x-search", "failing", 1, 0, False),
+    ]
+    summary = run_summary(config.warehouse.path, "run-13")
+    assert "  gazette used to produce mentions and has failed 3 run(s) in a row; last matching mention 2026-11-02 10:00" in summary
+    assert "  techwire has returned nothing for 3 runs in a row; last matching mention 2026-11-02 10:00; check that it still works" in summary

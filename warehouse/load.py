@@ -65,6 +65,11 @@ MENTION_COLUMNS = [
     "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model", "is_owned", "owned_by",
     "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
 ]
+_RUN_COLUMNS = [
+    "run_id", "source", "kind", "status", "items_fetched", "mentions_collected", "mentions_matched",
+    "dropped_unmatched", "mentions_new", "mentions_deleted", "error", "warnings", "duration_seconds",
+    "window_start", "window_end",
+]
 # What fills each of MENTION_COLUMNS from a staged row; $run_id and $seen_at are bound per load.
 MENTION_VALUES = ", ".join(
     "key" if column == "mention_key"
@@ -84,12 +89,14 @@ class LoadResult:
     Attributes:
         mentions_new: mentions the warehouse did not have before.
         mentions_seen_again: mentions the warehouse had already; only those whose values changed are rewritten.
+        mentions_deleted: mentions marked deleted because their platform says they are gone.
         cursors_advanced: sources whose cursor moved.
         sources: each source's outcome as recorded in `runs`.
     """
 
     mentions_new: int = 0
     mentions_seen_again: int = 0
+    mentions_deleted: int = 0
     cursors_advanced: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
 
@@ -168,14 +175,16 @@ def _load(
     result = LoadResult(mentions_new=sum(new_by_source.values()))
     result.mentions_seen_again = staged_count - result.mentions_new
     for outcome in outcomes:
-        recorded = {**outcome, "mentions_new": new_by_source.get(outcome["source"], 0)}
+        deleted = _mark_deleted(connection, outcome.get("deleted_keys", []), window[1])
+        result.mentions_deleted += deleted
+        recorded = {**outcome, "mentions_new": new_by_source.get(outcome["source"], 0), "mentions_deleted": deleted}
         connection.execute(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
             [
                 run_id, recorded["source"], recorded["kind"], recorded["status"], recorded["items_fetched"],
                 recorded["mentions_collected"], recorded.get("mentions_matched", 0), recorded.get("dropped_unmatched", 0),
-                recorded["mentions_new"], recorded.get("error"), recorded.get("warnings", []),
-                recorded.get("duration_seconds", 0.0), window[0], window[1],
+                recorded["mentions_new"], recorded["mentions_deleted"], recorded.get("error"),
+                recorded.get("warnings", []), recorded.get("duration_seconds", 0.0), window[0], window[1],
             ],
         )
         if recorded["status"] != "failed" and recorded.get("cursor") is not None:
@@ -187,6 +196,16 @@ def _load(
         result.sources.append(recorded)
     connection.execute("DROP TABLE staged")
     return result
+
+
+def _mark_deleted(connection: duckdb.DuckDBPyConnection, keys: list[str], when: datetime) -> int:
+    """Mark the mentions a platform says are gone as deleted; returns how many were not already."""
+    if not keys:
+        return 0
+    return connection.execute(
+        "UPDATE mentions SET is_deleted = true, deleted_at = ? WHERE mention_key IN (SELECT unnest(?)) AND NOT is_deleted",
+        [when, keys],
+    ).fetchone()[0]
 
 
 def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:

@@ -54,6 +54,14 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
         total, earned = connection.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT is_owned AND NOT is_deleted) FROM mentions"
         ).fetchone()
+        unhealthy = connection.execute(
+            """
+            SELECT source, health, consecutive_failures, consecutive_zero_runs, last_matched_at
+            FROM source_health WHERE health IN ('broken', 'silent') AND source IN (SELECT source FROM runs WHERE run_id = ?)
+            ORDER BY source
+            """,
+            [run_id],
+        ).fetchall()
 
     window_start, window_end = sources[0][8], sources[0][9]
     lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
@@ -66,8 +74,18 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
     failed = [f"  {row[0]}: {row[6]}" for row in sources if row[1] in ("failed", "skipped")]
     if failed:
         lines += ["", "Sources that failed or were skipped:", *failed]
+    health = [_health_warning(*row) for row in unhealthy]
+    if health:
+        lines += ["", "Connector health:", *health]
     warned = [f"  {row[0]}: {warning}" for row in sources for warning in row[7]]
     if warned:
         lines += ["", "Warnings:", *warned]
     lines += ["", f"Warehouse: {Path(warehouse_path).resolve()} ({total} mentions, {earned} earned)"]
     return "\n".join(lines)
+
+
+def _health_warning(source: str, health: str, failures: int, zero_runs: int, last_matched_at: object) -> str:
+    last = f"; last matching mention {last_matched_at:%Y-%m-%d %H:%M}" if last_matched_at else ""
+    if health == "broken":
+        return f"  {source} used to produce mentions and has failed {failures} run(s) in a row{last}"
+    return f"  {source} has returned nothing for {zero_runs} runs in a row{last}; check that it still works"

@@ -1,0 +1,35 @@
+"""What every collector is handed besides its source and cursor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from collectors.http import HttpClient
+from config.model import BrandConfig
+
+
+@dataclass(frozen=True)
+class CollectionContext:
+    """The run-wide inputs of a collector.
+
+    Attributes:
+        client: the shared HTTP client (timeouts, retries, politeness, body cap).
+        brands: brands then competitors: platform collectors build their searches from these terms.
+        window: the run's collection window (start, end), timezone-aware; no collector reads the clock.
+        credentials: by connection id (e.g. "twitter_default"): `{"login", "password", "host",
+            "extra": {...}}`. Absent when not configured. Never logged, never staged, never stored.
+        time_budget_seconds: how long the source may take; waits for rate limits beyond it stop the
+            source cleanly instead.
+        sleep: how to wait (tests pass a recorder).
+    """
+
+    client: HttpClient
+    brands: tuple[BrandConfig, ...]
+    window: tuple[datetime, datetime]
+    credentials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    time_budget_seconds: float = 600.0
+    sleep: Callable[[float], None] = time.sleep
