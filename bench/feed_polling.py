@@ -34,7 +34,6 @@ from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
-from typing import Any
 from xml.sax.saxutils import escape
 
 ITEMS_PER_FEED = 20

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,9 @@ from cli.airflow_env import airflow_command, airflow_environment, initialise_air
 from config import ConfigError, load_config
 
 DAG_ID = "social_listening"
+# What `airflow dags test` logs when the run is over: its run id and final state.
+_EXCEPTION_LINE = re.compile(r"^(?:\w+\.)*\w*(?:Exception|Error): ")
+_FINISHED_RUN = re.compile(r"DagRun Finished: dag_id=social_listening, .*?run_id=([^,]+), .*?state=(\w+)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,33 +63,57 @@ def main(argv: list[str] | None = None) -> int:
     return run_cycle(config_path.resolve(), config.warehouse.path)
 
 
-def run_cycle(config_path: Path, warehouse_path: str) -> int:
+def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None = None) -> int:
     """Run the social_listening DAG once through Airflow for a config, then print its summary.
 
     Airflow's own output goes to a log file under AIRFLOW_HOME; its tail is shown if the run fails.
 
+    Args:
+        config_path: the config file.
+        warehouse_path: its warehouse (for the summary).
+        logical_date: the run's logical date (ISO 8601); None runs as of now.
+
     Returns:
         0 when the DAG run succeeded, 1 otherwise.
     """
-    from warehouse.summary import latest_run_id, run_summary
+    from warehouse.summary import run_summary
 
     environment = airflow_environment({**os.environ, "OVERHEARD_CONFIG": str(config_path)})
     log_path = Path(environment["AIRFLOW_HOME"]) / "logs" / "overheard-run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    before = latest_run_id(warehouse_path)
     print(f"Running the {DAG_ID} DAG through Airflow for {config_path} (Airflow log: {log_path}) ...", flush=True)
+    command = airflow_command("dags", "test", DAG_ID, *([logical_date] if logical_date else []))
     with log_path.open("w", encoding="utf-8") as log:
-        completed = subprocess.run(
-            airflow_command("dags", "test", DAG_ID), env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
-    after = latest_run_id(warehouse_path)
-    if completed.returncode != 0 or after is None or after == before:
-        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
-        print("\n".join(tail), file=sys.stderr)
-        print(f"\nThe {DAG_ID} run did not complete; the full Airflow log is {log_path}", file=sys.stderr)
+        subprocess.run(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    finished = _FINISHED_RUN.findall(log_text)
+    if not finished or finished[-1][1] != "success":
+        print("\n".join(_task_errors(log_text) or log_text.splitlines()[-40:]), file=sys.stderr)
+        state = finished[-1][1] if finished else "not finished"
+        print(f"\nThe {DAG_ID} run ended {state}; the full Airflow log is {log_path}", file=sys.stderr)
         return 1
-    print(run_summary(warehouse_path, after))
+    print(run_summary(warehouse_path, finished[-1][0]))
     return 0
+
+
+def _task_errors(log_text: str) -> list[str]:
+    """The exceptions tasks raised, with their indented continuation lines, from an Airflow log."""
+    errors: list[str] = []
+    lines = log_text.splitlines()
+    for index, line in enumerate(lines):
+        if _EXCEPTION_LINE.match(line):
+            errors.append(line)
+            errors.extend(following for following in _continuation(lines[index + 1 :]))
+    return errors
+
+
+def _continuation(lines: list[str]) -> list[str]:
+    taken = []
+    for line in lines:
+        if not line.startswith("  ") or line.lstrip().startswith(("File ", "raise ", "^")):
+            break
+        taken.append(line)
+    return taken
 
 
 if __name__ == "__main__":

@@ -20,12 +20,13 @@ class TerminalError(CollectorError):
 class HttpStatusError(CollectorError):
     """The server answered with an error status."""
 
-    def __init__(self, url: str, status: int, reason: str = ""):
+    def __init__(self, url: str, status: int, body: bytes = b""):
         self.url = url
         self.status = status
+        self.body = body[:2000]  # the start of the error body, for APIs that explain themselves there
         self.transient = status == 429 or status >= 500
         hint = "the server may be down; it will be tried again next run" if self.transient else "check the URL in the config"
-        super().__init__(f"HTTP {status}{' ' + reason if reason else ''} from {url}; {hint}")
+        super().__init__(f"HTTP {status} from {url}; {hint}")
 
 
 class BodyTooLargeError(TerminalError):

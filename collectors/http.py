@@ -15,14 +15,20 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, TerminalError, TransientError
+from collectors.exceptions import (
+    BodyTooLargeError,
+    HttpStatusError,
+    RobotsDisallowedError,
+    TerminalError,
+    TransientError,
+)
 from config.model import HttpSettings
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -112,10 +118,17 @@ class HttpClient:
         """
         if respect_robots and not self.allowed_by_robots(url):
             raise RobotsDisallowedError(url)
+        return self._request("GET", url, headers)
+
+    def post(self, url: str, *, json: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
+        """POST a JSON body (an API login, say), with the same retries, caps and errors as `get`."""
+        return self._request("POST", url, headers, json)
+
+    def _request(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any = None) -> HttpResponse:
         attempt = 0
         while True:
             try:
-                response = self._send(url, headers)
+                response = self._send(method, url, headers, json)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
                 if attempt >= self.settings.max_retries:
                     raise TransientError(
@@ -128,13 +141,13 @@ class HttpClient:
                 raise TerminalError(f"{url} could not be fetched ({_brief(error)}); check the URL in the config") from error
             if response.status not in _RETRY_STATUSES:
                 if response.status >= 400:
-                    raise HttpStatusError(url, response.status)
+                    raise HttpStatusError(url, response.status, response.body)
                 return response
-            wait = _retry_after_seconds(response.headers) if "Retry-After" in response.headers else None
+            wait = retry_after_seconds(response.headers) if "Retry-After" in response.headers else None
             if attempt >= self.settings.max_retries or (
                 wait is not None and wait > self.settings.max_retry_wait_seconds
             ):
-                raise HttpStatusError(url, response.status)
+                raise HttpStatusError(url, response.status, response.body)
             self._sleep(wait if wait is not None else self._backoff(attempt))
             attempt += 1
 
@@ -195,7 +208,7 @@ class HttpClient:
                 future.result()
         return outcomes  # type: ignore[return-value]
 
-    def _send(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any) -> HttpResponse:
         host = host_of(url)
         with self._host_locks[host]:
             last = self._last_request_at.get(host)
@@ -204,15 +217,17 @@ class HttpClient:
                 if wait > 0:
                     self._sleep(wait)
             try:
-                return self._read(url, headers)
+                return self._read(method, url, headers, json)
             finally:
                 self._last_request_at[host] = time.monotonic()
 
-    def _read(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+    def _read(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any) -> HttpResponse:
         timeout = self.settings.timeout_seconds
         deadline = time.monotonic() + timeout
         limit = self.settings.max_body_bytes
-        with self.session.get(url, headers=dict(headers or {}), timeout=timeout, stream=True) as response:
+        with self.session.request(
+            method, url, headers=dict(headers or {}), json=json, timeout=timeout, stream=True
+        ) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLargeError(url, limit)
@@ -237,7 +252,7 @@ class HttpClient:
         return min(self.settings.backoff_seconds * (2**attempt), self.settings.max_retry_wait_seconds)
 
 
-def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Retry-After as seconds to wait: either delta-seconds or an HTTP date."""
     value = headers.get("Retry-After", "").strip()
     if value.isdigit():

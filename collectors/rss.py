@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from html import unescape
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,7 +166,7 @@ def html_to_text(html: str) -> str:
     if not html or not html.strip():
         return ""
     if "<" not in html:
-        return " ".join(html.split())
+        return " ".join(unescape(html).split())
     try:
         fragment = lxml.html.fragment_fromstring(html, create_parent="div")
     except (ValueError, lxml.etree.ParserError):

@@ -7,7 +7,7 @@ import importlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from collectors.context import CollectionContext
@@ -95,7 +95,8 @@ def collect_unit(
         config: the whole config.
         unit: which sources to collect.
         cursors: the last stored cursor of each source (missing: first run).
-        window: the run's collection window.
+        window: the run's collection window. A source's first run (no cursor yet) reaches back
+            `backfill_days` from the window's end instead, where its platform allows.
         credentials: by connection id (see `CollectionContext`).
         client: the HTTP client; one is built from the config when not given.
 
@@ -103,12 +104,15 @@ def collect_unit(
         One outcome per source, in the unit's order.
     """
     client = client or HttpClient(config.http)
-    context = CollectionContext(client, tuple(config.all_brands), window, credentials or {})
+    brands = tuple(config.all_brands)
+    first_run_window = (min(window[0], window[1] - timedelta(days=config.backfill_days)), window[1])
     collector = collector_for(unit.kind)
 
     def collect(source: Source) -> SourceRun:
+        cursor = cursors.get(source.name)
+        context = CollectionContext(client, brands, window if cursor else first_run_window, credentials or {})
         started = time.perf_counter()
-        run = collector(source, cursors.get(source.name), context)
+        run = collector(source, cursor, context)
         run.duration_seconds = time.perf_counter() - started
         return run
 

@@ -273,6 +273,7 @@ class Config(_Strict):
     http: HttpSettings = HttpSettings()
     reach: ReachSettings = ReachSettings()
     feeds_per_task: int = Field(default=25, ge=1, le=1000)
+    backfill_days: float = Field(default=1.0, ge=0, le=30)
 
     @field_validator("timezone")
     @classmethod

@@ -66,13 +66,18 @@ def social_listening():
     @task
     def plan(params=None, run_id=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from collectors.staging import StagingArea
         from collectors.units import plan_units
-        from config import load_config
+        from config import ConfigError, load_config
         from warehouse.cursors import read_cursors
 
         config_path = _config_path(params)
-        config = load_config(config_path)
+        try:
+            config = load_config(config_path)
+        except ConfigError as error:
+            raise AirflowFailException(str(error)) from None  # retrying will not fix the file
         staging = StagingArea(config.staging, run_id)
         units = plan_units(config)
         window_end = data_interval_end or dag_run.run_after
@@ -117,13 +122,15 @@ def social_listening():
     @task(trigger_rule="all_done")
     def load(assignments: list[dict], enriched_urls: list[str]) -> dict:
         """Load every unit that got through enrichment; record the others' sources as failed."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from collectors.staging import read_json
         from config import load_config
         from warehouse.load import load_run
 
-        plan = read_json(assignments[0]["plan"]) if assignments else None
-        if plan is None:
-            return {"mentions_new": 0}
+        if not assignments:
+            raise AirflowFailException("there is no run plan: the plan task failed (see its log); nothing was collected")
+        plan = read_json(assignments[0]["plan"])
         config = load_config(plan["config"])
         enriched_urls = [url for url in enriched_urls if url]
         loaded_units = {read_json(url)["unit"]["id"] for url in enriched_urls}
@@ -145,9 +152,8 @@ def social_listening():
         from config import load_config
         from warehouse.summary import run_summary
 
-        if "run_id" in loaded:
-            config = load_config(loaded["config"])
-            print(run_summary(config.warehouse.path, loaded["run_id"]))
+        config = load_config(loaded["config"])
+        print(run_summary(config.warehouse.path, loaded["run_id"]))
 
     assignments = plan()
     enriched = enrich.expand(collected_url=collect.expand(assignment=assignments))

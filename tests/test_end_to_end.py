@@ -88,3 +88,13 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, monkeypatch,
             ("techwire", "ok", 0, 0),
             ("telecom-daily", "ok", 0, 0),
         ]
+
+
+def test_a_run_whose_plan_fails_is_reported_failed(tmp_path, capsys, airflow_metadata):
+    missing = tmp_path / "gone.yaml"  # validated by `overheard run`, then deleted before Airflow reads it
+
+    assert run_cycle(missing, str(tmp_path / "w.duckdb")) == 1
+
+    error = capsys.readouterr().err
+    assert "gone.yaml is not a valid Overheard config" in error
+    assert "The social_listening run ended failed" in error

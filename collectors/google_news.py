@@ -1,0 +1,153 @@
+"""Google News RSS search (no key): one search per brand and competitor, read with the feed parser.
+
+Each search is polled like a feed (conditional GET on its ETag / Last-Modified) and remembers the
+items its last answer held, so an article that stays in the results is collected once. Items are
+web articles: their key is the canonical URL of the (Google News) link. Titles come as
+"Headline - Publisher"; the publisher, from the item's `<source>`, goes to `author_name`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import feedparser
+
+from collectors.context import CollectionContext
+from collectors.exceptions import CollectorError
+from collectors.mention import Mention
+from collectors.rss import parse_feed
+from collectors.source_run import SourceRun
+from config.model import BrandConfig, GoogleNewsSource
+
+
+def news_query(brand: BrandConfig) -> str:
+    """A brand's search: its aliases (multi-word ones quoted) and hashtags, joined with OR."""
+    terms = [f'"{alias}"' if " " in alias.strip() else alias.strip() for alias in brand.aliases] + list(brand.hashtags)
+    return " OR ".join(dict.fromkeys(term for term in terms if term.strip('"')))
+
+
+def search_url(source: GoogleNewsSource, query: str) -> str:
+    """The RSS search URL for a query in the source's edition (`hl`, `gl`, `ceid`)."""
+    language = source.language.split("-")[0]
+    params = {"q": query, "hl": source.language, "gl": source.country, "ceid": f"{source.country}:{language}"}
+    return f"{source.base_url.rstrip('/')}/rss/search?{urlencode(params, quote_via=quote, safe=':')}"
+
+
+def collect_google_news(
+    source: GoogleNewsSource, cursor: Mapping[str, Any] | None, context: CollectionContext
+) -> SourceRun:
+    """Search Google News for every brand and competitor.
+
+    Args:
+        source: the source's config.
+        cursor: the previous run's `{"queries": {query: {"etag", "last_modified", "seen": [item digests]}}}`.
+        context: client, brands and window.
+
+    Returns:
+        The run outcome. A search that fails keeps its cursor and adds a warning; the source fails
+        only when every search failed.
+    """
+    queries = [query for brand in context.brands if (query := news_query(brand))]
+    if not queries:
+        return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
+    stored: Mapping[str, Mapping[str, Any]] = (cursor or {}).get("queries", {})
+    run = SourceRun(source.name, source.kind, "empty", cursor={"queries": {}})
+    mentions: dict[str, Mention] = {}
+    failures: list[str] = []
+    answered = False  # some search had items, or nothing new since last time
+    for query in dict.fromkeys(queries):
+        state = dict(stored.get(query, {}))
+        url = search_url(source, query)
+        try:
+            response = context.client.get(url, headers=_conditional_headers(state))
+            if response.not_modified:
+                run.cursor["queries"][query] = state
+                answered = True
+                continue
+            parsed = parse_feed(response.body, source.name, response.final_url, response.headers)
+        except CollectorError as error:
+            failures.append(str(error))
+            run.warnings.append(f"search {query!r} failed; it is retried next run: {error}")
+            if state:
+                run.cursor["queries"][query] = state
+            continue
+        run.items_fetched += parsed.entries
+        run.warnings.extend(f"search {query!r}: {warning}" for warning in parsed.warnings)
+        publishers = _publishers(response.body)
+        seen_before = set(state.get("seen", []))
+        seen_now: list[str] = []
+        deferred = False
+        for mention in parsed.mentions:
+            if mention.published_at and mention.published_at > context.window[1]:
+                deferred = True  # after the window: the next run's
+                continue
+            digest = _digest(mention.native_id or mention.url or "")
+            seen_now.append(digest)
+            answered = True
+            if digest not in seen_before:
+                news = with_publisher(mention, *publishers.get(mention.native_id, (None, None)), query=query)
+                mentions.setdefault(news.key, news)
+        # With items left for the next run, the next poll must not be answered 304.
+        run.cursor["queries"][query] = {
+            "etag": None if deferred else response.headers.get("ETag"),
+            "last_modified": None if deferred else response.headers.get("Last-Modified"),
+            "seen": seen_now,
+        }
+    if len(failures) == len(dict.fromkeys(queries)):
+        return SourceRun.failed(source.name, source.kind, "; ".join(failures))
+    run.mentions = list(mentions.values())
+    run.status = "ok" if answered else "empty"
+    return run
+
+
+def with_publisher(mention: Mention, publisher: str | None, publisher_url: str | None, query: str) -> Mention:
+    """The mention with the publisher as author, its " - Publisher" title suffix and body tail removed.
+
+    Args:
+        mention: as `parse_feed` read it.
+        publisher: the item's `<source>` text (None: taken from the title suffix, if any).
+        publisher_url: the `<source url>`.
+        query: the search that found it (kept in extras).
+    """
+    title = mention.title or ""
+    if publisher is None and " - " in title:
+        publisher = title.rsplit(" - ", 1)[1].strip() or None
+    headline = title.removesuffix(f" - {publisher}") if publisher else title
+    text = mention.text.removesuffix(publisher).rstrip() if publisher else mention.text
+    return dataclasses.replace(
+        mention,
+        title=headline or None,
+        text=text or headline,
+        author_name=publisher,
+        author_handle=None,
+        extras={**mention.extras, "publisher": publisher, "publisher_url": publisher_url, "query": query},
+    )
+
+
+def _publishers(body: bytes) -> dict[str, tuple[str | None, str | None]]:
+    """Each entry's `<source>` (publisher name, URL), by the id `parse_feed` gives the entry."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for entry in feedparser.parse(body).entries:
+        origin = entry.get("source") or {}
+        key = entry.get("id") or entry.get("link")
+        if key and (origin.get("title") or origin.get("href")):
+            found[key] = (origin.get("title"), origin.get("href"))
+    return found
+
+
+def _conditional_headers(state: Mapping[str, Any]) -> dict[str, str]:
+    headers = {}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    return headers
+
+
+def _digest(item_id: str) -> str:
+    """A short stable digest of an item id (Google's ids are long): what the cursor remembers."""
+    return hashlib.sha256(item_id.encode("utf-8")).hexdigest()[:16]
