@@ -38,6 +38,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/upsert_mentions.py
 	$(BIN)/python bench/feed_polling.py
+	$(BIN)/python bench/query_throughput.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var

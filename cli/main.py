@@ -3,6 +3,7 @@
     overheard run --config config/example.yaml
     overheard check-config config/example.yaml
     overheard summary --config config/example.yaml [--run-id RUN_ID]
+    overheard preview --config config/example.yaml (--query QUERY | --brand NAME) [--limit N]
     overheard airflow-init
     overheard airflow standalone
 """
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 
 from cli.airflow_env import airflow_command, airflow_environment, initialise_airflow
-from config import ConfigError, load_config
+from config import Config, ConfigError, load_config
 
 DAG_ID = "social_listening"
 # What `airflow dags test` logs when the run is over: its run id and final state.
@@ -36,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = commands.add_parser("summary", help="print the summary of a run (default: the latest)")
     summary.add_argument("--config", required=True, type=Path)
     summary.add_argument("--run-id")
+    preview = commands.add_parser("preview", help="try a brand query on the mentions in the warehouse")
+    preview.add_argument("--config", required=True, type=Path)
+    which = preview.add_mutually_exclusive_group(required=True)
+    which.add_argument("--query", help="a query to try (see docs/query-language.md)")
+    which.add_argument("--brand", help="the configured query of this brand or competitor")
+    preview.add_argument("--limit", type=int, default=10, help="matching mentions to show (default 10)")
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
     passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -60,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "summary":
         print(run_summary(config.warehouse.path, arguments.run_id))
         return 0
+    if arguments.command == "preview":
+        return _preview(config, arguments)
     return run_cycle(config_path.resolve(), config.warehouse.path)
 
 
@@ -93,6 +102,26 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
         print(f"\nThe {DAG_ID} run ended {state}; the full Airflow log is {log_path}", file=sys.stderr)
         return 1
     print(run_summary(warehouse_path, finished[-1][0]))
+    return 0
+
+
+def _preview(config: Config, arguments: argparse.Namespace) -> int:
+    from enrich.preview import preview_query
+    from enrich.query import QueryError
+
+    query = arguments.query
+    if arguments.brand:
+        brand = next((b for b in config.all_brands if b.name.lower() == arguments.brand.lower()), None)
+        if brand is None:
+            names = ", ".join(b.name for b in config.all_brands)
+            print(f"no brand or competitor named {arguments.brand!r}; configured: {names}", file=sys.stderr)
+            return 2
+        query = brand.query or " OR ".join(f'"{term}"' for term in brand.terms)
+    try:
+        print(preview_query(config.warehouse.path, query, arguments.limit))
+    except QueryError as error:
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 

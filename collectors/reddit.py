@@ -51,6 +51,7 @@ from collectors.rss import html_to_text
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
 from enrich.matching import BrandMatcher
+from enrich.query_compile import QueryCompileError, to_reddit_query
 
 PLATFORM = "reddit"
 # Reddit's largest page; its search stops after about 1,000 results whatever the paging.
@@ -166,8 +167,20 @@ def search_queries(brand: BrandConfig) -> list[str]:
     """Reddit search queries for a brand: its aliases (quoted when multi-word), hashtags and handles, OR-ed.
 
     Hashtags lose their '#' and handles their '@'; terms repeated in another case are asked once.
-    Terms that do not fit one query (512 characters) go into another.
+    Terms that do not fit one query (512 characters) go into another. A brand with its own query
+    is searched with that query in Reddit syntax (none when nothing on Reddit can match it).
     """
+    if brand.query:
+        try:
+            compiled = to_reddit_query(brand.query)
+        except QueryCompileError as error:
+            raise TerminalError(f"the query of {brand.name} cannot be searched on Reddit: {error}") from None
+        if compiled and len(compiled) > MAX_QUERY_CHARS:
+            raise TerminalError(
+                f"the query of {brand.name} is {len(compiled)} characters in Reddit syntax; Reddit takes "
+                f"{MAX_QUERY_CHARS}: shorten it"
+            )
+        return [compiled] if compiled else []
     terms: list[str] = []
     seen: set[str] = set()
     for raw in [*brand.aliases, *(tag.lstrip("#") for tag in brand.hashtags), *(h.lstrip("@") for h in brand.handles)]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import calendar
-from html import unescape
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
 from urllib.parse import urljoin
 

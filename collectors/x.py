@@ -45,6 +45,7 @@ from collectors.exceptions import (
 from collectors.mention import Mention
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, XSource
+from enrich.query_compile import to_x_query
 
 QUERY_MAX_CHARS = 512
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -160,8 +161,18 @@ def build_queries(
     """
     filters = query_filters(brands, include_retweets=include_retweets, languages=languages)
     queries: list[str] = []
+    for brand in brands:
+        compiled = to_x_query(brand.query) if brand.query else None
+        if compiled:  # a brand's own query is searched on its own; None: nothing on X can match it
+            query = _query([compiled], filters)
+            if len(query) > max_chars:
+                raise ValueError(
+                    f"the query of {brand.name} is {len(query)} characters in X syntax with the filters; "
+                    f"X takes {max_chars}: shorten it"
+                )
+            queries.append(query)
     group: list[str] = []
-    for term in search_terms(brands):
+    for term in search_terms([brand for brand in brands if not brand.query]):
         if len(_query([term], filters)) > max_chars:
             raise ValueError(
                 f"the search term {term[:60]!r} does not fit in a {max_chars}-character X query next to the "

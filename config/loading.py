@@ -129,7 +129,7 @@ def _describe(error: Any, document: Any) -> str:
         message = f"unknown source kind {error['input'].get('kind')!r}; expected one of {', '.join(SOURCE_KINDS)}"
     elif kind == "union_tag_not_found":
         message = f"missing 'kind' (one of {', '.join(SOURCE_KINDS)})"
-    elif kind in ("string_list", "http_url", "hashtag", "cashtag", "handle", "no_terms", "timezone", "duplicate"):
+    elif kind in ("string_list", "http_url", "hashtag", "cashtag", "handle", "no_terms", "timezone", "duplicate", "query"):
         message = error["msg"]
     else:
         message = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {error['input']!r}"

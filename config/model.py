@@ -11,7 +11,14 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 
@@ -52,6 +59,19 @@ class BrandConfig(_Strict):
     cashtags: StringList = []
     owned_handles: StringList = []
     owned_domains: StringList = []
+    query: str | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _query_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from enrich.query import QueryError, parse_query
+
+            try:
+                parse_query(value)
+            except QueryError as error:
+                raise PydanticCustomError("query", "{error}", {"error": str(error)}) from None
+        return value
 
     @field_validator("hashtags")
     @classmethod
@@ -79,8 +99,8 @@ class BrandConfig(_Strict):
 
     @model_validator(mode="after")
     def _has_a_term(self) -> BrandConfig:
-        if not self.terms:
-            raise PydanticCustomError("no_terms", "give at least one of aliases, hashtags, handles or cashtags")
+        if not self.terms and not self.query:
+            raise PydanticCustomError("no_terms", "give at least one of aliases, hashtags, handles, cashtags or query")
         return self
 
     @property

@@ -54,13 +54,14 @@ class Enricher:
     def _matching(self, mentions: Iterable[Mention]) -> Iterator[tuple[Mention, dict[str, Any]]]:
         for mention in mentions:
             text = _readable_text(mention)
-            matches = self.matcher.match(text)
+            guess = self.language.detect(text, mention.lang_hint) if self.matcher.needs_language else None
+            matches = self.matcher.match(text, mention, guess.lang if guess else None)
             if not matches:
                 self.dropped_unmatched[mention.source] += 1
                 continue
             self.matched[mention.source] += 1
             owner = self.owned.owner(mention.author_handle, mention.url)
-            guess = self.language.detect(text, mention.lang_hint)
+            guess = guess or self.language.detect(text, mention.lang_hint)
             row = mention.to_json()
             row.update(
                 brands=[{"brand": m.brand, "role": m.role, "terms": list(m.terms)} for m in matches],

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from config.model import HttpSettings
+from config.model import Config, HttpSettings
 from tests.local_http import LocalHttpServer
-
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,4 +36,21 @@ def fast_http() -> HttpSettings:
     """HTTP settings without politeness delays or backoff waits, and short timeouts."""
     return HttpSettings(
         timeout_seconds=2.0, max_retries=2, backoff_seconds=0.0, politeness_delay_seconds=0.0, max_body_bytes=200_000
+    )
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    """A small config: Brightwave and Tidewell, two feeds, warehouse and staging under tmp_path."""
+    return Config.model_validate(
+        {
+            "warehouse": {"path": str(tmp_path / "overheard.duckdb")},
+            "staging": str(tmp_path / "staging"),
+            "brands": [{"name": "Brightwave", "aliases": ["Brightwave"], "owned_domains": ["brightwave.example"]}],
+            "competitors": [{"name": "Tidewell", "aliases": ["Tidewell"]}],
+            "sources": [
+                {"kind": "rss", "name": "techwire", "url": "https://techwire.example/feed", "audience": 1000},
+                {"kind": "rss", "name": "gazette", "url": "https://gazette.example/feed"},
+            ],
+        }
     )

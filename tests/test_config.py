@@ -66,8 +66,12 @@ def test_environment_variables_fill_strings(tmp_path, monkeypatch):
          "timezone: unknown timezone 'Europe/Londn'; use an IANA name such as 'Europe/London'"),
         (("name: blog,", "name: news,"), "(top level): sources: the name 'news' is used twice"),
         (("{name: Globex, aliases: [Globex]}", "{name: Globex}"),
-         "competitors[0]: give at least one of aliases, hashtags, handles or cashtags"),
+         "competitors[0]: give at least one of aliases, hashtags, handles, cashtags or query"),
         (("warehouse: {path: data/overheard.duckdb}\n", ""), "warehouse: required, but missing"),
+        (("{name: Globex, aliases: [Globex]}", '{name: Globex, query: "Globex AND"}'),
+         'competitors[0].query: query error at column 11: expected a term or "(" after AND, found end of query\n'
+         "  Globex AND\n"
+         "            ^"),
     ],
 )
 def test_bad_values_name_the_key_path(tmp_path, change, expected):

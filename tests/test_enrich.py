@@ -119,3 +119,32 @@ def test_enricher_keeps_matches_counts_drops_and_records_versions():
     assert press["reach_estimate"] == config.reach.default_blog_audience
     assert enricher.matched == {"news": 1, "blog": 1}
     assert enricher.dropped_unmatched == {"news": 1}
+
+
+def test_a_brand_query_decides_instead_of_terms_with_fields_and_proximity():
+    outages = BrandConfig(name="Brightwave outages", query='Brightwave NEAR/3 (outage OR down*) AND lang:en AND NOT site:brightwave.example')
+    matcher = BrandMatcher([outages], [TIDEWELL])
+    assert matcher.needs_language
+
+    def matched(text: str, lang: str = "en", url: str = "https://forum.example/t/1") -> list[BrandMatch]:
+        return matcher.match(text, Mention("news", "news", None, url, text), lang)
+
+    assert matched("Brightwave is down again tonight") == [BrandMatch("Brightwave outages", "brand", ("Brightwave", "down*"))]
+    assert matched("Brightwave, after a long and boring week of sunshine, went down") == []  # too far apart
+    assert matched("Brightwave is down again tonight", lang="fr") == []
+    assert matched("Brightwave is down again tonight", url="https://status.brightwave.example/") == []
+    assert matched("Tidewell and Brightwave outage") == [
+        BrandMatch("Brightwave outages", "brand", ("Brightwave", "outage")), BrandMatch("Tidewell", "competitor", ("Tidewell",))
+    ]
+
+
+def test_brand_queries_are_sent_to_x_and_reddit_in_their_syntax():
+    from collectors.reddit import search_queries
+    from collectors.x import build_queries
+
+    outages = BrandConfig(name="Brightwave", query='"Brightwave Broadband" AND (outage OR down) NOT author:brightwavehelp')
+    assert build_queries([outages, TIDEWELL], include_retweets=False, languages=[]) == [
+        '("Brightwave Broadband" (outage OR down) -from:brightwavehelp) -is:retweet',
+        '(Tidewell OR "Tidewell Telecom") -is:retweet',
+    ]
+    assert search_queries(outages) == ['"Brightwave Broadband" AND (outage OR down) AND NOT author:brightwavehelp']

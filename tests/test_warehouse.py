@@ -9,7 +9,6 @@ import duckdb
 import pytest
 
 import warehouse.load
-
 from collectors.mention import Mention
 from collectors.source_run import SourceRun
 from collectors.staging import StagingArea
@@ -24,22 +23,6 @@ from warehouse.summary import run_summary
 
 WINDOW = (datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC))
 NEXT_WINDOW = (datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 11, tzinfo=UTC))
-
-
-@pytest.fixture
-def config(tmp_path) -> Config:
-    return Config.model_validate(
-        {
-            "warehouse": {"path": str(tmp_path / "overheard.duckdb")},
-            "staging": str(tmp_path / "staging"),
-            "brands": [{"name": "Brightwave", "aliases": ["Brightwave"], "owned_domains": ["brightwave.example"]}],
-            "competitors": [{"name": "Tidewell", "aliases": ["Tidewell"]}],
-            "sources": [
-                {"kind": "rss", "name": "techwire", "url": "https://techwire.example/feed", "audience": 1000},
-                {"kind": "rss", "name": "gazette", "url": "https://gazette.example/feed"},
-            ],
-        }
-    )
 
 
 def article(slug: str, text: str, source: str = "techwire", host: str = "techwire.example") -> Mention:
