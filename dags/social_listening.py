@@ -98,12 +98,7 @@ def social_listening():
     def collect(assignment: dict) -> str:
         """Collect one unit's sources and stage what they returned."""
         from collectors.staging import StagingArea, read_json
-        from collectors.units import (
-            CollectionUnit,
-            collect_unit,
-            connections_of,
-            stage_unit,
-        )
+        from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
         from config import load_config
 
         plan = read_json(assignment["plan"])
