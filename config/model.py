@@ -265,6 +265,7 @@ class ReachSettings(_Strict):
 
     default_feed_audience: int = Field(default=5_000, ge=0)
     default_blog_audience: int = Field(default=1_000, ge=0)
+    default_forum_audience: int = Field(default=50_000, ge=0)
 
 
 class WarehouseSettings(_Strict):

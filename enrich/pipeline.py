@@ -62,6 +62,7 @@ class Enricher:
             self.matched[mention.source] += 1
             owner = self.owned.owner(mention.author_handle, mention.url)
             guess = guess or self.language.detect(text, mention.lang_hint)
+            reach = reach_estimate(mention, self.config.source(mention.source), self.config.reach)
             row = mention.to_json()
             row.update(
                 brands=[{"brand": m.brand, "role": m.role, "terms": list(m.terms)} for m in matches],
@@ -70,7 +71,9 @@ class Enricher:
                 lang=guess.lang,
                 lang_confidence=guess.confidence,
                 lang_model=LANGUAGE_MODEL,
-                reach_estimate=reach_estimate(mention, self.config.source(mention.source), self.config.reach),
+                reach_estimate=reach.potential,
+                reach_low=reach.actual_low,
+                reach_high=reach.actual_high,
                 reach_model=REACH_MODEL,
             )
             yield mention, row

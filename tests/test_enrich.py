@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from collectors.mention import Mention
-from config.model import BrandConfig, Config
+from config.model import BrandConfig, Config, HackerNewsSource, ReachSettings
 from enrich.language import LanguageDetector, LanguageGuess
 from enrich.matching import BrandMatch, BrandMatcher, OwnedContent
 from enrich.pipeline import Enricher
+from enrich.reach import Reach, reach_estimate
 from enrich.sentiment import LexiconSentiment
 
 BRIGHTWAVE = BrandConfig(
@@ -112,7 +113,9 @@ def test_enricher_keeps_matches_counts_drops_and_records_versions():
     first, press = rows
     assert first["brands"] == [{"brand": "Brightwave", "role": "brand", "terms": ["Brightwave"]}]
     assert first["sentiment_label"] == "negative" and first["sentiment_model"] == "vader-3.3.2"
-    assert (first["reach_estimate"], first["reach_model"]) == (12000, "reach-v1")
+    assert (first["reach_estimate"], first["reach_low"], first["reach_high"], first["reach_model"]) == (
+        12000, 120, 2400, "reach-v2"
+    )
     assert (first["is_owned"], first["lang"], first["lang_model"]) == (False, "en", "py3langid-0.4.0")
     assert [brand["brand"] for brand in press["brands"]] == ["Brightwave", "Tidewell"]
     assert (press["is_owned"], press["owned_by"]) == (True, "Brightwave")
@@ -148,3 +151,20 @@ def test_brand_queries_are_sent_to_x_and_reddit_in_their_syntax():
         '(Tidewell OR "Tidewell Telecom") -is:retweet',
     ]
     assert search_queries(outages) == ['"Brightwave Broadband" AND (outage OR down) AND NOT author:brightwavehelp']
+
+
+@pytest.mark.parametrize(
+    ("mention", "expected"),
+    [
+        (Mention("x", "x", "1", None, "hi", author_followers=48210), Reach(48210, 482, 9642)),
+        (Mention("x", "x", "2", None, "hi", author_followers=500, engagement={"impressions": 7300}), Reach(7300, 7300, 7300)),
+        (Mention("reddit", "r", "t3_a", None, "hi", engagement={"score": 100}, extras={"subreddit_subscribers": 200_000}),
+         Reach(101_000, 1010, 20200)),
+        (Mention("reddit", "r", "t3_b", None, "hi", engagement={"score": 0}), Reach(500, 5, 100)),  # unknown subreddit size
+        (Mention("hackernews", "hn", "9", None, "hi", engagement={"points": 900}), Reach(45_050, 450, 9010)),
+        (Mention("bluesky", "bsky", "at://p", None, "hi"), Reach(0, 0, 0)),
+    ],
+)
+def test_reach_v2_by_platform(mention, expected):
+    hacker_news = HackerNewsSource(kind="hackernews", name="hn")  # no audience: the forum default applies
+    assert reach_estimate(mention, hacker_news, ReachSettings()) == expected

@@ -58,7 +58,7 @@ def test_migrations_apply_once(tmp_path):
     connection = open_warehouse(tmp_path / "w.duckdb")
     assert migrate(connection) == []
     assert connection.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall() == [
-        (1, "initial"), (2, "source_health_and_deletions")
+        (1, "initial"), (2, "source_health_and_deletions"), (3, "reach_v2")
     ]
 
 
@@ -200,3 +200,18 @@ def test_source_health_flags_broken_silent_failing_and_skipped_sources(config):
     summary = run_summary(config.warehouse.path, "run-13")
     assert "  gazette used to produce mentions and has failed 3 run(s) in a row; last matching mention 2026-11-02 10:00" in summary
     assert "  techwire has returned nothing for 3 runs in a row; last matching mention 2026-11-02 10:00; check that it still works" in summary
+
+
+def test_unique_author_reach_counts_each_author_once_per_day(config):
+    def post(native_id: str, author: str, followers: int, hour: int) -> Mention:
+        return Mention("x", "techwire", native_id, None, "Brightwave is down", author_handle=author,
+                       author_followers=followers, published_at=datetime(2026, 11, 2, hour, tzinfo=UTC))
+
+    run = SourceRun("techwire", "rss", "ok", mentions=[
+        post("1", "@ann", 1000, 8), post("2", "@ann", 1000, 9), post("3", "@ann", 1200, 10),  # Ann three times
+        post("4", "@bob", 300, 9), post("5", "@bob", 300, 23),
+    ])
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", [run]))
+
+    assert table(config, "SELECT brand, day::VARCHAR, mentions, unique_authors, unique_author_reach, unique_author_reach_high "
+                         "FROM daily_unique_author_reach") == [("Brightwave", "2026-11-02", 5, 2, 1500, 300)]

@@ -45,6 +45,8 @@ STAGED_COLUMNS = {
     "sentiment_positive": "DOUBLE",
     "sentiment_model": "VARCHAR",
     "reach_estimate": "BIGINT",
+    "reach_low": "BIGINT",
+    "reach_high": "BIGINT",
     "reach_model": "VARCHAR",
     "is_owned": "BOOLEAN",
     "owned_by": "VARCHAR",
@@ -55,15 +57,15 @@ STAGED_COLUMNS = {
 _REFRESHED = [
     "title", "text", "author_handle", "author_name", "author_followers", "engagement", "extras",
     "lang", "lang_confidence", "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative",
-    "sentiment_neutral", "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model",
-    "is_owned", "owned_by", "last_run_id", "last_seen_at",
+    "sentiment_neutral", "sentiment_positive", "sentiment_model", "reach_estimate", "reach_low", "reach_high",
+    "reach_model", "is_owned", "owned_by", "last_run_id", "last_seen_at",
 ]
 MENTION_COLUMNS = [
     "mention_key", "platform", "source", "native_id", "url", "title", "text", "author_handle", "author_name",
     "author_followers", "published_at", "engagement", "parent_id", "thread_id", "extras", "lang", "lang_confidence",
     "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative", "sentiment_neutral",
-    "sentiment_positive", "sentiment_model", "reach_estimate", "reach_model", "is_owned", "owned_by",
-    "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
+    "sentiment_positive", "sentiment_model", "reach_estimate", "reach_low", "reach_high", "reach_model", "is_owned",
+    "owned_by", "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
 ]
 _RUN_COLUMNS = [
     "run_id", "source", "kind", "status", "items_fetched", "mentions_collected", "mentions_matched",
