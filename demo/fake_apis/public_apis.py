@@ -53,11 +53,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
+
+from demo.fake_apis.loopback import LoopbackServer
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "public_apis"
 MASTODON_MAX_LIMIT = 40
@@ -88,7 +90,7 @@ class _Failure:
     remaining: int | None
 
 
-class PublicApisServer:
+class PublicApisServer(LoopbackServer):
     """The four fake APIs on `host`, on `port` (0: a free one), until closed.
 
     Args:
@@ -122,11 +124,7 @@ class PublicApisServer:
         self._failures: list[_Failure] = []
         self._tokens: set[str] = set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        # A short poll interval makes shutdown quick; the default 0.5 s adds up over many tests.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._bind(host, port, _handler_for(self))
 
     def url(self, platform: str, instance: str | None = None) -> str:
         """The base URL a source of `platform` (hackernews, mastodon, google_news, bluesky) is configured with."""
@@ -144,22 +142,6 @@ class PublicApisServer:
     def requests_to(self, path_prefix: str) -> list[SeenRequest]:
         """The requests received under a path prefix, in order."""
         return [request for request in self.requests if request.path.startswith(path_prefix)]
-
-    def start(self) -> PublicApisServer:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> PublicApisServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- dispatch ---------------------------------------------------------------------------
 

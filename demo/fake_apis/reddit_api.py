@@ -46,11 +46,13 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
+
+from demo.fake_apis.loopback import LoopbackServer
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "reddit"
 TOKEN_PATH = "/api/v1/access_token"
@@ -153,7 +155,7 @@ def query_matcher(query: str) -> Callable[[Mapping[str, Any]], bool]:
     return matches
 
 
-class FakeRedditApi:
+class FakeRedditApi(LoopbackServer):
     """Reddit's search, comment and OAuth endpoints over a fixed set of posts and comments, on 127.0.0.1.
 
     Args:
@@ -196,10 +198,7 @@ class FakeRedditApi:
         self._window_used = 0
         self._lock = threading.Lock()
         self.add(posts, comments)
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._bind(host, port, self._handler_class())
 
     @classmethod
     def from_corpus(cls, directory: Path = CORPUS_DIR, **options: Any) -> FakeRedditApi:
@@ -249,22 +248,6 @@ class FakeRedditApi:
         """Answer the next requests for `path` (exact, without query) with these replies in turn (None: normally)."""
         with self._lock:
             self._scripts[path].extend(replies)
-
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeRedditApi:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self

@@ -44,10 +44,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from demo.fake_apis.loopback import LoopbackServer
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "corpus" / "x" / "tweets.json"
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -209,7 +211,7 @@ def query_matcher(query: str) -> Callable[[Mapping[str, Any], str | None], bool]
     return matches
 
 
-class FakeXApi:
+class FakeXApi(LoopbackServer):
     """X API v2 recent search over a fixed set of posts, on 127.0.0.1 until stopped.
 
     Args:
@@ -256,10 +258,7 @@ class FakeXApi:
         self._window_used = 0
         self._lock = threading.Lock()
         self.add(tweets, users)
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._bind(host, port, self._handler_class())
 
     @classmethod
     def from_corpus(cls, path: Path = CORPUS_FILE, **options: Any) -> FakeXApi:
@@ -294,22 +293,6 @@ class FakeXApi:
             if self._now is None:
                 raise RuntimeError("advance() needs a server started with now=...")
             self._now += timedelta(seconds=seconds)
-
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeXApi:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self

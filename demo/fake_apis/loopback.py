@@ -1,0 +1,39 @@
+"""What every fake API shares: an HTTP server on a loopback address, served from a background thread."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+
+class LoopbackServer:
+    """Serves one handler class on `host:port` (0: a free port) until stopped; a context manager.
+
+    Subclasses call `_bind` at the end of their `__init__`, once the state their handler reads exists.
+    """
+
+    base_url: str
+
+    def _bind(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://{host}:{self._server.server_address[1]}"
+        # A short poll interval makes shutdown quick; the default 0.5 s adds up over many tests.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def start(self) -> Self:
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
