@@ -39,6 +39,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/upsert_mentions.py
 	$(BIN)/python bench/feed_polling.py
 	$(BIN)/python bench/query_throughput.py
+	$(BIN)/python bench/enrichment_throughput.py
+	$(BIN)/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend lexicon
+	$(BIN)/python bench/sentiment_speed.py
+	$(BIN)/python bench/stories_throughput.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var

@@ -268,6 +268,16 @@ class ReachSettings(_Strict):
     default_forum_audience: int = Field(default=50_000, ge=0)
 
 
+class SentimentSettings(_Strict):
+    """Which sentiment backend scores mentions (see enrich/sentiment.py)."""
+
+    backend: Literal["lexicon", "transformers", "auto"] = "lexicon"
+    model: str | None = None
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    precision: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
 class WarehouseSettings(_Strict):
     """Where the DuckDB file lives, and how much memory a load may use before spilling to disk."""
 
@@ -286,6 +296,7 @@ class Config(_Strict):
     sources: list[Source] = Field(min_length=1)
     http: HttpSettings = HttpSettings()
     reach: ReachSettings = ReachSettings()
+    sentiment: SentimentSettings = SentimentSettings()
     feeds_per_task: int = Field(default=25, ge=1, le=1000)
     backfill_days: float = Field(default=1.0, ge=0, le=30)
 

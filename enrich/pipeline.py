@@ -23,7 +23,7 @@ class Enricher:
 
     Args:
         config: brands, competitors, sources and reach defaults.
-        sentiment: the sentiment backend (the lexicon backend when not given).
+        sentiment: the sentiment backend (when not given, the one `config.sentiment` describes).
     """
 
     def __init__(self, config: Config, sentiment: SentimentBackend | None = None):
@@ -31,7 +31,10 @@ class Enricher:
         self.matcher = BrandMatcher(config.brands, config.competitors)
         self.owned = OwnedContent(config.all_brands)
         self.language = LanguageDetector()
-        self.sentiment = sentiment or sentiment_backend("lexicon")
+        settings = config.sentiment
+        self.sentiment = sentiment or sentiment_backend(
+            settings.backend, settings.model, settings.device, settings.batch_size, settings.precision
+        )
         self.matched: Counter[str] = Counter()
         self.dropped_unmatched: Counter[str] = Counter()
 
@@ -98,9 +101,15 @@ def enrich_unit(config: Config, collected_url: str, staging: StagingArea, enrich
     mentions = (Mention.from_json(record) for record in read_jsonl(manifest["mentions"]))
     rows = (dict(row, ordinal=ordinal) for ordinal, row in enumerate(enricher.enrich(mentions)))
     rows_url = staging.write_jsonl(f"{unit_id}/enriched.jsonl", rows)
+    fallback = getattr(enricher.sentiment, "fallback_reason", None)
     for outcome in manifest["sources"]:
         outcome["mentions_matched"] = enricher.matched[outcome["source"]]
         outcome["dropped_unmatched"] = enricher.dropped_unmatched[outcome["source"]]
+        if fallback and outcome["mentions_matched"]:
+            outcome["warnings"] = [
+                *outcome.get("warnings", []),
+                f"sentiment: scored with {enricher.sentiment.model}, not a transformer: {fallback}",
+            ]
     return staging.write_json(f"{unit_id}/enriched.json", {**manifest, "mentions": rows_url})
 
 

@@ -1,13 +1,46 @@
-"""Sentiment scoring behind one interface; the lexicon backend (VADER) is the offline baseline."""
+"""Sentiment scoring behind one interface.
+
+Two backends:
+
+- `LexiconSentiment` (VADER): no model files, the offline baseline and the fallback.
+- `TransformerSentiment`: any Hugging Face sequence-classification model, by hub name or local
+  directory, loaded from local files only (a directory, or the Hugging Face cache). It never
+  downloads. The default is `DEFAULT_TRANSFORMER_MODEL` (English tweets); for mentions in several
+  languages use `MULTILINGUAL_TRANSFORMER_MODEL`, whose tokenizer needs the sentencepiece package.
+
+`sentiment_backend` picks one by name. Loading a transformer takes seconds and about 1 GB, so a
+task builds one backend and scores all its batches with it. torch and transformers are imported
+only when a transformer backend is built, never when this module is imported.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+import logging
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 Label = Literal["negative", "neutral", "positive"]
+BackendName = Literal["lexicon", "transformers", "auto"]
+Precision = Literal["float32", "bfloat16", "float16"]
+
+LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
+DEFAULT_TRANSFORMER_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
+"""English tweets (TweetEval), labels negative / neutral / positive."""
+MULTILINGUAL_TRANSFORMER_MODEL = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
+"""Tweets in 8 languages (ar, en, fr, de, hi, it, es, pt), labels negative / neutral / positive."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +70,13 @@ class SentimentBackend(Protocol):
         ...
 
 
+class SentimentModelUnavailable(RuntimeError):
+    """The transformer model's files (or torch and transformers) are not on this machine.
+
+    Terminal: retrying does not help until the model is copied here or the config points elsewhere.
+    """
+
+
 class LexiconSentiment:
     """VADER: a lexicon and rules tuned for social media text (emoji, caps, "!!!", slang).
 
@@ -45,10 +85,12 @@ class LexiconSentiment:
 
     model = f"vader-{version('vaderSentiment')}"
 
-    def __init__(self) -> None:
+    def __init__(self, fallback_reason: str | None = None) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self._analyzer = SentimentIntensityAnalyzer()
+        self.fallback_reason = fallback_reason
+        """Why `auto` scored with the lexicon instead of a transformer (None when it was asked for)."""
 
     def score(self, texts: Sequence[str]) -> list[SentimentScore]:
         """One score per text, in order."""
@@ -66,12 +108,344 @@ class LexiconSentiment:
         )
 
 
-def sentiment_backend(name: str = "lexicon") -> SentimentBackend:
-    """The backend called `name`.
+class TransformerSentiment:
+    """A Hugging Face sequence-classification model, run in batches.
+
+    Loading the model takes seconds and hundreds of MB, so build one instance per task (or process)
+    and pass it to every caller; `score` may be called any number of times.
+
+    Per call to `score`: identical texts (retweets, syndicated copies) are scored once; the distinct
+    texts are tokenized, cut at the model's maximum input length (`max_length`), sorted by their
+    number of tokens so that a batch pads little, scored `batch_size` at a time, and the scores come
+    back in input order.
+
+    The model's classes are mapped to negative / neutral / positive by `sentiment_classes`;
+    `probabilities` sums the class probabilities per sentiment, `score` is P(positive) − P(negative)
+    and `label` the most probable sentiment. Models without a neutral class give it probability 0.
+
+    Attributes:
+        model: `transformers:<name or path>@<revision>`: the commit of the cached snapshot for a hub
+            name, `local` for a directory; `+bfloat16` or `+float16` follows when the model runs in
+            that precision, since its scores differ slightly. Every scored row carries it.
+        max_length: tokens per text that reach the model; longer texts are truncated.
+        device: where the model runs.
+        network: the loaded `PreTrainedModel`, in eval mode.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_TRANSFORMER_MODEL,
+        *,
+        revision: str | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+        precision: Precision = "float32",
+        cache_dir: str | Path | None = None,
+        mask_users_and_links: bool = True,
+    ) -> None:
+        """Load the model from local files.
+
+        Args:
+            model: a hub name (`org/name`) found in the Hugging Face cache, or a directory written by
+                `save_pretrained`.
+            revision: a branch, tag or commit of a hub name (default: the cached `main`).
+            device: `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when torch sees one, else the CPU).
+            batch_size: texts per forward pass.
+            precision: the weights' float type. `bfloat16` ran 3.6x faster than float32 on this
+                project's CPUs (AVX512-BF16; see docs/benchmarks.md), with slightly different
+                probabilities; `float16` is for GPUs.
+            cache_dir: the Hugging Face hub cache to look in (default: HF_HUB_CACHE / HF_HOME's).
+            mask_users_and_links: replace @handles by `@user` and links by `http` before scoring,
+                as the TweetEval models (cardiffnlp) were trained.
+
+        Raises:
+            SentimentModelUnavailable: the model's files, or torch and transformers, are not here.
+            ValueError: an unknown device or precision, a batch size below 1, or labels that are not sentiments.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if precision not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"unknown precision {precision!r}; use float32, bfloat16 or float16")
+        directory, resolved_revision = locate_model(model, revision, cache_dir)
+        try:
+            import torch
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        except ImportError as missing:
+            raise SentimentModelUnavailable(
+                f"the transformers sentiment backend needs torch and transformers ({missing}); "
+                "install them with `pip install -r requirements.txt`"
+            ) from missing
+        self.device = _resolve_device(device, torch)
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+            network = AutoModelForSequenceClassification.from_pretrained(
+                directory, local_files_only=True, dtype=getattr(torch, precision)
+            )
+        except (OSError, ValueError) as incomplete:  # files missing from the directory or the snapshot
+            raise SentimentModelUnavailable(
+                f"sentiment model {model!r} could not be loaded from {directory} ({incomplete}). "
+                + _how_to_load(model, directory)
+            ) from incomplete
+        self.network = network.to(self.device).eval()
+        classes = sentiment_classes(network.config.id2label)
+        # (model classes × 3) matrix that sums each class's probability into its sentiment.
+        self._to_sentiment = torch.zeros(len(classes), len(LABELS))
+        for index, label in classes.items():
+            self._to_sentiment[index, LABELS.index(label)] = 1.0
+        self._torch = torch
+        self.model = f"transformers:{model}@{resolved_revision}" + ("" if precision == "float32" else f"+{precision}")
+        self.max_length = _max_input_tokens(self._tokenizer, network)
+        self.batch_size = batch_size
+        self.mask_users_and_links = mask_users_and_links
+
+    def score(self, texts: Sequence[str]) -> list[SentimentScore]:
+        """One score per text, in order.
+
+        Args:
+            texts: any number of texts; duplicates are scored once.
+
+        Returns:
+            The scores, in the order of `texts`.
+        """
+        prepared = [tweeteval_text(text) if self.mask_users_and_links else text for text in texts]
+        distinct = list(dict.fromkeys(prepared))
+        if not distinct:
+            return []
+        # Tokenize once, then batch the texts longest first so that each batch pads little.
+        encoded = self._tokenizer(distinct, truncation=True, max_length=self.max_length)
+        order = sorted(range(len(distinct)), key=lambda index: len(encoded["input_ids"][index]), reverse=True)
+        by_text: dict[str, list[float]] = {}
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = {key: [encoded[key][index] for index in rows] for key in encoded.keys()}
+            probabilities = self._sentiment_probabilities(batch).tolist()
+            by_text.update(zip((distinct[index] for index in rows), probabilities, strict=True))
+        return [self._score_from(by_text[text]) for text in prepared]
+
+    def _sentiment_probabilities(self, batch: dict[str, list[list[int]]]) -> torch.Tensor:
+        """(texts × 3) negative, neutral, positive probabilities of a batch of tokenized texts."""
+        torch = self._torch
+        padded = self._tokenizer.pad(batch, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            logits = self.network(**padded).logits
+        return torch.softmax(logits.float(), dim=-1).cpu() @ self._to_sentiment
+
+    def _score_from(self, probabilities: list[float]) -> SentimentScore:
+        negative, neutral, positive = probabilities
+        return SentimentScore(
+            label=LABELS[max(range(len(LABELS)), key=probabilities.__getitem__)],
+            score=positive - negative,
+            probabilities={"negative": negative, "neutral": neutral, "positive": positive},
+            model=self.model,
+        )
+
+
+def sentiment_backend(
+    name: BackendName = "lexicon",
+    model: str | None = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    precision: Precision = "float32",
+) -> SentimentBackend:
+    """The backend called `name`, ready to score.
+
+    Args:
+        name: `lexicon` (VADER); `transformers` (a Hugging Face model, which must be on this machine);
+            or `auto`: the transformer when its files are on this machine, else the lexicon with a
+            logged warning saying how to make the model available.
+        model: for `transformers` and `auto`, a hub name, optionally pinned as `org/name@revision`,
+            or a local directory (default `DEFAULT_TRANSFORMER_MODEL`). Ignored by `lexicon`.
+        device: `cpu`, `cuda`, `cuda:N` or `auto`.
+        batch_size: texts per forward pass of the transformer.
+        precision: float32, bfloat16 or float16 (see `TransformerSentiment`).
+
+    Returns:
+        A backend; build it once per task and reuse it.
 
     Raises:
-        ValueError: for a name that is not a backend.
+        ValueError: a name that is not a backend; for `transformers` and `auto`, an unknown device or
+            precision, a CUDA device torch cannot see, or a model whose labels are not sentiments.
+        SentimentModelUnavailable: for `transformers` when the model is not on this machine.
     """
     if name == "lexicon":
         return LexiconSentiment()
-    raise ValueError(f"unknown sentiment backend {name!r}; available: lexicon")
+    if name not in ("transformers", "auto"):
+        raise ValueError(f"unknown sentiment backend {name!r}; available: lexicon, transformers, auto")
+    source, revision = _split_revision(model or DEFAULT_TRANSFORMER_MODEL)
+    try:
+        return TransformerSentiment(
+            source, revision=revision, device=device, batch_size=batch_size, precision=precision
+        )
+    except SentimentModelUnavailable as missing:
+        if name == "transformers":
+            raise
+        logger.warning("sentiment: falling back to the lexicon backend (%s): %s", LexiconSentiment.model, missing)
+        return LexiconSentiment(fallback_reason=str(missing))
+
+
+def locate_model(model: str, revision: str | None = None, cache_dir: str | Path | None = None) -> tuple[Path, str]:
+    """Where the model's files are on this machine, without any network access.
+
+    Args:
+        model: a directory, or a hub name looked up in the Hugging Face cache.
+        revision: for a hub name, a branch, tag or commit (default `main`).
+        cache_dir: the hub cache (default: the one huggingface_hub uses).
+
+    Returns:
+        The directory to load from, and the revision to record: the snapshot's commit for a hub
+        name, `local` for a directory.
+
+    Raises:
+        SentimentModelUnavailable: neither a directory nor in the cache, saying what to do.
+    """
+    if Path(model).expanduser().is_dir():
+        return Path(model).expanduser(), "local"
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+    except ImportError as missing:
+        raise SentimentModelUnavailable(
+            f"sentiment model {model!r} is not a local directory, and huggingface_hub is not installed to look "
+            f"in the Hugging Face cache ({missing}); install it with `pip install -r requirements.txt`"
+        ) from missing
+    try:
+        snapshot = Path(
+            snapshot_download(model, revision=revision, cache_dir=cache_dir, local_files_only=True)  # never downloads
+        )
+    except (LocalEntryNotFoundError, HFValidationError) as missing:
+        pinned = f"{model}@{revision}" if revision else model
+        raise SentimentModelUnavailable(
+            f"sentiment model {pinned!r} is not on this machine: it is neither a directory nor in the Hugging Face "
+            f"cache ({cache_dir or _default_cache()}). " + _how_to_make_available(model, revision)
+        ) from missing
+    return snapshot, snapshot.name
+
+
+_LABEL_INDEX = re.compile(r"(?:label_?)?(\d+)")
+_STARS = re.compile(r"(\d)\s*stars?")
+_WORD_SENTIMENT: dict[str, Label] = {
+    "negative": "negative", "neg": "negative", "neutral": "neutral", "neu": "neutral", "positive": "positive",
+    "pos": "positive",
+}
+# Models whose labels are bare indices (LABEL_0, LABEL_1, ... or 0, 1, ...), by number of classes.
+_INDEX_CONVENTIONS: dict[int, tuple[Label, ...]] = {
+    2: ("negative", "positive"),  # SST-2 and most binary sentiment models
+    3: ("negative", "neutral", "positive"),  # cardiffnlp/twitter-roberta-base-sentiment, TweetEval
+    5: ("negative", "negative", "neutral", "positive", "positive"),  # 1-5 stars, SST-5 very negative..very positive
+}
+
+
+def sentiment_classes(id2label: Mapping[int, str]) -> dict[int, Label]:
+    """Which sentiment each of a model's classes stands for.
+
+    Understood labels (case and surrounding words ignored):
+
+    - words: `negative`/`neg`, `neutral`/`neu`, `positive`/`pos`, also within `Very Negative`,
+      `LABEL_NEG` and the like;
+    - stars: `1 star` and `2 stars` negative, `3 stars` neutral, `4 stars` and `5 stars` positive;
+    - bare indices (`LABEL_0`, `LABEL_1`, ... or `0`, `1`, ...), by number of classes:
+      2 classes: 0 negative, 1 positive; 3 classes: 0 negative, 1 neutral, 2 positive;
+      5 classes: 0-1 negative, 2 neutral, 3-4 positive (read as 1-5 stars).
+
+    Args:
+        id2label: the model config's `id2label`.
+
+    Returns:
+        Class index → negative, neutral or positive.
+
+    Raises:
+        ValueError: labels that do not read as sentiments, or without both a negative and a positive class.
+    """
+    classes: dict[int, Label] = {}
+    for index, raw in sorted(id2label.items()):
+        sentiment = _sentiment_of(raw.strip().lower(), index, len(id2label))
+        if sentiment is None:
+            raise ValueError(
+                f"cannot tell which sentiment the model's label {raw!r} stands for (labels: {dict(id2label)}); use a "
+                "model whose labels are negative/neutral/positive, 1-5 stars, or LABEL_0.. with 2, 3 or 5 classes"
+            )
+        classes[index] = sentiment
+    if not {"negative", "positive"} <= set(classes.values()):
+        raise ValueError(f"a sentiment model needs a negative and a positive class; its labels are {dict(id2label)}")
+    return classes
+
+
+def _sentiment_of(label: str, index: int, classes: int) -> Label | None:
+    if bare := _LABEL_INDEX.fullmatch(label):
+        convention = _INDEX_CONVENTIONS.get(classes)
+        return convention[index] if convention and int(bare.group(1)) == index else None
+    if stars := _STARS.fullmatch(label):
+        count = int(stars.group(1))
+        return LABELS[(count > 2) + (count > 3)] if 1 <= count <= 5 else None
+    words = {_WORD_SENTIMENT[word] for word in re.split(r"[^a-z]+", label) if word in _WORD_SENTIMENT}
+    return words.pop() if len(words) == 1 else None
+
+
+_USER = re.compile(r"(?<!\S)@\w+")
+_LINK = re.compile(r"(?<!\S)https?://\S+")
+
+
+def tweeteval_text(text: str) -> str:
+    """`@someone` → `@user`, `https://…` → `http`: the TweetEval preprocessing the cardiffnlp models expect."""
+    return _LINK.sub("http", _USER.sub("@user", text))
+
+
+def _split_revision(model: str) -> tuple[str, str | None]:
+    """`org/name@revision` → (`org/name`, `revision`); a directory or a bare name keeps no revision."""
+    if "@" in model and not Path(model).expanduser().exists():
+        source, _, revision = model.rpartition("@")
+        return source, revision or None
+    return model, None
+
+
+def _resolve_device(device: str, torch: ModuleType) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as unknown:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from unknown
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device here; use cpu or auto")
+    return device
+
+
+def _max_input_tokens(tokenizer: PreTrainedTokenizerBase, network: PreTrainedModel) -> int:
+    """The longest input the model takes: the tokenizer's limit, capped by the position embeddings."""
+    limits = [tokenizer.model_max_length] if tokenizer.model_max_length < 1_000_000 else []
+    positions = getattr(network.config, "max_position_embeddings", None)
+    if positions:
+        embeddings = getattr(network.base_model, "embeddings", None)
+        padding_idx = getattr(embeddings, "padding_idx", None)
+        if padding_idx is not None and hasattr(embeddings, "create_position_ids_from_input_ids"):
+            positions -= padding_idx + 1  # RoBERTa-style positions start after the padding index
+        limits.append(positions)
+    return min(limits, default=512)
+
+
+def _default_cache() -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return "~/.cache/huggingface/hub"
+    return HF_HUB_CACHE
+
+
+def _how_to_load(model: str, directory: Path) -> str:
+    """What to do about a model directory that transformers could not load."""
+    if importlib.util.find_spec("sentencepiece") is None and any(directory.glob("*.model")):
+        return (
+            "Its tokenizer is a SentencePiece model (as XLM-RoBERTa's is), which needs the sentencepiece "
+            "package: `pip install -r requirements.txt`."
+        )
+    return _how_to_make_available(model)
+
+
+def _how_to_make_available(model: str, revision: str | None = None) -> str:
+    folder = "models--" + model.replace("/", "--")
+    command = f"hf download {model}" + (f" --revision {revision}" if revision else "")
+    return (
+        f"To use it, download it once on a machine that reaches huggingface.co (`{command}`) and copy "
+        f"its cache folder {folder} into this machine's cache ({_default_cache()}, or set HF_HOME), "
+        "or save it with save_pretrained and set the sentiment model to that directory."
+    )

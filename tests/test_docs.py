@@ -7,7 +7,15 @@ from pathlib import Path
 
 import duckdb
 
-from config.model import SOURCE_MODELS, BrandConfig, Config, HttpSettings, ReachSettings, WarehouseSettings
+from config.model import (
+    SOURCE_MODELS,
+    BrandConfig,
+    Config,
+    HttpSettings,
+    ReachSettings,
+    SentimentSettings,
+    WarehouseSettings,
+)
 from warehouse.connection import open_warehouse
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -53,7 +61,7 @@ def test_configuration_reference_lists_every_key():
         (set(Config.model_fields) - {"warehouse"}) | {f"warehouse.{key}" for key in WarehouseSettings.model_fields}
         | set(BrandConfig.model_fields)
         | (set().union(*(kind.model_fields for kind in SOURCE_MODELS)) - {"kind", "name"})
-        | set(HttpSettings.model_fields) | set(ReachSettings.model_fields)
+        | set(HttpSettings.model_fields) | set(ReachSettings.model_fields) | set(SentimentSettings.model_fields)
     )
     assert documented == expected
 

@@ -1,0 +1,163 @@
+"""Benchmark: how well a sentiment backend labels a file of labelled texts.
+
+Reads FILE.tsv: a header `text<TAB>label`, then one text per line with its label (negative, neutral
+or positive). Each line is split at its last tab and nothing else: quotes are part of the text, as in
+TweetEval. Every text is scored with `enrich.sentiment.sentiment_backend(BACKEND, MODEL, ...)`, in one
+call, as a task would. It prints the backend's model, the confusion matrix, recall, precision and F1
+per class, and texts/s (scoring only, model loading excluded). The last line is
+`macro_recall=<x> macro_f1=<y> accuracy=<z>` (fractions, 4 decimals). Macro-averaged recall is
+TweetEval's official sentiment metric.
+
+Usage:
+    .venv/bin/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend lexicon
+    .venv/bin/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend transformers \\
+        --model cardiffnlp/twitter-roberta-base-sentiment-latest     # the model must be on this machine
+    .venv/bin/python bench/sentiment_accuracy.py FILE.tsv --backend auto --limit 200   # smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LABELS = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How predicted labels agree with the true ones.
+
+    Attributes:
+        confusion: confusion[true][predicted] = number of texts.
+    """
+
+    confusion: dict[str, dict[str, int]]
+
+    @property
+    def total(self) -> int:
+        """Texts scored."""
+        return sum(sum(row.values()) for row in self.confusion.values())
+
+    def recall(self, label: str) -> float:
+        """Share of the texts labelled `label` that were predicted `label`."""
+        return _ratio(self.confusion[label][label], sum(self.confusion[label].values()))
+
+    def precision(self, label: str) -> float:
+        """Share of the texts predicted `label` that are labelled `label`."""
+        return _ratio(self.confusion[label][label], sum(row[label] for row in self.confusion.values()))
+
+    def f1(self, label: str) -> float:
+        """Harmonic mean of precision and recall (0 when both are 0)."""
+        precision, recall = self.precision(label), self.recall(label)
+        return _ratio(2 * precision * recall, precision + recall)
+
+    @property
+    def macro_recall(self) -> float:
+        """Unweighted mean of the three recalls."""
+        return sum(self.recall(label) for label in LABELS) / len(LABELS)
+
+    @property
+    def macro_f1(self) -> float:
+        """Unweighted mean of the three F1 scores."""
+        return sum(self.f1(label) for label in LABELS) / len(LABELS)
+
+    @property
+    def accuracy(self) -> float:
+        """Share of all texts predicted right."""
+        return _ratio(sum(self.confusion[label][label] for label in LABELS), self.total)
+
+
+def read_labelled(path: Path, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """Texts and their labels from a `text<TAB>label` file.
+
+    Args:
+        path: the TSV file.
+        limit: read only the first `limit` rows.
+
+    Returns:
+        The texts and the labels, in file order.
+
+    Raises:
+        ValueError: a wrong header, a line without a tab, or a label that is not a sentiment (with its line number).
+    """
+    texts: list[str] = []
+    labels: list[str] = []
+    with path.open(encoding="utf-8", newline="\n") as lines:
+        header = next(lines, "").rstrip("\r\n")
+        if header != "text\tlabel":
+            raise ValueError(f"{path}: the header must be 'text<TAB>label', not {header!r}")
+        for number, line in enumerate(lines, start=2):
+            if limit is not None and len(texts) >= limit:
+                break
+            text, tab, label = line.rstrip("\r\n").rpartition("\t")
+            if not tab or label not in LABELS:
+                raise ValueError(f"{path}:{number}: expected text<TAB>negative|neutral|positive, got {line[:80]!r}")
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+def agreement(truth: list[str], predicted: list[str]) -> Agreement:
+    """The confusion matrix of `predicted` against `truth`."""
+    confusion = {label: dict.fromkeys(LABELS, 0) for label in LABELS}
+    for true, guess in zip(truth, predicted, strict=True):
+        confusion[true][guess] += 1
+    return Agreement(confusion)
+
+
+def main() -> None:
+    """Parse the flags, score the file, print the report and the summary line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", type=Path, help="labelled TSV: header text<TAB>label")
+    parser.add_argument("--backend", choices=["lexicon", "transformers", "auto"], default="auto")
+    parser.add_argument("--model", help="hub name (org/name[@revision]) or local directory; default: the default model")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, the physical cores)")
+    parser.add_argument("--limit", type=int, help="score only the first N rows")
+    arguments = parser.parse_args()
+    if not arguments.file.is_file():
+        parser.error(f"{arguments.file} does not exist (the labelled tweets are in ../shared/data/sentiment/)")
+
+    from enrich.sentiment import SentimentModelUnavailable, sentiment_backend
+
+    texts, truth = read_labelled(arguments.file, arguments.limit)
+    if arguments.threads and arguments.backend != "lexicon":
+        import torch
+
+        torch.set_num_threads(arguments.threads)
+    started = time.perf_counter()
+    try:
+        backend = sentiment_backend(arguments.backend, arguments.model, arguments.device, arguments.batch_size)
+    except SentimentModelUnavailable as missing:
+        parser.exit(2, f"{parser.prog}: cannot run the {arguments.backend} backend here: {missing}\n")
+    loaded = time.perf_counter()
+    scores = backend.score(texts)
+    scored = time.perf_counter()
+    result = agreement(truth, [score.label for score in scores])
+
+    print(f"file: {arguments.file} ({len(texts):,} texts, {len(set(texts)):,} distinct)")
+    print(f"backend: {arguments.backend} -> {backend.model}")
+    print(f"loading: {loaded - started:.2f} s; scoring: {scored - loaded:.2f} s, {len(texts) / (scored - loaded):,.1f} texts/s")
+    print()
+    print("true \\ predicted  " + "".join(f"{label:>10}" for label in LABELS) + "     total")
+    for label in LABELS:
+        row = result.confusion[label]
+        print(f"{label:<17} " + "".join(f"{row[guess]:>10,}" for guess in LABELS) + f"{sum(row.values()):>10,}")
+    print()
+    print(f"{'class':<10}{'recall':>10}{'precision':>11}{'F1':>8}")
+    for label in LABELS:
+        print(f"{label:<10}{result.recall(label):>10.4f}{result.precision(label):>11.4f}{result.f1(label):>8.4f}")
+    print()
+    print(f"macro_recall={result.macro_recall:.4f} macro_f1={result.macro_f1:.4f} accuracy={result.accuracy:.4f}")
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
