@@ -1,8 +1,8 @@
 """Collect brand mentions from every configured source, enrich them, load them into DuckDB.
 
 Each run plans the collection units (feeds in batches, one unit per blog), collects them in
-parallel, enriches each unit and loads everything in one transaction. Tasks hand each other URLs
-of staged files, never mentions. The config file comes from the `config` param, else the
+parallel, enriches each unit, loads everything in one transaction, then groups the new mentions
+into stories. Tasks hand each other URLs of staged files, never mentions. The config file comes from the `config` param, else the
 OVERHEARD_CONFIG environment variable, else config/example.yaml.
 
 The collection window is the run's data interval. A run without one (a manual trigger) or with a
@@ -147,6 +147,21 @@ def social_listening():
                 "config": plan["config"], "run_id": plan["run_id"]}
 
     @task
+    def stories(loaded: dict) -> dict:
+        """Group the warehouse's new mentions into stories (retweets, shared links, near-duplicates).
+
+        After the load, in transactions of its own: a failure here keeps the load, and the next run
+        assigns what this one did not.
+        """
+        from config import load_config
+        from enrich.stories import assign_warehouse_stories
+        from warehouse.connection import open_warehouse
+
+        config = load_config(loaded["config"])
+        with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
+            return {**loaded, "stories_assigned": assign_warehouse_stories(connection)}
+
+    @task
     def summarize(loaded: dict) -> None:
         """Log the run summary: mentions per source and brand, failures and why."""
         from config import load_config
@@ -157,7 +172,7 @@ def social_listening():
 
     assignments = plan()
     enriched = enrich.expand(collected_url=collect.expand(assignment=assignments))
-    summarize(load(assignments, enriched))
+    summarize(stories(load(assignments, enriched)))
 
 
 social_listening()

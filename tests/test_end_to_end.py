@@ -70,6 +70,11 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
         ]
         assert ("regional-gazette", "failed", 0, 0) in first_runs
         assert query(warehouse, "SELECT count(*) FROM mentions WHERE mention_key LIKE 'x:%' AND author_followers > 0") == [(17,)]
+        assert query(warehouse, "SELECT count(*) FROM mentions WHERE story_id IS NULL") == [(0,)]
+        # The quote post joins the story of the happy customer's post it quotes (demo/corpus/x/README.md).
+        assert query(warehouse, "SELECT story_id, mentions, links FROM stories WHERE mentions > 1") == [
+            ("x:2117198102787928064", 2, 1)
+        ]
         assert "regional-gazette: HTTP 404 from" in summary
         assert f"Warehouse: {warehouse}" in summary
         assert not any(path.startswith("/drafts/") for site, path in server.requests if site == "streamsetup")
