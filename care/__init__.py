@@ -1,0 +1,1 @@
+"""Social care: triage, service levels, spikes, alerts and staffing."""
