@@ -43,6 +43,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend lexicon
 	$(BIN)/python bench/sentiment_speed.py
 	$(BIN)/python bench/stories_throughput.py
+	$(BIN)/python bench/spike_backtest.py
+	$(BIN)/python bench/staffing_forecast.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var

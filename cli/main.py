@@ -4,6 +4,9 @@
     overheard check-config config/example.yaml
     overheard summary --config config/example.yaml [--run-id RUN_ID]
     overheard preview --config config/example.yaml (--query QUERY | --brand NAME) [--limit N]
+    overheard triage list|claim|note|respond|close|reopen|reassign|history ... --config C (cli/care.py)
+    overheard staffing --config C [--week 2026-W49]
+    overheard erase-author --config C --platform x --handle alice --as dpo
     overheard airflow-init
     overheard airflow standalone
 """
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 
 from cli.airflow_env import airflow_command, airflow_environment, initialise_airflow
+from cli.care import add_care_commands, run_care_command
 from config import Config, ConfigError, load_config
 
 DAG_ID = "social_listening"
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--query", help="a query to try (see docs/query-language.md)")
     which.add_argument("--brand", help="the configured query of this brand or competitor")
     preview.add_argument("--limit", type=int, default=10, help="matching mentions to show (default 10)")
+    add_care_commands(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
     passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -69,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command == "preview":
         return _preview(config, arguments)
+    if arguments.command in ("triage", "staffing", "erase-author"):
+        return run_care_command(config, arguments)
     return run_cycle(config_path.resolve(), config.warehouse.path)
 
 

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from config.playbook import Playbook
+
 
 def _require_string_list(value: Any) -> Any:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -297,6 +299,7 @@ class Config(_Strict):
     http: HttpSettings = HttpSettings()
     reach: ReachSettings = ReachSettings()
     sentiment: SentimentSettings = SentimentSettings()
+    playbook: Playbook | None = None
     feeds_per_task: int = Field(default=25, ge=1, le=1000)
     backfill_days: float = Field(default=1.0, ge=0, le=30)
 
@@ -315,6 +318,15 @@ class Config(_Strict):
     def _unique_names(self) -> Config:
         _reject_duplicates("sources", [source.name for source in self.sources])
         _reject_duplicates("brands and competitors", [brand.name for brand in self.all_brands])
+        if self.playbook:
+            known = {brand.name for brand in self.all_brands}
+            for n, rule in enumerate(self.playbook.routing):
+                for brand in rule.brands:
+                    if brand not in known:
+                        raise PydanticCustomError(
+                            "unknown_name", "playbook.routing[{n}].brands: '{brand}' is not a brand or competitor",
+                            {"n": n, "brand": brand},
+                        )
         return self
 
     @property

@@ -2,7 +2,7 @@
 
 Each run plans the collection units (feeds in batches, one unit per blog), collects them in
 parallel, enriches each unit, loads everything in one transaction, then groups the new mentions
-into stories. Tasks hand each other URLs of staged files, never mentions. The config file comes from the `config` param, else the
+into stories and, when the config has a playbook, triages them for the social-care team. Tasks hand each other URLs of staged files, never mentions. The config file comes from the `config` param, else the
 OVERHEARD_CONFIG environment variable, else config/example.yaml.
 
 The collection window is the run's data interval. A run without one (a manual trigger) or with a
@@ -144,7 +144,7 @@ def social_listening():
             config.warehouse.path, plan["run_id"], window, enriched_urls, missing, config.warehouse.memory_limit
         )
         return {"mentions_new": result.mentions_new, "mentions_seen_again": result.mentions_seen_again,
-                "config": plan["config"], "run_id": plan["run_id"]}
+                "config": plan["config"], "run_id": plan["run_id"], "window_end": plan["window"][1]}
 
     @task
     def stories(loaded: dict) -> dict:
@@ -162,6 +162,29 @@ def social_listening():
             return {**loaded, "stories_assigned": assign_warehouse_stories(connection)}
 
     @task
+    def care(loaded: dict) -> dict:
+        """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
+        queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
+        deliver them through the configured channels (email, webhook). An alert a channel could not take
+        stays pending for the next run."""
+        from care.alerts import alert_notifiers, deliver_pending
+        from care.triage import CareStep
+        from config import load_config
+        from warehouse.connection import open_warehouse
+
+        config = load_config(loaded["config"])
+        if config.playbook is None:
+            return loaded
+        now = datetime.fromisoformat(loaded["window_end"])
+        with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
+            outcome = CareStep(connection, config, loaded["run_id"], now).run()
+            channels = config.playbook.alerts.model_dump(exclude_none=True, exclude={"kinds"})
+            report = deliver_pending(connection, alert_notifiers(channels), now) if channels else None
+        if report and report.failed:
+            print(f"{len(report.failed)} alerts not delivered yet (retried next run): {report.failed}")
+        return {**loaded, "care": outcome.as_dict()}
+
+    @task
     def summarize(loaded: dict) -> None:
         """Log the run summary: mentions per source and brand, failures and why."""
         from config import load_config
@@ -172,7 +195,7 @@ def social_listening():
 
     assignments = plan()
     enriched = enrich.expand(collected_url=collect.expand(assignment=assignments))
-    summarize(stories(load(assignments, enriched)))
+    summarize(care(stories(load(assignments, enriched))))
 
 
 social_listening()

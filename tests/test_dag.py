@@ -30,7 +30,7 @@ def test_social_listening_shape(dag_bag):
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.timetable.expression == "0 * * * *"
-    assert set(dag.task_ids) == {"plan", "collect", "enrich", "load", "stories", "summarize"}
+    assert set(dag.task_ids) == {"plan", "collect", "enrich", "load", "stories", "care", "summarize"}
     for task in dag.tasks:
         assert task.retries == 2, task.task_id
         assert task.retry_exponential_backoff, task.task_id
@@ -40,7 +40,8 @@ def test_social_listening_shape(dag_bag):
     assert dag.get_task("enrich").upstream_task_ids == {"collect"}
     assert dag.get_task("load").upstream_task_ids == {"plan", "enrich"}
     assert dag.get_task("stories").upstream_task_ids == {"load"}
-    assert dag.get_task("summarize").upstream_task_ids == {"stories"}
+    assert dag.get_task("care").upstream_task_ids == {"stories"}
+    assert dag.get_task("summarize").upstream_task_ids == {"care"}
 
 
 def test_parsing_the_dag_imports_nothing_heavy():

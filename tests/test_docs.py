@@ -7,6 +7,16 @@ from pathlib import Path
 
 import duckdb
 
+from config.playbook import (
+    AlertSettings,
+    CalendarConfig,
+    CategoryConfig,
+    Playbook,
+    PriorityWeights,
+    QueueConfig,
+    RoutingRule,
+    SpikeConfig,
+)
 from config.model import (
     SOURCE_MODELS,
     BrandConfig,
@@ -62,6 +72,9 @@ def test_configuration_reference_lists_every_key():
         | set(BrandConfig.model_fields)
         | (set().union(*(kind.model_fields for kind in SOURCE_MODELS)) - {"kind", "name"})
         | set(HttpSettings.model_fields) | set(ReachSettings.model_fields) | set(SentimentSettings.model_fields)
+        | set().union(*(model.model_fields for model in (
+            Playbook, CategoryConfig, QueueConfig, RoutingRule, CalendarConfig, PriorityWeights, SpikeConfig, AlertSettings,
+        )))
     )
     assert documented == expected
 

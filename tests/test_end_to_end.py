@@ -75,6 +75,15 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
         assert query(warehouse, "SELECT story_id, mentions, links FROM stories WHERE mentions > 1") == [
             ("x:2117198102787928064", 2, 1)
         ]
+        # The demo playbook triages the new earned mentions (docs/social-care.md).
+        assert query(warehouse, "SELECT queue, count(*) FROM triage_items GROUP BY 1 ORDER BY 1") == [
+            ("care", 12), ("retention", 4), ("sales", 4)
+        ]
+        spanish = "SELECT mention_key FROM mentions WHERE lang = 'es' AND platform = 'news'"
+        assert query(warehouse, f"SELECT category, queue, routed_by, assignee FROM triage_items WHERE mention_key = ({spanish})") == [
+            ("competitor-complaint", "care", "routing[1]", "bo")  # the Spanish rule holds first; bo speaks Spanish
+        ]
+        assert "Triage: new items care 12, retention 4, sales 4; open backlog 20 (0 overdue)" in summary
         assert "regional-gazette: HTTP 404 from" in summary
         assert f"Warehouse: {warehouse}" in summary
         assert not any(path.startswith("/drafts/") for site, path in server.requests if site == "streamsetup")
@@ -84,6 +93,8 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
         assert run_cycle(config_path, warehouse, LOGICAL_DATE.isoformat()) == 0
 
         assert query(warehouse, everything_sql) == before
+        routed = "SELECT count(*), count(DISTINCT mention_key) FROM triage_actions WHERE action = 'routed'"
+        assert query(warehouse, routed) == [(20, 20)]
         second_run = query(
             warehouse,
             """SELECT source, status, items_fetched, mentions_new FROM runs

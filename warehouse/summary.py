@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from warehouse.connection import read_warehouse
 
@@ -62,6 +63,7 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
             """,
             [run_id],
         ).fetchall()
+        care = _care_lines(connection, run_id)
 
     window_start, window_end = sources[0][8], sources[0][9]
     lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
@@ -80,8 +82,36 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
     warned = [f"  {row[0]}: {warning}" for row in sources for warning in row[7]]
     if warned:
         lines += ["", "Warnings:", *warned]
+    lines += care
     lines += ["", f"Warehouse: {Path(warehouse_path).resolve()} ({total} mentions, {earned} earned)"]
     return "\n".join(lines)
+
+
+def _care_lines(connection: Any, run_id: str) -> list[str]:
+    """Triage lines: items this run opened per queue, escalations, the backlog (overdue at the run's end)
+    and alerts not yet delivered."""
+    if connection.execute("SELECT count(*) FROM triage_items").fetchone()[0] == 0:
+        return []
+    opened = connection.execute(
+        """
+        SELECT t.queue, count(*), count(*) FILTER (WHERE t.escalated)
+        FROM triage_items AS t JOIN mentions AS m USING (mention_key) WHERE m.first_run_id = ?
+        GROUP BY t.queue ORDER BY t.queue
+        """,
+        [run_id],
+    ).fetchall()
+    backlog, overdue = connection.execute(
+        """
+        SELECT count(*), count(*) FILTER (WHERE due_at < (SELECT max(window_end) FROM runs WHERE run_id = ?))
+        FROM triage_items WHERE status IN ('open', 'claimed')
+        """,
+        [run_id],
+    ).fetchone()
+    pending = connection.execute("SELECT count(*) FROM alerts WHERE delivered_at IS NULL").fetchone()[0]
+    new_items = ", ".join(f"{queue} {count}" + (f" ({escalated} escalated)" if escalated else "")
+                          for queue, count, escalated in opened) or "none"
+    return ["", f"Triage: new items {new_items}; open backlog {backlog} ({overdue} overdue); "
+                f"alerts not yet delivered {pending}"]
 
 
 def _health_warning(source: str, health: str, failures: int, zero_runs: int, last_matched_at: object) -> str:

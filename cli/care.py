@@ -1,0 +1,193 @@
+"""`overheard triage`, `overheard staffing` and `overheard erase-author`: the social-care team's commands.
+
+    overheard triage list --config C [--queue Q] [--mine --as ana]
+    overheard triage claim KEY --config C --as ana
+    overheard triage note KEY "text" --config C --as ana
+    overheard triage respond KEY URL --config C --as ana [--at 2026-11-02T12:30:00+00:00]
+    overheard triage close KEY --config C --as ana [--reason TEXT]
+    overheard triage reopen KEY --config C --as lead [--reason TEXT]
+    overheard triage reassign KEY --to bo [--queue Q] --config C --as lead
+    overheard triage history KEY --config C
+    overheard staffing --config C [--week 2026-W49]
+    overheard erase-author --config C --platform x --handle alice --as dpo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from config import Config
+
+TRIAGE_ACTIONS = ("list", "claim", "note", "respond", "close", "reopen", "reassign", "history")
+LOCK_WAIT_SECONDS = 120
+
+
+def add_care_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the triage, staffing and erase-author commands to the `overheard` parser."""
+    triage = commands.add_parser("triage", help="list a triage queue; claim, note, respond, close, reopen, reassign")
+    triage.add_argument("action", choices=TRIAGE_ACTIONS)
+    triage.add_argument("key", nargs="?", help="the item's mention key (all actions but list)")
+    triage.add_argument("text", nargs="?", help="note: its text; respond: the response URL")
+    triage.add_argument("--config", required=True, type=Path)
+    triage.add_argument(
+        "--as", dest="actor", help="who acts (an agent's or lead's name); needed by every action but list and history"
+    )
+    triage.add_argument("--queue", help="list: only this queue; reassign: move to this queue")
+    triage.add_argument("--mine", action="store_true", help="list: only items assigned to --as")
+    triage.add_argument("--to", help="reassign: the agent to give it to")
+    triage.add_argument("--reason", default="", help="close / reopen: why")
+    triage.add_argument("--at", type=datetime.fromisoformat, help="respond: when the response was posted (default now)")
+    staffing = commands.add_parser("staffing", help="forecast next week's arrivals per queue and the agents needed")
+    staffing.add_argument("--config", required=True, type=Path)
+    staffing.add_argument("--week", help="ISO week to plan, e.g. 2026-W49 (default: next week)")
+    erase = commands.add_parser("erase-author", help="delete an author's mentions and pseudonymise their triage history")
+    erase.add_argument("--config", required=True, type=Path)
+    erase.add_argument("--platform", required=True)
+    erase.add_argument("--handle", required=True)
+    erase.add_argument("--as", dest="actor", required=True, help="who carries out the request")
+
+
+def run_care_command(config: Config, arguments: argparse.Namespace) -> int:
+    """Run a triage, staffing or erase-author command; returns the exit status."""
+    from care.desk import TriageError
+
+    if config.playbook is None and arguments.command != "erase-author":
+        print("the config has no playbook: add one (docs/social-care.md) to triage mentions", file=sys.stderr)
+        return 2
+    try:
+        if arguments.command == "staffing":
+            return _staffing(config, arguments)
+        if arguments.command == "erase-author":
+            return _erase(config, arguments)
+        return _triage(config, arguments)
+    except TriageError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def open_for_writing(config: Config, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing, waiting while a pipeline task holds DuckDB's write lock.
+
+    DuckDB lets one process write at a time; a load holds the lock for seconds, so an agent's action
+    waits for it instead of failing.
+    """
+    from warehouse.connection import open_warehouse
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return open_warehouse(config.warehouse.path)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _triage(config: Config, arguments: argparse.Namespace) -> int:
+    from care.desk import TriageDesk, TriageError
+
+    if arguments.action not in ("list", "history") and not arguments.actor:
+        raise TriageError(f"triage {arguments.action} needs --as NAME: who is acting")
+    if arguments.action != "list" and not arguments.key:
+        raise TriageError(f"triage {arguments.action} needs the item's mention key")
+    with open_for_writing(config) as connection:
+        desk = TriageDesk(connection, arguments.actor or "viewer", config.playbook)
+        action = arguments.action
+        if action == "list":
+            if arguments.mine and not arguments.actor:
+                raise TriageError("--mine needs --as NAME")
+            _print_queue(desk.queue(arguments.queue, arguments.actor if arguments.mine else None), config.timezone)
+        elif action == "history":
+            for acted_at, actor, what, detail in desk.history(arguments.key):
+                print(f"{acted_at:%Y-%m-%d %H:%M %Z}  {actor:<12} {what:<10} {detail}")
+        elif action == "claim":
+            desk.claim(arguments.key)
+        elif action == "note":
+            desk.note(arguments.key, arguments.text or "")
+        elif action == "respond":
+            if not arguments.text:
+                raise TriageError("triage respond needs the response URL after the key")
+            desk.respond(arguments.key, arguments.text, arguments.at)
+        elif action == "close":
+            desk.close(arguments.key, arguments.reason)
+        elif action == "reopen":
+            desk.reopen(arguments.key, arguments.reason)
+        elif action == "reassign":
+            if not arguments.to:
+                raise TriageError("triage reassign needs --to AGENT")
+            desk.reassign(arguments.key, arguments.to, arguments.queue)
+        if action not in ("list", "history"):
+            print(f"{arguments.key}: {action}")
+    return 0
+
+
+def _print_queue(entries: list, timezone: str) -> None:
+    if not entries:
+        print("No open items.")
+        return
+    zone = ZoneInfo(timezone)
+    print(f"{'priority':>8}  {'due':<16} {'queue':<12} {'category':<16} {'status':<8} {'assignee':<10} mention")
+    for entry in entries:
+        flag = "!" if entry.escalated else " "
+        print(f"{flag}{entry.priority:>7.2f}  {entry.due_at.astimezone(zone):%Y-%m-%d %H:%M} {entry.queue:<12} "
+              f"{entry.category:<16} {entry.status:<8} {entry.assignee or '-':<10} {entry.mention_key}")
+        print(f"{'':>8}  {' '.join(entry.text.split())[:100]}")
+
+
+def _staffing(config: Config, arguments: argparse.Namespace) -> int:
+    from care.staffing import QueueStaffing, daily_staffing, staffing_plan
+    from warehouse.connection import read_warehouse
+
+    week_start = _week_start(arguments.week, config.timezone)
+    playbook = config.playbook
+    queues = {
+        queue.name: QueueStaffing(
+            handle_seconds=queue.handle_minutes * 60, target_share=queue.service_level_target,
+            answer_within_seconds=60 * min(
+                (c.sla_minutes for c in playbook.categories if (c.queue or playbook.default_queue) == queue.name),
+                default=240,
+            ),
+        )
+        for queue in playbook.queues
+    }
+    connection = read_warehouse(config.warehouse.path)
+    if connection is None:
+        print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
+        return 1
+    with connection:
+        plan = staffing_plan(connection, week_start, queues=queues, timezone=config.timezone)
+    print(f"Staffing for the week of {week_start} ({config.timezone}), {plan.model}; weeks of history: "
+          + json.dumps(plan.weeks_used))
+    print(f"{'queue':<14} {'day':<11} {'arrivals':>9} {'peak agents':>12} {'agent-hours':>12}")
+    for day in daily_staffing(plan):
+        print(f"{day.queue:<14} {day.day:%a %d %b} {day.forecast_arrivals:>9.1f} {day.peak_agents:>12} {day.agent_hours:>12}")
+    return 0
+
+
+def _erase(config: Config, arguments: argparse.Namespace) -> int:
+    from care.erasure import erase_author
+
+    with open_for_writing(config) as connection:
+        erased = erase_author(connection, arguments.platform, arguments.handle, arguments.actor, datetime.now(UTC))
+    print(f"Erased {erased.mentions_deleted} mentions by {arguments.platform}:{arguments.handle}; "
+          f"{erased.triage_items_pseudonymised} triage items and {erased.actions_pseudonymised} actions pseudonymised.")
+    return 0
+
+
+def _week_start(week: str | None, timezone: str) -> date:
+    if week is None:
+        today = datetime.now(ZoneInfo(timezone)).date()
+        return today + timedelta(days=7 - today.weekday())
+    try:
+        year, number = week.upper().split("-W")
+        return date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise SystemExit(f"--week: {week!r} is not an ISO week; write it like 2026-W49") from None

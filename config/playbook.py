@@ -1,0 +1,195 @@
+"""The social-care playbook in the config: categories, queues, routing, calendars, priority, spikes, alerts.
+
+Every model forbids unknown keys. Queries are checked when the config loads, and so are the names
+one part gives another (a category's queue, a queue's calendar, a rule's categories).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_query(value: str) -> str:
+    from enrich.query import QueryError, parse_query
+
+    try:
+        parse_query(value)
+    except QueryError as error:
+        raise PydanticCustomError("query", "{error}", {"error": str(error)}) from None
+    return value
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Query = Annotated[str, AfterValidator(_check_query)]
+
+
+class CategoryConfig(_Strict):
+    """A kind of mention the care team handles, e.g. complaint or purchase intent."""
+
+    name: Name
+    query: Query
+    about: Literal["brand", "competitor", "any"] = "brand"
+    sentiment: list[Literal["negative", "neutral", "positive"]] = []
+    queue: str | None = None
+    severity: float = Field(default=0.5, ge=0, le=1)
+    sla_minutes: int = Field(default=240, ge=1)
+    response_template: str | None = None
+    escalate: bool = False
+
+
+class AgentConfig(_Strict):
+    """An agent on a queue's roster."""
+
+    name: str = Field(min_length=1, max_length=64)
+    skills: list[str] = []
+
+
+class QueueConfig(_Strict):
+    """A team's queue: its business calendar, roster and staffing assumptions."""
+
+    name: Name
+    calendar: str | None = None
+    agents: list[AgentConfig] = []
+    handle_minutes: float = Field(default=6.0, gt=0)
+    service_level_target: float = Field(default=0.8, gt=0, lt=1)
+
+
+class CalendarConfig(_Strict):
+    """Business hours: the service-level clock runs only while open."""
+
+    timezone: str
+    hours: str | dict[str, list[str] | str | None] = "24/7"
+    holidays: list[str | date] = []
+
+    @model_validator(mode="after")
+    def _calendar_builds(self) -> CalendarConfig:
+        self.calendar()
+        return self
+
+    def calendar(self) -> Any:
+        """The `care.calendar.BusinessCalendar` these settings describe."""
+        from care.calendar import BusinessCalendar
+
+        try:
+            return BusinessCalendar.from_settings(timezone=self.timezone, hours=self.hours, holidays=self.holidays)
+        except ValueError as error:
+            raise PydanticCustomError("calendar", "{error}", {"error": str(error)}) from None
+
+
+class RoutingRule(_Strict):
+    """One ACD-style rule: every condition given must hold; the first rule that holds routes the item."""
+
+    queue: str
+    categories: list[str] = []
+    brands: list[str] = []
+    languages: list[str] = []
+    platforms: list[str] = []
+    min_priority: float | None = Field(default=None, ge=0, le=1)
+    escalated: bool | None = None
+    query: Query | None = None
+    skills: list[str] = []
+
+
+class PriorityWeights(_Strict):
+    """Weights of the priority score's parts (priority-v1); they must sum to 1."""
+
+    negativity: float = Field(default=0.25, ge=0, le=1)
+    reach: float = Field(default=0.20, ge=0, le=1)
+    velocity: float = Field(default=0.15, ge=0, le=1)
+    severity: float = Field(default=0.30, ge=0, le=1)
+    influence: float = Field(default=0.10, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> PriorityWeights:
+        total = self.negativity + self.reach + self.velocity + self.severity + self.influence
+        if abs(total - 1) > 1e-6:
+            raise PydanticCustomError("weights", "the weights must sum to 1, not {total:.3f}", {"total": total})
+        return self
+
+
+class SpikeConfig(_Strict):
+    """How volume spikes are found (see `care.spikes`)."""
+
+    baseline_weeks: int = Field(default=4, ge=1, le=52)
+    min_volume: int = Field(default=10, ge=1)
+    min_ratio: float = Field(default=2.0, ge=1)
+    alpha: float = Field(default=0.0001, gt=0, lt=1)
+    cooldown_hours: int = Field(default=6, ge=1)
+    by_category: bool = True
+
+
+class EmailAlerts(_Strict):
+    """Alerts by email through an Airflow SMTP connection."""
+
+    connection: str = "smtp_default"
+    to: list[str] = Field(min_length=1)
+    from_address: str | None = None
+
+
+class WebhookAlerts(_Strict):
+    """Alerts to a Slack-compatible incoming webhook held in an Airflow connection."""
+
+    connection: str = "alerts_webhook"
+
+
+class AlertSettings(_Strict):
+    """Where spike, breach and escalation alerts go (none: they are only recorded in `alerts`)."""
+
+    email: EmailAlerts | None = None
+    webhook: WebhookAlerts | None = None
+    kinds: list[Literal["spike", "breach", "escalation"]] = ["spike", "breach", "escalation"]
+
+
+class Playbook(_Strict):
+    """The social-care team's rules."""
+
+    categories: list[CategoryConfig] = Field(min_length=1)
+    queues: list[QueueConfig] = Field(min_length=1)
+    default_queue: str
+    routing: list[RoutingRule] = []
+    calendars: dict[str, CalendarConfig] = {}
+    escalation_threshold: float = Field(default=0.7, ge=0, le=1)
+    priority_weights: PriorityWeights = PriorityWeights()
+    spikes: SpikeConfig = SpikeConfig()
+    alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="after")
+    def _names_refer_to_something(self) -> Playbook:
+        queues = [queue.name for queue in self.queues]
+        categories = [category.name for category in self.categories]
+        for what, names in (("queues", queues), ("categories", categories)):
+            if len(set(names)) != len(names):
+                raise PydanticCustomError("duplicate", "{what}: a name is used twice", {"what": what})
+        references = [("default_queue", self.default_queue, queues)]
+        references += [(f"categories[{n}].queue", c.queue, queues) for n, c in enumerate(self.categories) if c.queue]
+        references += [(f"routing[{n}].queue", rule.queue, queues) for n, rule in enumerate(self.routing)]
+        references += [
+            (f"routing[{n}].categories", name, categories) for n, rule in enumerate(self.routing) for name in rule.categories
+        ]
+        references += [(f"queues[{n}].calendar", q.calendar, list(self.calendars)) for n, q in enumerate(self.queues) if q.calendar]
+        for where, name, known in references:
+            if name not in known:
+                raise PydanticCustomError(
+                    "unknown_name", "{where}: '{name}' is not defined; defined: {known}",
+                    {"where": where, "name": name, "known": ", ".join(known) or "none"},
+                )
+        return self
+
+    def queue(self, name: str) -> QueueConfig:
+        """The queue called `name`."""
+        return next(queue for queue in self.queues if queue.name == name)
+
+    def business_calendar(self, queue: str) -> Any:
+        """The `care.calendar.BusinessCalendar` of the queue called `queue` (always open when it names none)."""
+        from care.calendar import ALWAYS_OPEN
+
+        calendar = self.queue(queue).calendar
+        return self.calendars[calendar].calendar() if calendar else ALWAYS_OPEN

@@ -1,0 +1,323 @@
+"""Social care on the warehouse: categories, priority, routing, assignment, the desk, service levels,
+escalation, breach and spike alerts, and erasing an author."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from care.desk import TriageDesk, TriageError
+from care.erasure import erase_author
+from care.priority import priority_parts
+from care.triage import CareStep
+from cli.main import main
+from config import ConfigError, load_config
+from config.model import Config
+from warehouse.connection import open_warehouse
+
+MONDAY_NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)  # Europe/London is on UTC in November
+
+PLAYBOOK = {
+    "categories": [
+        {"name": "crisis", "query": '(fire OR injured OR "data breach")', "about": "any", "severity": 1.0,
+         "sla_minutes": 15, "escalate": True, "queue": "escalations"},
+        {"name": "complaint", "query": "(outage OR down OR slow OR billed)", "sentiment": ["negative", "neutral"],
+         "severity": 0.6, "sla_minutes": 60},
+        {"name": "competitor-complaint", "query": "(outage OR down OR slow)", "about": "competitor",
+         "sentiment": ["negative"], "severity": 0.3, "sla_minutes": 480, "queue": "sales"},
+        {"name": "praise", "query": "(thanks OR brilliant)", "sentiment": ["positive"], "severity": 0.1,
+         "sla_minutes": 1440},
+    ],
+    "queues": [
+        {"name": "care", "calendar": "office",
+         "agents": [{"name": "ana", "skills": ["en"]}, {"name": "bo", "skills": ["en", "es"]}]},
+        {"name": "escalations"},
+        {"name": "sales", "calendar": "office"},
+    ],
+    "default_queue": "care",
+    "routing": [{"escalated": True, "queue": "escalations"}, {"languages": ["es"], "queue": "care", "skills": ["es"]}],
+    "calendars": {"office": {"timezone": "Europe/London", "hours": {
+        day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}, "holidays": ["2026-11-03"]}},
+    "escalation_threshold": 0.7,
+    "spikes": {"min_volume": 10, "baseline_weeks": 2},
+}
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config.model_validate({
+        "timezone": "Europe/London",
+        "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"),
+        "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
+        "competitors": [{"name": "Tidewell", "aliases": ["Tidewell"]}],
+        "sources": [{"kind": "rss", "name": "news", "url": "https://n.example/feed"}],
+        "playbook": PLAYBOOK,
+    })
+
+
+@pytest.fixture
+def warehouse(config):
+    connection = open_warehouse(config.warehouse.path)
+    yield connection
+    connection.close()
+
+
+def add_mention(connection, key: str, text: str, run: str, seen: datetime, *, brand="Brightwave", role="brand",
+                sentiment=-0.6, lang="en", followers=100, reach=100, author="someone", engagement=None,
+                platform="x", published=None) -> None:
+    """A loaded mention (as `warehouse.load` leaves it): first seen in `run` at `seen`, or seen again."""
+    label = "negative" if sentiment <= -0.05 else "positive" if sentiment >= 0.05 else "neutral"
+    connection.execute(
+        """
+        INSERT INTO mentions (mention_key, platform, source, url, text, author_handle, author_followers,
+            published_at, engagement, lang, sentiment_label, sentiment_score, reach_estimate, is_owned,
+            first_run_id, first_seen_at, last_run_id, last_seen_at)
+        VALUES ($key, $platform, 'x', $url, $text, $author, $followers, $published, $engagement, $lang, $label,
+                $sentiment, $reach, false, $run, $seen, $run, $seen)
+        ON CONFLICT (mention_key) DO UPDATE SET engagement = excluded.engagement, last_run_id = excluded.last_run_id,
+            last_seen_at = excluded.last_seen_at
+        """,
+        {"key": key, "platform": platform, "url": f"https://x.example/{key}", "text": text, "author": author,
+         "followers": followers, "published": published or seen, "engagement": json.dumps(engagement or {}),
+         "lang": lang, "label": label, "sentiment": sentiment, "reach": reach, "run": run, "seen": seen},
+    )
+    connection.execute("INSERT INTO mention_brands VALUES (?, ?, ?, []) ON CONFLICT DO NOTHING", [key, brand, role])
+
+
+def items(connection) -> dict[str, tuple]:
+    rows = connection.execute(
+        "SELECT mention_key, category, queue, routed_by, escalated, assignee, due_at, status FROM triage_items"
+    ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def first_batch(connection) -> None:
+    add_mention(connection, "x:1", "Brightwave outage in Leeds again", "run-1", MONDAY_NOON)
+    add_mention(connection, "x:2", "Brightwave so slow tonight", "run-1", MONDAY_NOON)
+    add_mention(connection, "x:3", "Brightwave caída otra vez, outage", "run-1", MONDAY_NOON, lang="es")
+    add_mention(connection, "x:4", "Brightwave router caught fire, my son was injured", "run-1", MONDAY_NOON)
+    add_mention(connection, "x:5", "Tidewell down all day", "run-1", MONDAY_NOON, brand="Tidewell", role="competitor")
+    add_mention(connection, "x:6", "Thanks Brightwave, brilliant engineer", "run-1", MONDAY_NOON, sentiment=0.8)
+    add_mention(connection, "x:7", "Brightwave announced its results", "run-1", MONDAY_NOON, sentiment=0.0)
+
+
+def test_new_mentions_are_categorised_scored_routed_and_assigned_fairly(config, warehouse):
+    first_batch(warehouse)
+    outcome = CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+
+    assert (outcome.categorised, outcome.opened, outcome.escalated) == (6, 6, 1)
+    opened = items(warehouse)
+    assert {key: value[:3] for key, value in opened.items()} == {
+        "x:1": ("complaint", "care", "default_queue"),
+        "x:2": ("complaint", "care", "default_queue"),
+        "x:3": ("complaint", "care", "routing[1]"),
+        "x:4": ("crisis", "escalations", "routing[0]"),
+        "x:5": ("competitor-complaint", "sales", "category"),
+        "x:6": ("praise", "care", "default_queue"),
+    }
+    # Highest priority first (x:1-x:3 tie, then by key; x:6 is lower), each to the able agent with the
+    # fewest open items, then idle longest (nobody has acted yet), then by name. x:3 needs Spanish: bo.
+    assert {key: opened[key][4] for key in ("x:1", "x:2", "x:3", "x:6")} == {
+        "x:1": "ana", "x:2": "bo", "x:3": "bo", "x:6": "ana"
+    }
+    assert [opened[key][4] for key in ("x:4", "x:5")] == [None, None]  # no roster on those queues
+    # Monday noon + 60 business minutes on a 09:00-17:00 calendar: 13:00. Tuesday is a holiday, so the
+    # praise's 1,440 minutes (3 business days) run Mon 12:00-17:00, Wed, Thu, Fri until 12:00 (24 h at 8 h a day).
+    assert opened["x:1"][5] == datetime(2026, 11, 2, 13, tzinfo=UTC)
+    assert opened["x:6"][5] == datetime(2026, 11, 6, 12, tzinfo=UTC)
+    assert opened["x:4"][5] == MONDAY_NOON + timedelta(minutes=15)  # escalations: always open
+    assert warehouse.execute(
+        "SELECT mention_key, list(category ORDER BY category) FROM mention_categories GROUP BY 1 ORDER BY 1"
+    ).fetchall()[3] == ("x:4", ["crisis"])
+    assert [alert.alert_key for alert in outcome.alerts] == ["escalation:x:4"]
+    # priority-v1: 0.25 x 0.6 negativity + 0.2 x log10(101)/7 reach + 0.3 x 1.0 severity + 0.1 x log10(101)/6
+    # influence = 0.54; escalated because the crisis category always escalates.
+    assert outcome.alerts[0].subject == "Escalated crisis about Brightwave (priority 0.54)"
+
+
+def test_running_the_step_again_for_the_same_run_changes_nothing(config, warehouse):
+    first_batch(warehouse)
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    tables = ("triage_items", "triage_actions", "mention_categories", "engagement_observations", "alerts")
+    before = {table: warehouse.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in tables}
+
+    again = CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+
+    assert (again.opened, again.alerts) == (0, [])
+    assert {table: warehouse.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in tables} == before
+
+
+def test_engagement_growth_between_runs_raises_priority_and_escalates(config, warehouse):
+    add_mention(warehouse, "x:9", "Brightwave outage, third time", "run-1", MONDAY_NOON, followers=200_000,
+                reach=200_000, engagement={"likes": 10, "retweets": 2, "impressions": 900})
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    first = warehouse.execute("SELECT priority, escalated FROM triage_items").fetchone()
+
+    later = MONDAY_NOON + timedelta(minutes=30)
+    add_mention(warehouse, "x:9", "Brightwave outage, third time", "run-2", later, followers=200_000,
+                reach=200_000, engagement={"likes": 4_000, "retweets": 2_012, "impressions": 90_000})
+    outcome = CareStep(warehouse, config, "run-2", later).run()
+
+    second = warehouse.execute("SELECT priority, escalated FROM triage_items").fetchone()
+    parts = priority_parts(-0.6, 200_000, 12_000, 0.6, 200_000)  # 6,000 more interactions in half an hour
+    assert first == (priority_parts(-0.6, 200_000, None, 0.6, 200_000).score(config.playbook.priority_weights), False)
+    assert second == (parts.score(config.playbook.priority_weights), True) and parts.velocity == 1.0
+    assert [alert.alert_key for alert in outcome.alerts] == ["escalation:x:9"]
+    assert warehouse.execute("SELECT engagement FROM engagement_observations ORDER BY observed_at").fetchall() == [
+        (12,), (6_012,)
+    ]
+
+
+def test_an_unanswered_item_past_its_due_time_raises_one_breach_alert(config, warehouse):
+    first_batch(warehouse)
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    TriageDesk(warehouse, "ana", config.playbook).respond("x:1", "https://x.example/reply/1", MONDAY_NOON + timedelta(minutes=20))
+
+    at_two = MONDAY_NOON + timedelta(hours=2)
+    breaches = CareStep(warehouse, config, "run-2", at_two).run().alerts
+    again = CareStep(warehouse, config, "run-3", at_two + timedelta(hours=1)).run().alerts
+
+    # Due by 13:00 and unanswered at 14:00: x:2 and x:3 (complaints); x:4 (crisis) was due 12:15.
+    assert sorted(alert.alert_key for alert in breaches) == ["breach:x:2", "breach:x:3", "breach:x:4"]
+    assert again == []
+    subject = next(a.subject for a in breaches if a.alert_key == "breach:x:4")
+    assert subject == "SLA breached: crisis about Brightwave in escalations had no response by 12:15 UTC"
+
+
+def test_the_desk_keeps_an_audit_trail_and_service_levels_count_on_the_business_clock(config, warehouse):
+    first_batch(warehouse)
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    ana = TriageDesk(warehouse, "ana", config.playbook, clock=lambda: MONDAY_NOON + timedelta(minutes=5))
+    lead = TriageDesk(warehouse, "lead", config.playbook, clock=lambda: MONDAY_NOON + timedelta(minutes=6))
+
+    assert [(e.mention_key, e.priority, e.assignee) for e in ana.queue("care")] == [
+        ("x:1", 0.4207, "ana"), ("x:2", 0.4207, "bo"), ("x:3", 0.4207, "bo"), ("x:6", 0.1207, "ana")
+    ]
+    assert [e.mention_key for e in ana.queue("care", assignee="ana")] == ["x:1", "x:6"]
+    ana.claim("x:1")
+    with pytest.raises(TriageError, match="already claimed by ana"):
+        TriageDesk(warehouse, "bo", config.playbook).claim("x:1")
+    ana.note("x:1", "customer DM'd their postcode")
+    ana.respond("x:1", "https://x.example/reply/1", MONDAY_NOON + timedelta(minutes=30))
+    ana.close("x:1", "fixed")
+    lead.reopen("x:1", "customer says it is down again")
+    lead.reassign("x:2", "bo")
+    # Friday 16:30 on a 09:00-17:00 calendar: x:6's response is late by 4.5 business hours.
+    ana.respond("x:6", "https://x.example/reply/6", datetime(2026, 11, 6, 16, 30, tzinfo=UTC))
+    with pytest.raises(TriageError, match="no triage item"):
+        ana.claim("x:404")
+    with pytest.raises(TriageError, match="is responded; this action needs it to be closed"):
+        lead.reopen("x:6")
+
+    assert [(actor, action) for _, actor, action, _ in ana.history("x:1")] == [
+        ("overheard", "routed"), ("overheard", "assigned"), ("ana", "claimed"), ("ana", "note"),
+        ("ana", "responded"), ("ana", "closed"), ("lead", "reopened"),
+    ]
+    assert warehouse.execute(
+        "SELECT status, assignee, first_response_minutes, closed_at FROM triage_items WHERE mention_key = 'x:1'"
+    ).fetchone() == ("responded", "ana", 30.0, None)
+    # Mon 12:00-17:00, Wed-Thu 8 h each (Tuesday is a holiday), Fri 09:00-16:30: 5 + 16 + 7.5 = 28.5 h.
+    assert warehouse.execute(
+        "SELECT first_response_minutes FROM triage_items WHERE mention_key = 'x:6'"
+    ).fetchone() == (28.5 * 60,)
+    levels = warehouse.execute(
+        "SELECT agent, items, responded, within_sla, share_within_sla, breaches FROM service_levels "
+        "WHERE queue = 'care' ORDER BY agent"
+    ).fetchall()
+    # ana: x:1 answered in 30 minutes, x:6 late; bo: x:2 (reassigned to him) and x:3 unanswered past 13:00.
+    assert levels == [("ana", 2, 2, 1, 0.5, 1), ("bo", 2, 0, 0, 0.0, 2)]
+
+
+def test_erasing_an_author_deletes_their_mentions_and_pseudonymises_the_triage_history(config, warehouse):
+    add_mention(warehouse, "x:1", "Brightwave outage again", "run-1", MONDAY_NOON, author="kez")
+    add_mention(warehouse, "x:2", "Brightwave slow for me too", "run-1", MONDAY_NOON, author="sam")
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    TriageDesk(warehouse, "ana", config.playbook).note("x:1", "@kez says Kez lives in Leeds")
+
+    erased = erase_author(warehouse, "x", "@KEZ", "dpo", MONDAY_NOON + timedelta(days=1))
+
+    assert (erased.mentions_deleted, erased.triage_items_pseudonymised, erased.actions_pseudonymised) == (1, 1, 3)
+    assert warehouse.execute("SELECT mention_key FROM mentions").fetchall() == [("x:2",)]
+    assert warehouse.execute("SELECT count(*) FROM mention_brands WHERE mention_key = 'x:1'").fetchone() == (0,)
+    [(pseudonym, category)] = warehouse.execute(
+        "SELECT mention_key, category FROM triage_items WHERE mention_key <> 'x:2'"
+    ).fetchall()
+    assert pseudonym.startswith("erased:") and category == "complaint"
+    trail = warehouse.execute(
+        "SELECT actor, action, detail::VARCHAR FROM triage_actions WHERE mention_key = ? ORDER BY action_id", [pseudonym]
+    ).fetchall()
+    assert [row[:2] for row in trail] == [("overheard", "routed"), ("overheard", "assigned"), ("ana", "note"),
+                                          ("dpo", "erased")]
+    assert "kez" not in json.dumps(trail).lower()
+    assert "[erased author] says [erased author] lives in Leeds" in trail[2][2]
+    assert warehouse.execute("SELECT count(*) FROM triage_actions WHERE mention_key = 'x:1'").fetchone() == (0,)
+
+
+def spiky_warehouse(connection) -> datetime:
+    """Two quiet weeks (one Brightwave mention every hour), then 30 mentions about an outage in one hour."""
+    start = MONDAY_NOON - timedelta(weeks=2)
+    for hour in range(24 * 14):
+        at = start + timedelta(hours=hour)
+        add_mention(connection, f"x:q{hour}", "Brightwave announced a new tariff", "old", at, sentiment=0.0)
+    spike = MONDAY_NOON - timedelta(hours=1)
+    for n in range(30):
+        add_mention(connection, f"x:s{n}", f"Brightwave outage in Leeds, number {n}", "run-1", MONDAY_NOON,
+                    author=f"user{n % 3}", published=spike + timedelta(minutes=n))
+    return MONDAY_NOON
+
+
+def test_a_spike_is_recorded_with_its_explanation_and_alerts_once(config, warehouse):
+    now = spiky_warehouse(warehouse)
+    outcome = CareStep(warehouse, config, "run-1", now).run()
+    spike_alerts = [alert for alert in outcome.alerts if alert.kind == "spike"]
+
+    # The complaint category has no history before this hour (it was first seen in it), so only the
+    # brand's own series, with two weeks of history, is tested.
+    assert [alert.alert_key for alert in spike_alerts] == ["spike:Brightwave:all:2026-11-02T11:00Z"]
+    assert spike_alerts[0].subject == ("Volume spike: Brightwave, 31 mentions at 11:00 UTC (expected 1.0)")
+    brand, category, mentions, explanation = warehouse.execute(
+        "SELECT brand, category, mentions, explanation FROM spikes ORDER BY category"
+    ).fetchone()
+    assert (brand, category, mentions) == ("Brightwave", "", 31)  # the 30 and the hour's usual one
+    assert {term["term"] for term in json.loads(explanation)["terms"]} >= {"outage", "leeds"}
+    assert [alert.kind for alert in CareStep(warehouse, config, "run-2", now + timedelta(hours=1)).run().alerts
+            if alert.kind == "spike"] == []
+
+
+def test_playbook_mistakes_are_reported_with_their_key(tmp_path):
+    broken = {**PLAYBOOK, "categories": [{**PLAYBOOK["categories"][1], "queue": "billing"}]}
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps({
+        "warehouse": {"path": "w.duckdb"}, "staging": "s", "brands": [{"name": "B", "aliases": ["B"]}],
+        "sources": [{"kind": "rss", "name": "n", "url": "https://n.example/f"}], "playbook": broken,
+    }))
+    with pytest.raises(ConfigError, match=r"categories\[0\].queue: 'billing' is not defined; defined: care, escalations, sales"):
+        load_config(path)
+    path.write_text(path.read_text().replace('"09:00-17:00"', '"9am-5pm"').replace('"billing"', '"care"'))
+    with pytest.raises(ConfigError, match=r"hours.mon\[0\]: '9am-5pm' is not HH:MM-HH:MM, write '09:00-17:00'"):
+        load_config(path)
+
+
+def test_the_triage_command_lists_claims_and_responds(config, warehouse, tmp_path, capsys):
+    first_batch(warehouse)
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    warehouse.close()
+    path = tmp_path / "config.json"
+    path.write_text(config.model_dump_json(exclude_none=True))
+
+    assert main(["triage", "list", "--config", str(path), "--queue", "escalations"]) == 0
+    listing = capsys.readouterr().out
+    assert "!   0.54  2026-11-02 12:15 escalations  crisis" in listing and "x:4" in listing
+    assert main(["triage", "claim", "x:4", "--config", str(path), "--as", "ana"]) == 0
+    assert main(["triage", "respond", "x:4", "https://x.example/r", "--config", str(path), "--as", "ana",
+                 "--at", "2026-11-02T12:10:00+00:00"]) == 0
+    assert main(["triage", "claim", "x:4", "--config", str(path)]) == 2
+    assert "needs --as NAME" in capsys.readouterr().err
+    assert main(["triage", "list", "--config", str(path), "--queue", "escalations"]) == 0
+    assert "No open items." in capsys.readouterr().out
+    connection = open_warehouse(config.warehouse.path)
+    assert connection.execute(
+        "SELECT status, assignee, first_response_minutes FROM triage_items WHERE mention_key = 'x:4'"
+    ).fetchone() == ("responded", "ana", 10.0)
