@@ -27,6 +27,7 @@ from config.model import (
     WarehouseSettings,
 )
 from warehouse.connection import open_warehouse
+from warehouse.views_reference import views_markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 README = DOCS.parent / "README.md"
@@ -57,9 +58,22 @@ def test_data_dictionary_matches_the_schema(tmp_path):
         actual.setdefault(table, []).append([column, _DUCKDB_TYPE_NAMES.get(kind, kind)])
     for table, columns in actual.items():
         assert [row[:2] for row in documented.get(table, [])] == columns, f"docs/data-dictionary.md: table {table}"
-    views = {row[0] for row in connection.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     markdown = (DOCS / "data-dictionary.md").read_text(encoding="utf-8")
-    assert {name for name in re.findall(r"^### (\w+)$", markdown, re.MULTILINE)} == set(actual) | views
+    assert {name for name in re.findall(r"^### (\w+)$", markdown, re.MULTILINE)} == set(actual)
+
+
+def test_every_view_is_described_and_the_views_page_is_generated_from_the_descriptions(tmp_path):
+    connection = open_warehouse(tmp_path / "w.duckdb")
+    for view, comment in connection.execute("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal").fetchall():
+        described = [c for (c,) in connection.execute(
+            "SELECT comment IS NOT NULL FROM duckdb_columns() WHERE table_name = ?", [view]
+        ).fetchall()]
+        assert comment, f"view {view} has no COMMENT ON VIEW"
+        # Every column described, or none (a view with the columns of a table says so in its own comment).
+        assert all(described) or not any(described), f"view {view}: some columns have no COMMENT ON COLUMN"
+    assert (DOCS / "views.md").read_text(encoding="utf-8") == views_markdown(connection), (
+        "docs/views.md is out of date: run .venv/bin/python -m warehouse.views_reference"
+    )
 
 
 def test_configuration_reference_lists_every_key():

@@ -58,7 +58,7 @@ def test_migrations_apply_once(tmp_path):
     connection = open_warehouse(tmp_path / "w.duckdb")
     assert migrate(connection) == []
     assert connection.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall() == [
-        (1, "initial"), (2, "source_health_and_deletions"), (3, "reach_v2"), (4, "stories"), (5, "social_care")
+        (1, "initial"), (2, "source_health_and_deletions"), (3, "reach_v2"), (4, "stories"), (5, "social_care"), (6, "analyst_views")
     ]
 
 
