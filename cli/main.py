@@ -7,6 +7,7 @@
     overheard triage list|claim|note|respond|close|reopen|reassign|history ... --config C (cli/care.py)
     overheard staffing --config C [--week 2026-W49]
     overheard erase-author --config C --platform x --handle alice --as dpo
+    overheard export --config C --to DIR [--since DATE] [--until DATE]
     overheard airflow-init
     overheard airflow standalone
 """
@@ -18,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cli.airflow_env import airflow_command, airflow_environment, initialise_airflow
@@ -47,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--query", help="a query to try (see docs/query-language.md)")
     which.add_argument("--brand", help="the configured query of this brand or competitor")
     preview.add_argument("--limit", type=int, default=10, help="matching mentions to show (default 10)")
+    export = commands.add_parser("export", help="write the mentions as Parquet files for other tools")
+    export.add_argument("--config", required=True, type=Path)
+    export.add_argument("--to", required=True, type=Path, help="folder for mentions.parquet and mention_brands.parquet")
+    export.add_argument("--since", type=_instant, help="first day or instant included (ISO 8601; dates are UTC)")
+    export.add_argument("--until", type=_instant, help="first day or instant excluded")
     add_care_commands(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
@@ -74,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command == "preview":
         return _preview(config, arguments)
+    if arguments.command == "export":
+        return _export(config, arguments)
     if arguments.command in ("triage", "staffing", "erase-author"):
         return run_care_command(config, arguments)
     return run_cycle(config_path.resolve(), config.warehouse.path)
@@ -130,6 +139,28 @@ def _preview(config: Config, arguments: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     return 0
+
+
+def _export(config: Config, arguments: argparse.Namespace) -> int:
+    from warehouse.connection import read_warehouse
+    from warehouse.export import export_parquet
+
+    connection = read_warehouse(config.warehouse.path)
+    if connection is None:
+        print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
+        return 1
+    with connection:
+        written = export_parquet(connection, arguments.to, arguments.since, arguments.until)
+    print(f"Wrote {written.rows} mentions to {written.mentions} and their brands to {written.mention_brands}")
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time, e.g. 2026-11-01") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _task_errors(log_text: str) -> list[str]:
