@@ -1,4 +1,4 @@
-"""Opening the warehouse file."""
+"""Opening the warehouse: the pipeline's file for writing, the analysts' snapshot (or the file) for reading."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.schema import migrate
+from warehouse.snapshot import open_snapshot, snapshot_path
 
 
 def open_warehouse(path: str | Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -25,9 +26,23 @@ def open_warehouse(path: str | Path, memory_limit: str | None = None) -> duckdb.
     return connection
 
 
-def read_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection | None:
-    """Open the DuckDB file read-only, or None when no run has created it yet."""
+def read_warehouse(path: str | Path, prefer_snapshot: bool = True) -> duckdb.DuckDBPyConnection | None:
+    """Open the warehouse read-only: its published snapshot when there is one, else the file itself.
+
+    The snapshot (`warehouse.snapshot`) can be read while a pipeline task writes; the file itself
+    cannot (DuckDB refuses to open a file another process is writing, even read-only).
+
+    Args:
+        path: the pipeline's DuckDB file (`warehouse.path` in the config).
+        prefer_snapshot: read `<stem>.read.duckdb` beside it when it exists; False reads the file itself.
+
+    Returns:
+        A read-only connection, or None when no run has created the warehouse yet.
+    """
     path = Path(path)
+    snapshot = snapshot_path(path)
+    if prefer_snapshot and snapshot.exists():
+        return open_snapshot(snapshot)
     if not path.exists():
         return None
     return duckdb.connect(str(path), read_only=True)
