@@ -1,8 +1,8 @@
 """Erasing an author, for data-subject requests.
 
 `erase_author` deletes every mention the author wrote (and its brands, categories, engagement
-observations and near-duplicate index rows) and pseudonymises what the care team's records keep:
-each erased mention's key becomes `erased:<random>` in triage items, the audit trail, alerts and
+observations, near-duplicate index rows and daily-aggregate counts) and pseudonymises what the
+care team's records keep: each erased mention's key becomes `erased:<random>` in triage items, the audit trail, alerts and
 stories, the author's handle becomes `[erased author]` in notes, alert texts and spike
 explanations, and alerts about an erased mention lose their text. The triage history stays
 (counts and service levels still add up) but can no longer be tied to the person. One `erased`
@@ -22,6 +22,7 @@ from datetime import datetime
 import duckdb
 
 from care.triage import record_action
+from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
 
 ERASED_AUTHOR = "[erased author]"
 
@@ -60,6 +61,7 @@ def erase_author(
             [platform, handle],
         ).fetchall()]
         pseudonyms = {key: f"erased:{secrets.token_hex(8)}" for key in keys}
+        days = mention_days(connection, "SELECT unnest(?::VARCHAR[])", [keys])
         items = actions = 0
         for key, pseudonym in pseudonyms.items():
             items += _rename(connection, "triage_items", "mention_key", key, pseudonym)
@@ -75,6 +77,7 @@ def erase_author(
         for table in ("mention_brands", "mention_categories", "engagement_observations", "story_bands"):
             connection.execute(f"DELETE FROM {table} WHERE mention_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
         connection.execute("DELETE FROM mentions WHERE mention_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+        refresh_daily_aggregates(connection, days)
         _scrub_texts(connection, handle)
         _scrub_spike_explanations(connection, handle, set(keys))
         for pseudonym in pseudonyms.values():

@@ -16,6 +16,7 @@ from cli.main import main
 from config import ConfigError, load_config
 from config.model import Config
 from warehouse.connection import open_warehouse
+from warehouse.daily_aggregates import refresh_daily_aggregates
 
 MONDAY_NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)  # Europe/London is on UTC in November
 
@@ -235,6 +236,9 @@ def test_erasing_an_author_deletes_their_mentions_and_pseudonymises_the_triage_h
     add_mention(warehouse, "x:2", "Brightwave slow for me too", "run-1", MONDAY_NOON, author="sam")
     CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
     TriageDesk(warehouse, "ana", config.playbook).note("x:1", "@kez says Kez lives in Leeds")
+    refresh_daily_aggregates(warehouse)  # as the load that brought the two mentions did
+    authors = "SELECT sum(mentions), sum(unique_authors) FROM daily_volume"
+    assert warehouse.execute(authors).fetchone() == (2, 2)
 
     erased = erase_author(warehouse, "x", "@KEZ", "dpo", MONDAY_NOON + timedelta(days=1))
 
@@ -253,6 +257,7 @@ def test_erasing_an_author_deletes_their_mentions_and_pseudonymises_the_triage_h
     assert "kez" not in json.dumps(trail).lower()
     assert "[erased author] says [erased author] lives in Leeds" in trail[2][2]
     assert warehouse.execute("SELECT count(*) FROM triage_actions WHERE mention_key = 'x:1'").fetchone() == (0,)
+    assert warehouse.execute(authors).fetchone() == (1, 1)
 
 
 def spiky_warehouse(connection) -> datetime:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from warehouse.connection import open_warehouse
+from warehouse.daily_aggregates import refresh_daily_aggregates
 
 DAY = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
@@ -40,6 +41,7 @@ def test_daily_volume_share_of_voice_and_net_sentiment(warehouse):
     mention(warehouse, "x:own", "Brightwave", owned=True)  # owned: left out everywhere
     for n in range(2):  # a week later: Brightwave turns negative
         mention(warehouse, f"x:late{n}", "Brightwave", day=7, sentiment="negative", author="u9")
+    refresh_daily_aggregates(warehouse)  # as a load does for the days it touched
 
     assert warehouse.execute(
         "SELECT day, brand, mentions, unique_authors, reach, positive, negative FROM daily_volume ORDER BY day, brand"

@@ -164,6 +164,8 @@ def test_a_crash_mid_load_keeps_nothing_and_the_retry_loads_once(config, monkeyp
 
 def test_mentions_a_platform_deleted_leave_the_views(config):
     load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    volume = "SELECT brand, sum(mentions) FROM daily_volume GROUP BY brand ORDER BY brand"
+    before = table(config, volume)
     gone = SourceRun("techwire", "rss", "ok", cursor={"etag": '"v2"'}, deleted_keys=["https://techwire.example/outage"])
 
     load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", [gone]))
@@ -174,6 +176,8 @@ def test_mentions_a_platform_deleted_leave_the_views(config):
     ]
     assert table(config, "SELECT mention_key FROM earned_mentions ORDER BY 1") == [("https://techwire.example/deal",)]
     assert table(config, "SELECT mentions_deleted FROM runs WHERE run_id = 'run-2'") == [(0,)]  # the retry found it done
+    # The daily aggregates behind the analyst views were recomputed for the deleted mention's day.
+    assert table(config, volume) == [(brand, count - 1) if brand == "Brightwave" else (brand, count) for brand, count in before]
 
 
 def test_source_health_flags_broken_silent_failing_and_skipped_sources(config):

@@ -16,6 +16,8 @@ import fsspec
 
 from collectors.staging import read_json
 from warehouse.connection import open_warehouse
+from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
+from warehouse.snapshot import publish_snapshot
 
 # The enriched rows as DuckDB reads them from staging (see enrich.pipeline).
 STAGED_COLUMNS = {
@@ -115,6 +117,7 @@ def load_run(
 
     A failure anywhere rolls everything back: no mention, run record or cursor of this run is
     kept, and loading the same staged files again gives the same warehouse as loading them once.
+    After the commit, the analysts' read-only snapshot is published (`warehouse.snapshot`).
 
     Args:
         warehouse_path: the DuckDB file.
@@ -145,6 +148,7 @@ def load_run(
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        publish_snapshot(connection, warehouse_path, run_id)
     finally:
         connection.close()
     return result
@@ -158,6 +162,7 @@ def _load(
     outcomes: list[dict[str, Any]],
 ) -> LoadResult:
     _stage(connection, row_urls)
+    days = mention_days(connection, "SELECT key FROM staged")  # where staged mentions were before this load
     new_by_source = dict(
         connection.execute(
             "SELECT source, count(*) FROM staged WHERE key NOT IN (SELECT mention_key FROM mentions) GROUP BY source"
@@ -196,6 +201,9 @@ def _load(
             )
             result.cursors_advanced.append(recorded["source"])
         result.sources.append(recorded)
+    days |= mention_days(connection, "SELECT key FROM staged")
+    days |= mention_days(connection, "SELECT mention_key FROM mentions WHERE deleted_at = ?", [window[1]])
+    refresh_daily_aggregates(connection, days)
     connection.execute("DROP TABLE staged")
     return result
 

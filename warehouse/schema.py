@@ -43,4 +43,11 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> list[int]:
             connection.execute("ROLLBACK")
             raise
         newly_applied.append(version)
+    if 6 in newly_applied:
+        # 006 created the daily aggregate tables; build them for the mentions already there.
+        from warehouse.daily_aggregates import refresh_daily_aggregates
+
+        connection.execute("BEGIN TRANSACTION")
+        refresh_daily_aggregates(connection)
+        connection.execute("COMMIT")
     return newly_applied

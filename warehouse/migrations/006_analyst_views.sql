@@ -3,20 +3,39 @@
 -- (else of first sighting). The "recent" views cover the 28 days up to the newest mention, so they
 -- stay fast however much history the warehouse holds; filter `earned_mentions` for other periods.
 
+-- Daily aggregates, recomputed by each write for the days it changed (warehouse/daily_aggregates.py
+-- holds the aggregation and builds these tables for existing mentions right after this migration).
+CREATE TABLE daily_brand_volume (
+    day             DATE NOT NULL,
+    brand           VARCHAR NOT NULL,
+    role            VARCHAR NOT NULL,
+    platform        VARCHAR NOT NULL,
+    mentions        BIGINT NOT NULL,
+    unique_authors  BIGINT NOT NULL,
+    reach           BIGINT NOT NULL,
+    positive        BIGINT NOT NULL,
+    neutral         BIGINT NOT NULL,
+    negative        BIGINT NOT NULL,
+    PRIMARY KEY (day, brand, platform)
+);
+
+CREATE TABLE daily_brand_authors (
+    day                       DATE NOT NULL,
+    brand                     VARCHAR NOT NULL,
+    mentions                  BIGINT NOT NULL,
+    unique_authors            BIGINT NOT NULL,
+    unique_author_reach       BIGINT NOT NULL,
+    unique_author_reach_low   BIGINT NOT NULL,
+    unique_author_reach_high  BIGINT NOT NULL,
+    PRIMARY KEY (day, brand)
+);
+
 CREATE VIEW daily_volume AS
-SELECT
-    CAST(timezone('UTC', coalesce(m.published_at, m.first_seen_at)) AS DATE) AS day,
-    b.brand,
-    b.role,
-    m.platform,
-    count(*) AS mentions,
-    count(DISTINCT m.platform || ':' || coalesce(m.author_handle, m.source)) AS unique_authors,
-    sum(m.reach_estimate) AS reach,
-    count(*) FILTER (WHERE m.sentiment_label = 'positive') AS positive,
-    count(*) FILTER (WHERE m.sentiment_label = 'neutral') AS neutral,
-    count(*) FILTER (WHERE m.sentiment_label = 'negative') AS negative
-FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)
-GROUP BY ALL;
+SELECT day, brand, role, platform, mentions, unique_authors, reach, positive, neutral, negative FROM daily_brand_volume;
+
+CREATE OR REPLACE VIEW daily_unique_author_reach AS
+SELECT brand, day, mentions, unique_authors, unique_author_reach, unique_author_reach_low, unique_author_reach_high
+FROM daily_brand_authors;
 
 CREATE VIEW share_of_voice AS
 WITH per_brand AS (

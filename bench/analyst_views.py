@@ -1,0 +1,63 @@
+"""Benchmark: every analyst view on a large warehouse, as an analyst queries it (the read-only snapshot).
+
+Uses the warehouse `bench/report_render.py` builds (10,000,000 synthetic mentions by default: build it
+first with that script). Each view is computed in full, `CREATE TEMP TABLE t AS SELECT * FROM <view>`
+(so nothing is skipped and no time goes to moving rows into Python), `--repeat` times after one
+warm-up; the median is reported with the rows it gave. `earned_mentions` has every mention's every
+column, so it is measured as analysts use it: its last 7 days. The goal (issue 6): each view answers in under
+1 s. The last line is `slowest_view=<name> slowest_s=<x> peak_rss_mb=<y>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+# How a view is queried, when not in full.
+QUERIES = {
+    "earned_mentions": """SELECT * FROM earned_mentions
+                          WHERE published_at >= (SELECT max(published_at) FROM mentions) - INTERVAL 7 DAY""",
+}
+
+
+def main() -> None:
+    """Time each view; print one line per view, then the summary line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", type=Path, default=ROOT / "var" / "bench" / "report-10000000.duckdb")
+    parser.add_argument("--repeat", type=int, default=3)
+    arguments = parser.parse_args()
+    if not arguments.warehouse.exists():
+        sys.exit(f"{arguments.warehouse} does not exist: build it with .venv/bin/python bench/report_render.py")
+    connection = duckdb.connect(str(arguments.warehouse), read_only=True)
+    mentions = connection.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    views = [name for (name,) in connection.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name"
+    ).fetchall()]
+    threads = connection.execute("SELECT current_setting('threads')").fetchone()[0]
+    print(f"warehouse={arguments.warehouse} mentions={mentions:,} threads={threads}")
+    timings = {}
+    for view in views:
+        seconds = []
+        for attempt in range(arguments.repeat + 1):
+            started = time.perf_counter()
+            query = QUERIES.get(view, f"SELECT * FROM {view}")
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {query}")
+            if attempt:  # the first run warms the buffer cache
+                seconds.append(time.perf_counter() - started)
+        rows = connection.execute("SELECT count(*) FROM measured").fetchone()[0]
+        timings[view] = statistics.median(seconds)
+        print(f"{view:<28} {timings[view]:>7.3f} s  {rows:>12,} rows  (runs: {', '.join(f'{s:.3f}' for s in seconds)})")
+    slowest = max(timings, key=timings.get)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"slowest_view={slowest} slowest_s={timings[slowest]:.3f} peak_rss_mb={peak_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()
