@@ -1,0 +1,101 @@
+"""Sending a week's report by email through an Airflow SMTP connection (the SMTP provider's `SmtpHook`).
+
+The connection (conn type `smtp`) holds host, port, login and password; its extra can set
+`disable_ssl`, `disable_tls`, `timeout`, `retry_limit` and `from_email`, as for alert emails
+(`care.alerts.EmailAlertNotifier`). The body is the report's short summary; the HTML, the CSV and the PDF
+are attached, except a file larger than `max_attachment_bytes` (mail servers commonly refuse messages
+over 10-25 MB), which the body names instead with its path.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+from airflow.sdk import Connection
+from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+
+from reports.exceptions import ReportDeliveryError
+from reports.render import ReportFiles
+
+MAX_ATTACHMENT_BYTES = 10_000_000
+_SHORTEST_SECRET = 4
+_ERROR_LIMIT = 500
+
+
+def email_report(
+    files: ReportFiles,
+    *,
+    smtp_conn_id: str,
+    to: Sequence[str],
+    from_address: str | None,
+    subject: str,
+    max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+) -> None:
+    """Email a rendered report to a list of addresses.
+
+    Args:
+        files: the report's files, from `reports.render.render_weekly_report`.
+        smtp_conn_id: the Airflow connection of the SMTP server.
+        to: recipient addresses.
+        from_address: the sender; None uses the connection's `from_email` extra.
+        subject: the subject line.
+        max_attachment_bytes: files larger than this are named in the body, not attached.
+
+    Raises:
+        ValueError: no recipients, or a subject that is not one line.
+        ReportDeliveryError: the connection is missing, or the server refused, failed or timed out
+            (the message carries no password).
+    """
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    if isinstance(to, str) or not to:
+        raise ValueError("the report email needs a list of recipient addresses ('to')")
+    if not subject.strip() or "\n" in subject or "\r" in subject:
+        raise ValueError(f"the report email's subject must be one non-empty line, got {subject!r}")
+    paths = [path for path in (files.html, files.csv, files.pdf) if path is not None]
+    attached = [path for path in paths if path.stat().st_size <= max_attachment_bytes]
+    left_out = [path for path in paths if path not in attached]
+    secrets = _secrets(_connection(smtp_conn_id))
+    try:
+        with SmtpHook(smtp_conn_id=smtp_conn_id) as smtp:
+            smtp.send_email_smtp(
+                to=list(to),
+                from_email=from_address,
+                subject=subject,
+                html_content=_email_body(files, attached, left_out),
+                files=[str(path) for path in attached],
+                custom_headers={"X-Overheard-Report": files.week},
+            )
+    except (OSError, AirflowException) as error:
+        message = f"{type(error).__name__}: {error}"
+        for secret in secrets:
+            message = message.replace(secret, "***")
+        raise ReportDeliveryError(f"report email via connection {smtp_conn_id!r}: {message[:_ERROR_LIMIT]}") from None
+
+
+def _email_body(files: ReportFiles, attached: Sequence[Path], left_out: Sequence[Path]) -> str:
+    """The email's HTML body: the summary lines, then what is attached and what was too large to attach."""
+    paragraphs = [f"<p>{html.escape(line)}</p>" for line in files.summary]
+    if attached:
+        paragraphs.append(f"<p>Attached: {html.escape(', '.join(path.name for path in attached))}.</p>")
+    for path in left_out:
+        size = path.stat().st_size / 1_000_000
+        paragraphs.append(f"<p>Not attached, {size:.0f} MB: {html.escape(str(path))}</p>")
+    return "\n".join(paragraphs)
+
+
+def _connection(conn_id: str) -> Connection:
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        raise ReportDeliveryError(
+            f"report email: Airflow connection {conn_id!r} is not defined; "
+            f"set AIRFLOW_CONN_{conn_id.upper()} or add it with `airflow connections add`"
+        ) from None
+
+
+def _secrets(connection: Connection) -> list[str]:
+    password = connection.password or ""
+    return [password] if len(password) >= _SHORTEST_SECRET else []

@@ -1,0 +1,745 @@
+"""The weekly mention report's numbers, for one ISO week in the configured time zone.
+
+What each number is (a mention counts in a week when `coalesce(published_at, first_seen_at)` falls in
+it; only earned mentions of the configured brands and competitors count):
+- Volume: mentions per brand (or competitor) and local day. A mention of two brands counts for each.
+- Share of voice, among the configured brands and competitors: a brand's mentions over all brands'
+  mentions; its potential reach (sum of `reach_estimate`) over all brands' reach; its unique authors
+  (`platform:handle`, or `platform:source` for web items) over the sum of all brands' unique authors.
+  The same definitions as the `share_of_voice` view, over a week instead of a UTC day.
+- Net sentiment: (P − N) / (P + N), P and N the mentions labelled positive and negative (none when
+  P + N = 0), from −1 (all negative) to 1 (all positive). The split also counts neutral and unscored.
+- Week-over-week change: against the ISO week before, in the same time zone. Volume changes are
+  relative (+0.25 = 25% more); share and net-sentiment changes are differences (+0.05 = 5 points).
+- Top mentions, authors and sites cover the mentions of the brands (role `brand`), not competitors.
+  Mentions rank by `reach_estimate`, then newest first; authors by mentions, then reach; a site is
+  the host of the mention's URL without `www.` (the source when there is no URL).
+- Spikes: rows of `spikes` whose first hour is in the week, with their stored explanation.
+- Categories: playbook categories (`mention_categories`) of the week's mentions.
+- Service levels: triage items opened in the week, per queue. Within SLA: first response by the due
+  time. A breach: first response after the due time, or none with the due time before the week's end.
+  Pending: no first response yet, due after the week's end (neither met nor breached when the week
+  closed). So the report of a past week reads the same whenever it is rendered.
+- Staffing: `care.staffing` (staffing-v1) for the week after the report week, from the 4 weeks before
+  it (the report week included).
+- Source health, at the week's end, from the runs whose window ended in the week: the `source_health`
+  view's rules (skipped, broken, failing, silent, healthy) applied to those runs, with "produced"
+  meaning a run up to the week's end collected something. A configured source without runs in the
+  week is "no runs".
+- Formula versions: the model columns of the week's mentions, triage items and spikes, and the
+  staffing formula.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import duckdb
+
+from config.model import Config
+from config.playbook import Playbook
+from reports.week_mentions import WeekMentions
+from reports.weeks import ReportWeek, iso_week_label, report_week
+
+TOP_MENTIONS = 10
+TOP_AUTHORS = 10
+TOP_SITES = 10
+LISTED_BREACHES = 20
+SILENT_AFTER_EMPTY_RUNS = 3  # as the source_health view
+_SITE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#@]+)"
+
+
+@dataclass(frozen=True)
+class BrandVolume:
+    """A brand's or competitor's mentions per local day of the week, and its week totals.
+
+    Attributes:
+        brand: the brand or competitor.
+        role: `brand` or `competitor`.
+        daily: mentions on each of the week's seven local days, Monday first.
+        mentions: mentions in the week.
+        previous_mentions: mentions in the week before.
+    """
+
+    brand: str
+    role: str
+    daily: tuple[int, ...]
+    mentions: int
+    previous_mentions: int
+
+    @property
+    def change(self) -> float | None:
+        """Relative change on the week before (0.25: a quarter more); None when it had none."""
+        return _relative_change(self.mentions, self.previous_mentions)
+
+
+@dataclass(frozen=True)
+class VoiceShare:
+    """A brand's share of voice in the week and the week before (shares are None when nobody had any)."""
+
+    brand: str
+    role: str
+    mentions: int
+    reach: int
+    unique_authors: int
+    share_by_volume: float | None
+    share_by_reach: float | None
+    share_by_unique_authors: float | None
+    previous_share_by_volume: float | None
+    previous_share_by_reach: float | None
+    previous_share_by_unique_authors: float | None
+
+
+@dataclass(frozen=True)
+class SentimentSplit:
+    """A brand's mentions by sentiment label in the week, and its net sentiment then and the week before."""
+
+    brand: str
+    role: str
+    positive: int
+    neutral: int
+    negative: int
+    unscored: int
+    net_sentiment: float | None
+    previous_net_sentiment: float | None
+
+    @property
+    def change(self) -> float | None:
+        """Net sentiment minus the week before's; None when either is missing."""
+        return _difference(self.net_sentiment, self.previous_net_sentiment)
+
+
+@dataclass(frozen=True)
+class TopMention:
+    """One of the week's mentions with the largest potential reach."""
+
+    mention_key: str
+    brands: tuple[str, ...]
+    platform: str
+    url: str | None
+    author: str
+    title: str | None
+    text: str
+    mentioned_at: datetime
+    reach_estimate: int | None
+    sentiment_label: str | None
+    story_id: str | None
+
+
+@dataclass(frozen=True)
+class TopAuthor:
+    """An author of the brands' mentions: `platform:handle`, or `platform:source` for web items."""
+
+    author: str
+    platform: str
+    mentions: int
+    reach: int
+    followers: int | None
+
+
+@dataclass(frozen=True)
+class TopSite:
+    """A site (URL host) the brands' mentions were on."""
+
+    site: str
+    mentions: int
+    reach: int
+    authors: int
+
+
+@dataclass(frozen=True)
+class WeekSpike:
+    """A spike that started in the week (see `care.spikes`), with its stored explanation.
+
+    Attributes:
+        brand: the brand or competitor.
+        category: the playbook category, None for all the brand's mentions.
+        hour_start: its first spike hour (UTC).
+        peak_hour: its busiest hour (UTC).
+        mentions: mentions in the busiest hour.
+        baseline: the expected mentions in its first hour.
+        score: −log10 p of its first hour.
+        spike_model: the formula version.
+        terms: over-represented words and pairs, most over-represented first.
+        authors: (author, mentions), most first.
+        sources: (source, mentions), most first.
+        examples: its mentions with the largest reach, as stored: `url`, `author`, `text`, `reach_estimate`.
+    """
+
+    brand: str
+    category: str | None
+    hour_start: datetime
+    peak_hour: datetime
+    mentions: int
+    baseline: float
+    score: float
+    spike_model: str
+    terms: tuple[str, ...]
+    authors: tuple[tuple[str, int], ...]
+    sources: tuple[tuple[str, int], ...]
+    examples: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class CategoryVolume:
+    """A playbook category's mentions in the week and the week before."""
+
+    category: str
+    mentions: int
+    negative: int
+    previous_mentions: int
+
+    @property
+    def change(self) -> float | None:
+        """Relative change on the week before; None when it had none."""
+        return _relative_change(self.mentions, self.previous_mentions)
+
+
+@dataclass(frozen=True)
+class QueueServiceLevel:
+    """Triage items a queue opened in the week and how their first responses went.
+
+    Attributes:
+        queue: the queue.
+        items: items opened in the week.
+        escalated: of which escalated.
+        responded: of which with a first response (by the time the report was rendered).
+        within_sla: first response by the due time.
+        breaches: first response after the due time, or none with the due time before the week's end.
+        pending: no first response, due after the week's end.
+        median_first_response_minutes: median business minutes to the first response.
+    """
+
+    queue: str
+    items: int
+    escalated: int
+    responded: int
+    within_sla: int
+    breaches: int
+    pending: int
+    median_first_response_minutes: float | None
+
+    @property
+    def share_within_sla(self) -> float | None:
+        """Within SLA over the items that were due by the week's end (items − pending)."""
+        due = self.items - self.pending
+        return self.within_sla / due if due else None
+
+
+@dataclass(frozen=True)
+class ServiceBreach:
+    """A triage item opened in the week that missed its first-response due time."""
+
+    mention_key: str
+    queue: str
+    category: str
+    brand: str
+    priority: float
+    escalated: bool
+    opened_at: datetime
+    due_at: datetime
+    first_response_at: datetime | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class StaffingForecastDay:
+    """Agents one queue needs on one local day of the week after the report week."""
+
+    queue: str
+    day: date
+    forecast_arrivals: float
+    peak_agents: int
+    agent_hours: int
+
+
+@dataclass(frozen=True)
+class StaffingForecast:
+    """The staffing plan for the week after the report week (`care.staffing`).
+
+    Attributes:
+        week_label: the planned ISO week.
+        weeks_used: per queue, the past weeks its forecast is over (0: no history yet).
+        days: per queue and local day, in the playbook's queue order.
+        model: the formula version.
+    """
+
+    week_label: str
+    weeks_used: dict[str, int]
+    days: tuple[StaffingForecastDay, ...]
+    model: str
+
+
+@dataclass(frozen=True)
+class SourceWeek:
+    """A source's runs whose window ended in the week, and its health at the week's end."""
+
+    source: str
+    kind: str | None
+    runs: int
+    failed: int
+    empty: int
+    items_fetched: int
+    mentions_collected: int
+    mentions_new: int
+    last_status: str | None
+    last_error: str | None
+    health: str
+
+
+@dataclass(frozen=True)
+class FormulaVersion:
+    """A model or formula version behind the week's numbers, and how many rows it scored."""
+
+    column: str
+    version: str | None
+    rows: int
+    applies_to: str
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """Everything the weekly mention report shows, for one ISO week; no rendering.
+
+    Attributes:
+        week: the week, its bounds and days.
+        brands: the configured brands, in order.
+        competitors: the configured competitors, in order.
+        mentions: distinct earned mentions of any configured brand or competitor in the week.
+        previous_mentions: the same for the week before.
+        volume, share_of_voice, sentiment: one row per brand then competitor, in configuration order.
+        top_mentions, top_authors, top_sites: for the brands' mentions.
+        spikes: spikes that started in the week, in time order.
+        categories: most mentioned first.
+        playbook_configured: False when the config has no playbook (no triage, no staffing).
+        service_levels: per queue, in the playbook's queue order plus any other queue with items.
+        breaches: the first `LISTED_BREACHES` breaches by due time; `breach_count` counts them all.
+        staffing: the next week's plan, None without a playbook.
+        sources: the configured sources, then any other source with runs in the week.
+        formula_versions: model and formula versions of the week's rows.
+    """
+
+    week: ReportWeek
+    brands: tuple[str, ...]
+    competitors: tuple[str, ...]
+    mentions: int
+    previous_mentions: int
+    volume: tuple[BrandVolume, ...]
+    share_of_voice: tuple[VoiceShare, ...]
+    sentiment: tuple[SentimentSplit, ...]
+    top_mentions: tuple[TopMention, ...]
+    top_authors: tuple[TopAuthor, ...]
+    top_sites: tuple[TopSite, ...]
+    spikes: tuple[WeekSpike, ...]
+    categories: tuple[CategoryVolume, ...]
+    playbook_configured: bool
+    service_levels: tuple[QueueServiceLevel, ...]
+    breaches: tuple[ServiceBreach, ...]
+    breach_count: int
+    staffing: StaffingForecast | None
+    sources: tuple[SourceWeek, ...]
+    formula_versions: tuple[FormulaVersion, ...]
+
+    def summary(self) -> tuple[str, ...]:
+        """A few plain-text lines for an email body: volume, share of voice and net sentiment of the brands."""
+        week = self.week
+        lines = [
+            f"Week {week.label} ({week.days[0]:%d %b} to {week.days[-1]:%d %b %Y}, {week.timezone}): "
+            f"{self.mentions:,} earned mentions, {_describe_change(self.mentions, self.previous_mentions)}."
+        ]
+        if not self.mentions:
+            return (*lines, "No mentions this week.")
+        shares = {share.brand: share for share in self.share_of_voice}
+        for volume, sentiment in zip(self.volume, self.sentiment, strict=True):
+            if volume.role != "brand":
+                continue
+            share = shares[volume.brand].share_by_volume
+            net = sentiment.net_sentiment
+            lines.append(
+                f"{volume.brand}: {volume.mentions:,} mentions "
+                f"({_describe_change(volume.mentions, volume.previous_mentions)}), "
+                f"share of voice {'n/a' if share is None else f'{share:.0%}'}, "
+                f"net sentiment {'n/a' if net is None else f'{net:+.2f}'}."
+            )
+        if self.spikes:
+            lines.append(f"{len(self.spikes)} volume spike{'s' if len(self.spikes) != 1 else ''}.")
+        if self.breach_count:
+            lines.append(f"{self.breach_count} service-level breach{'es' if self.breach_count != 1 else ''}.")
+        return tuple(lines)
+
+
+def weekly_report_data(connection: duckdb.DuckDBPyConnection, config: Config, week: str) -> WeeklyReport:
+    """All the numbers of the weekly mention report for one ISO week.
+
+    Args:
+        connection: the warehouse (read-only is fine).
+        config: the configuration: its time zone, brands, competitors, sources and playbook.
+        week: the ISO week, e.g. "2026-W45", in `config.timezone`.
+
+    Returns:
+        The report's numbers.
+
+    Raises:
+        ValueError: `week` is not an ISO week.
+    """
+    the_week = report_week(week, config.timezone)
+    with WeekMentions(connection, the_week, [brand.name for brand in config.all_brands]) as staged:
+        return collect_weekly_report(staged, config)
+
+
+def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
+    """The report's numbers from the staged week (for callers that also write the CSV from it).
+
+    Args:
+        staged: the week's mentions, inside its `with` block.
+        config: the configuration the week was staged for.
+    """
+    connection, week = staged.connection, staged.week
+    brands = [(brand.name, "brand") for brand in config.brands]
+    brands += [(brand.name, "competitor") for brand in config.competitors]
+    mentions, previous_mentions = connection.execute(
+        f"SELECT count(*) FILTER (WHERE this_week), count(*) FILTER (WHERE NOT this_week) FROM {staged.mentions}"
+    ).fetchone()
+    totals = _brand_totals(staged)
+    playbook = config.playbook
+    service_levels, breaches, breach_count = _service_levels(connection, week, playbook)
+    spikes = _spikes(connection, week, [name for name, _ in brands])
+    return WeeklyReport(
+        week=week,
+        brands=tuple(brand.name for brand in config.brands),
+        competitors=tuple(brand.name for brand in config.competitors),
+        mentions=mentions,
+        previous_mentions=previous_mentions,
+        volume=_volume(staged, brands, totals),
+        share_of_voice=_share_of_voice(brands, totals),
+        sentiment=_sentiment(brands, totals),
+        top_mentions=_top_mentions(staged),
+        top_authors=_top_authors(staged),
+        top_sites=_top_sites(staged),
+        spikes=spikes,
+        categories=_categories(staged),
+        playbook_configured=playbook is not None,
+        service_levels=service_levels,
+        breaches=breaches,
+        breach_count=breach_count,
+        staffing=_staffing(connection, week, playbook),
+        sources=_sources(connection, week, [source.name for source in config.sources]),
+        formula_versions=_formula_versions(staged, spikes, len(playbook.queues) if playbook else 0),
+    )
+
+
+# Per brand and week (True: the report week): mentions, reach, authors, positive, neutral, negative, unscored.
+_Totals = dict[tuple[str, bool], tuple[int, int, int, int, int, int, int]]
+
+
+def _brand_totals(staged: WeekMentions) -> _Totals:
+    rows = staged.connection.execute(
+        f"""
+        SELECT brand, this_week, count(*), coalesce(sum(reach_estimate), 0), count(DISTINCT author),
+               count(*) FILTER (WHERE sentiment_label = 'positive'),
+               count(*) FILTER (WHERE sentiment_label = 'neutral'),
+               count(*) FILTER (WHERE sentiment_label = 'negative'),
+               count(*) FILTER (WHERE coalesce(sentiment_label NOT IN ('positive', 'neutral', 'negative'), true))
+        FROM {staged.brands} GROUP BY ALL
+        """
+    ).fetchall()
+    return {(brand, this_week): tuple(int(value) for value in values) for brand, this_week, *values in rows}
+
+
+def _volume(staged: WeekMentions, brands: list[tuple[str, str]], totals: _Totals) -> tuple[BrandVolume, ...]:
+    daily: dict[tuple[str, date], int] = {
+        (brand, day): count
+        for brand, day, count in staged.connection.execute(
+            f"SELECT brand, local_day, count(*) FROM {staged.brands} WHERE this_week GROUP BY ALL"
+        ).fetchall()
+    }
+    empty = (0,) * 7
+    return tuple(
+        BrandVolume(
+            brand=brand,
+            role=role,
+            daily=tuple(daily.get((brand, day), 0) for day in staged.week.days),
+            mentions=totals.get((brand, True), empty)[0],
+            previous_mentions=totals.get((brand, False), empty)[0],
+        )
+        for brand, role in brands
+    )
+
+
+def _share_of_voice(brands: list[tuple[str, str]], totals: _Totals) -> tuple[VoiceShare, ...]:
+    empty = (0,) * 7
+
+    def shares(this_week: bool) -> dict[str, tuple[float | None, float | None, float | None]]:
+        rows = {brand: totals.get((brand, this_week), empty) for brand, _ in brands}
+        sums = [sum(row[metric] for row in rows.values()) for metric in range(3)]
+        return {
+            brand: tuple(row[metric] / sums[metric] if sums[metric] else None for metric in range(3))
+            for brand, row in rows.items()
+        }
+
+    now, before = shares(True), shares(False)
+    return tuple(
+        VoiceShare(
+            brand, role, *totals.get((brand, True), empty)[:3], *now[brand], *before[brand]
+        )
+        for brand, role in brands
+    )
+
+
+def _sentiment(brands: list[tuple[str, str]], totals: _Totals) -> tuple[SentimentSplit, ...]:
+    empty = (0,) * 7
+    result = []
+    for brand, role in brands:
+        _, _, _, positive, neutral, negative, unscored = totals.get((brand, True), empty)
+        previous = totals.get((brand, False), empty)
+        result.append(SentimentSplit(
+            brand, role, positive, neutral, negative, unscored,
+            net_sentiment=_net_sentiment(positive, negative),
+            previous_net_sentiment=_net_sentiment(previous[3], previous[5]),
+        ))
+    return tuple(result)
+
+
+def _net_sentiment(positive: int, negative: int) -> float | None:
+    """(P − N) / (P + N); None without positive or negative mentions."""
+    return (positive - negative) / (positive + negative) if positive + negative else None
+
+
+def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
+    rows = staged.connection.execute(
+        f"""
+        WITH top AS (
+            SELECT * FROM {staged.mentions}
+            WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
+            ORDER BY reach_estimate DESC NULLS LAST, mentioned_at DESC, mention_key
+            LIMIT {TOP_MENTIONS}
+        )
+        SELECT t.mention_key,
+               (SELECT list(b.brand ORDER BY b.brand) FROM {staged.brands} AS b WHERE b.mention_key = t.mention_key),
+               t.platform, t.url, t.author, t.title, t.text, t.mentioned_at, t.reach_estimate, t.sentiment_label,
+               t.story_id
+        FROM top AS t
+        ORDER BY t.reach_estimate DESC NULLS LAST, t.mentioned_at DESC, t.mention_key
+        """
+    ).fetchall()
+    return tuple(
+        TopMention(key, tuple(brands), platform, url, author, title, text, _utc(at), reach, label, story)
+        for key, brands, platform, url, author, title, text, at, reach, label, story in rows
+    )
+
+
+def _top_authors(staged: WeekMentions) -> tuple[TopAuthor, ...]:
+    rows = staged.connection.execute(
+        f"""
+        SELECT author, platform, count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, max(author_followers)
+        FROM {staged.mentions}
+        WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
+        GROUP BY ALL ORDER BY mentions DESC, reach DESC, author LIMIT {TOP_AUTHORS}
+        """
+    ).fetchall()
+    return tuple(TopAuthor(*row) for row in rows)
+
+
+def _top_sites(staged: WeekMentions) -> tuple[TopSite, ...]:
+    rows = staged.connection.execute(
+        f"""
+        SELECT coalesce(nullif(lower(regexp_extract(url, '{_SITE_PATTERN}', 1)), ''), source) AS site,
+               count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, count(DISTINCT author)
+        FROM {staged.mentions}
+        WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
+        GROUP BY ALL ORDER BY mentions DESC, reach DESC, site LIMIT {TOP_SITES}
+        """
+    ).fetchall()
+    return tuple(TopSite(*row) for row in rows)
+
+
+def _spikes(connection: duckdb.DuckDBPyConnection, week: ReportWeek, brands: list[str]) -> tuple[WeekSpike, ...]:
+    rows = connection.execute(
+        """
+        SELECT brand, category, hour_start, peak_hour, mentions, baseline, score, spike_model, explanation
+        FROM spikes WHERE hour_start >= ? AND hour_start < ? AND list_contains(?, brand)
+        ORDER BY hour_start, brand, category
+        """,
+        [week.start, week.end, brands],
+    ).fetchall()
+    spikes = []
+    for brand, category, hour_start, peak_hour, mentions, baseline, score, model, explanation in rows:
+        why = json.loads(explanation) if explanation else {}
+        spikes.append(WeekSpike(
+            brand=brand, category=category or None, hour_start=_utc(hour_start), peak_hour=_utc(peak_hour),
+            mentions=mentions, baseline=baseline, score=score, spike_model=model,
+            terms=tuple(term["term"] for term in why.get("terms", [])),
+            authors=tuple((author["name"], author["mentions"]) for author in why.get("authors", [])),
+            sources=tuple((source["name"], source["mentions"]) for source in why.get("sources", [])),
+            examples=tuple(why.get("examples", [])),
+        ))
+    return tuple(spikes)
+
+
+def _categories(staged: WeekMentions) -> tuple[CategoryVolume, ...]:
+    rows = staged.connection.execute(
+        f"""
+        SELECT category, count(*) FILTER (WHERE this_week) AS mentions,
+               count(*) FILTER (WHERE this_week AND sentiment_label = 'negative'),
+               count(*) FILTER (WHERE NOT this_week)
+        FROM {staged.categories} GROUP BY category ORDER BY mentions DESC, category
+        """
+    ).fetchall()
+    return tuple(CategoryVolume(*row) for row in rows)
+
+
+def _service_levels(
+    connection: duckdb.DuckDBPyConnection, week: ReportWeek, playbook: Playbook | None
+) -> tuple[tuple[QueueServiceLevel, ...], tuple[ServiceBreach, ...], int]:
+    if playbook is None:
+        return (), (), 0
+    bounds = {"start": week.start, "end": week.end}
+    rows = connection.execute(
+        """
+        SELECT queue, count(*), count(*) FILTER (WHERE escalated), count(first_response_at),
+               count(*) FILTER (WHERE first_response_at <= due_at),
+               count(*) FILTER (WHERE first_response_at > due_at OR (first_response_at IS NULL AND due_at < $end)),
+               count(*) FILTER (WHERE first_response_at IS NULL AND due_at >= $end),
+               median(first_response_minutes)
+        FROM triage_items WHERE opened_at >= $start AND opened_at < $end GROUP BY queue
+        """,
+        bounds,
+    ).fetchall()
+    by_queue = {row[0]: QueueServiceLevel(*row) for row in rows}
+    order = [queue.name for queue in playbook.queues]
+    order += sorted(set(by_queue) - set(order))
+    levels = tuple(by_queue.get(queue, QueueServiceLevel(queue, 0, 0, 0, 0, 0, 0, None)) for queue in order)
+    breach_rows = connection.execute(
+        f"""
+        SELECT mention_key, queue, category, brand, priority, escalated, opened_at, due_at, first_response_at
+        FROM triage_items
+        WHERE opened_at >= $start AND opened_at < $end
+          AND (first_response_at > due_at OR (first_response_at IS NULL AND due_at < $end))
+        ORDER BY due_at, mention_key LIMIT {LISTED_BREACHES}
+        """,
+        bounds,
+    ).fetchall()
+    # Looked up by key (DuckDB answers from the primary-key index), not joined: a join would scan every mention.
+    urls = dict(connection.execute(
+        "SELECT mention_key, url FROM mentions WHERE mention_key = ANY(?::VARCHAR[])", [[row[0] for row in breach_rows]]
+    ).fetchall())
+    breaches = tuple(
+        ServiceBreach(key, queue, category, brand, priority, escalated, _utc(opened), _utc(due),
+                      _utc(responded) if responded else None, urls.get(key))
+        for key, queue, category, brand, priority, escalated, opened, due, responded in breach_rows
+    )
+    return levels, breaches, sum(level.breaches for level in levels)
+
+
+def _staffing(
+    connection: duckdb.DuckDBPyConnection, week: ReportWeek, playbook: Playbook | None
+) -> StaffingForecast | None:
+    if playbook is None:
+        return None
+    from care.staffing import daily_staffing, queue_staffing, staffing_plan
+
+    plan = staffing_plan(connection, week.next_monday, queues=queue_staffing(playbook), timezone=week.timezone)
+    return StaffingForecast(
+        week_label=iso_week_label(week.next_monday),
+        weeks_used=dict(plan.weeks_used),
+        days=tuple(
+            StaffingForecastDay(day.queue, day.day, day.forecast_arrivals, day.peak_agents, day.agent_hours)
+            for day in daily_staffing(plan)
+        ),
+        model=plan.model,
+    )
+
+
+def _sources(connection: duckdb.DuckDBPyConnection, week: ReportWeek, configured: list[str]) -> tuple[SourceWeek, ...]:
+    rows = connection.execute(
+        f"""
+        WITH week_runs AS (
+            SELECT *, row_number() OVER (PARTITION BY source ORDER BY window_end DESC, run_id DESC) AS recency
+            FROM runs WHERE window_end > $start AND window_end <= $end
+        ),
+        per_source AS (
+            SELECT source, count(*) AS runs,
+                   count(*) FILTER (WHERE status = 'failed') AS failed,
+                   count(*) FILTER (WHERE status = 'empty') AS empty,
+                   sum(items_fetched) AS items_fetched, sum(mentions_collected) AS mentions_collected,
+                   sum(mentions_new) AS mentions_new,
+                   coalesce(min(recency) FILTER (WHERE status <> 'empty'), count(*) + 1) - 1 AS zero_streak
+            FROM week_runs GROUP BY source
+        ),
+        produced AS (
+            SELECT source, bool_or(mentions_collected > 0) AS has_produced FROM runs
+            WHERE window_end <= $end AND source IN (SELECT source FROM per_source) GROUP BY source
+        )
+        SELECT p.source, latest.kind, p.runs, p.failed, p.empty, p.items_fetched, p.mentions_collected, p.mentions_new,
+               latest.status, latest.error,
+               CASE
+                   WHEN latest.status = 'skipped' THEN 'skipped'
+                   WHEN latest.status = 'failed' AND produced.has_produced THEN 'broken'
+                   WHEN latest.status = 'failed' THEN 'failing'
+                   WHEN p.zero_streak >= {SILENT_AFTER_EMPTY_RUNS} AND produced.has_produced THEN 'silent'
+                   ELSE 'healthy'
+               END
+        FROM per_source AS p
+        JOIN week_runs AS latest ON latest.source = p.source AND latest.recency = 1
+        JOIN produced ON produced.source = p.source
+        """,
+        {"start": week.start, "end": week.end},
+    ).fetchall()
+    by_source = {row[0]: SourceWeek(*row) for row in rows}
+    order = configured + sorted(set(by_source) - set(configured))
+    return tuple(
+        by_source.get(source, SourceWeek(source, None, 0, 0, 0, 0, 0, 0, None, None, "no runs")) for source in order
+    )
+
+
+def _formula_versions(
+    staged: WeekMentions, spikes: tuple[WeekSpike, ...], planned_queues: int
+) -> tuple[FormulaVersion, ...]:
+    connection, week = staged.connection, staged.week
+    versions = [
+        FormulaVersion(column, version, rows, "mentions")
+        for column, version, rows in connection.execute(
+            " UNION ALL ".join(
+                f"SELECT '{column}' AS formula, {column} AS version, count(*) AS rows FROM {staged.mentions} "
+                f"WHERE this_week GROUP BY ALL"
+                for column in ("sentiment_model", "lang_model", "reach_model", "story_model")
+            ) + " ORDER BY formula, rows DESC, version"
+        ).fetchall()
+    ]
+    versions += [
+        FormulaVersion("priority_model", version, rows, "triage items")
+        for version, rows in connection.execute(
+            "SELECT priority_model, count(*) FROM triage_items WHERE opened_at >= ? AND opened_at < ? GROUP BY ALL "
+            "ORDER BY 2 DESC, 1",
+            [week.start, week.end],
+        ).fetchall()
+    ]
+    spike_models = Counter(spike.spike_model for spike in spikes)
+    versions += [FormulaVersion("spike_model", version, rows, "spikes") for version, rows in spike_models.most_common()]
+    if planned_queues:
+        from care.staffing import STAFFING_MODEL
+
+        versions.append(FormulaVersion("staffing_model", STAFFING_MODEL, planned_queues, "queues planned"))
+    return tuple(versions)
+
+
+def _relative_change(now: int, before: int) -> float | None:
+    return (now - before) / before if before else None
+
+
+def _difference(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else now - before
+
+
+def _describe_change(now: int, before: int) -> str:
+    change = _relative_change(now, before)
+    if change is None:
+        return "none the week before" if now else "none the week before either"
+    return f"{change:+.0%} on the week before"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
