@@ -43,8 +43,11 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from config.playbook import Playbook
+
 STAFFING_MODEL = "staffing-v1"
 DEFAULT_WEEKS = 4
+DEFAULT_SLA_MINUTES = 240
 DEFAULT_MAX_OCCUPANCY = 0.85
 LEVEL_DAMPING_ARRIVALS = 100
 _SECONDS_PER_HOUR = 3600
@@ -408,3 +411,20 @@ def _mean_over_weeks(past_weeks: Sequence[dict[_Slot, float]], slot: _Slot) -> f
     values = [week.get(slot, week.get(first_of_hour)) for week in past_weeks]
     present = [value for value in values if value is not None]
     return sum(present) / len(present) if present else None
+
+
+def queue_staffing(playbook: Playbook) -> dict[str, QueueStaffing]:
+    """Per playbook queue, what staffing it needs: its handle time, its service-level target, and its
+    shortest first-response target (the smallest `sla_minutes` of the categories routed to it by their
+    own queue or the default queue; 240 minutes when none is)."""
+    return {
+        queue.name: QueueStaffing(
+            handle_seconds=queue.handle_minutes * 60,
+            target_share=queue.service_level_target,
+            answer_within_seconds=60 * min(
+                (c.sla_minutes for c in playbook.categories if (c.queue or playbook.default_queue) == queue.name),
+                default=DEFAULT_SLA_MINUTES,
+            ),
+        )
+        for queue in playbook.queues
+    }

@@ -93,6 +93,7 @@ def open_for_writing(config: Config, wait_seconds: float = LOCK_WAIT_SECONDS) ->
 
 def _triage(config: Config, arguments: argparse.Namespace) -> int:
     from care.desk import TriageDesk, TriageError
+    from warehouse.snapshot import publish_snapshot
 
     if arguments.action not in ("list", "history") and not arguments.actor:
         raise TriageError(f"triage {arguments.action} needs --as NAME: who is acting")
@@ -125,6 +126,7 @@ def _triage(config: Config, arguments: argparse.Namespace) -> int:
                 raise TriageError("triage reassign needs --to AGENT")
             desk.reassign(arguments.key, arguments.to, arguments.queue)
         if action not in ("list", "history"):
+            publish_snapshot(connection, config.warehouse.path, f"triage:{arguments.actor}")
             print(f"{arguments.key}: {action}")
     return 0
 
@@ -143,21 +145,11 @@ def _print_queue(entries: list, timezone: str) -> None:
 
 
 def _staffing(config: Config, arguments: argparse.Namespace) -> int:
-    from care.staffing import QueueStaffing, daily_staffing, staffing_plan
+    from care.staffing import daily_staffing, queue_staffing, staffing_plan
     from warehouse.connection import read_warehouse
 
     week_start = _week_start(arguments.week, config.timezone)
-    playbook = config.playbook
-    queues = {
-        queue.name: QueueStaffing(
-            handle_seconds=queue.handle_minutes * 60, target_share=queue.service_level_target,
-            answer_within_seconds=60 * min(
-                (c.sla_minutes for c in playbook.categories if (c.queue or playbook.default_queue) == queue.name),
-                default=240,
-            ),
-        )
-        for queue in playbook.queues
-    }
+    queues = queue_staffing(config.playbook)
     connection = read_warehouse(config.warehouse.path)
     if connection is None:
         print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
@@ -174,9 +166,11 @@ def _staffing(config: Config, arguments: argparse.Namespace) -> int:
 
 def _erase(config: Config, arguments: argparse.Namespace) -> int:
     from care.erasure import erase_author
+    from warehouse.snapshot import publish_snapshot
 
     with open_for_writing(config) as connection:
         erased = erase_author(connection, arguments.platform, arguments.handle, arguments.actor, datetime.now(UTC))
+        publish_snapshot(connection, config.warehouse.path, f"erase-author:{arguments.actor}")
     print(f"Erased {erased.mentions_deleted} mentions by {arguments.platform}:{arguments.handle}; "
           f"{erased.triage_items_pseudonymised} triage items and {erased.actions_pseudonymised} actions pseudonymised.")
     return 0

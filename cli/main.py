@@ -8,6 +8,7 @@
     overheard staffing --config C [--week 2026-W49]
     overheard erase-author --config C --platform x --handle alice --as dpo
     overheard export --config C --to DIR [--since DATE] [--until DATE]
+    overheard report --config C [--week 2026-W45] [--pdf] [--email]
     overheard airflow-init
     overheard airflow standalone
 """
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--to", required=True, type=Path, help="folder for mentions.parquet and mention_brands.parquet")
     export.add_argument("--since", type=_instant, help="first day or instant included (ISO 8601; dates are UTC)")
     export.add_argument("--until", type=_instant, help="first day or instant excluded")
+    report = commands.add_parser("report", help="render the weekly mention report of any past ISO week")
+    report.add_argument("--config", required=True, type=Path)
+    report.add_argument("--week", help="ISO week, e.g. 2026-W45, in the config's timezone (default: the last complete one)")
+    report.add_argument("--pdf", action="store_true", help="also print a PDF (needs chromium)")
+    report.add_argument("--email", action="store_true", help="also email it as the config's report.email says")
     add_care_commands(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return _preview(config, arguments)
     if arguments.command == "export":
         return _export(config, arguments)
+    if arguments.command == "report":
+        return _report(config, arguments)
     if arguments.command in ("triage", "staffing", "erase-author"):
         return run_care_command(config, arguments)
     return run_cycle(config_path.resolve(), config.warehouse.path)
@@ -152,6 +160,35 @@ def _export(config: Config, arguments: argparse.Namespace) -> int:
     with connection:
         written = export_parquet(connection, arguments.to, arguments.since, arguments.until)
     print(f"Wrote {written.rows} mentions to {written.mentions} and their brands to {written.mention_brands}")
+    return 0
+
+
+def _report(config: Config, arguments: argparse.Namespace) -> int:
+    from reports.exceptions import ReportError
+    from reports.publishing import last_complete_week, publish_weekly_report
+    from warehouse.connection import read_warehouse
+
+    connection = read_warehouse(config.warehouse.path)
+    if connection is None:
+        print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
+        return 1
+    if arguments.email and config.report.email is None:
+        print("--email: the config has no report.email (connection, to); see docs/configuration.md", file=sys.stderr)
+        return 2
+    if arguments.pdf:
+        config = config.model_copy(update={"report": config.report.model_copy(update={"pdf": True})})
+    with connection:
+        week = arguments.week or last_complete_week(connection, config)
+        if week is None:
+            print("No complete week has been loaded yet; give --week", file=sys.stderr)
+            return 1
+        try:
+            files = publish_weekly_report(connection, config, week, email=arguments.email)
+        except (ValueError, ReportError) as error:
+            print(error, file=sys.stderr)
+            return 2
+    print("\n".join([f"Report {files.week}: {files.html}", f"Mentions CSV: {files.csv}",
+                     *([f"PDF: {files.pdf}"] if files.pdf else []), *files.summary]))
     return 0
 
 

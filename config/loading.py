@@ -96,10 +96,14 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     if "://" not in staging:
         staging_path = Path(staging).expanduser()
         staging = str((base / staging_path).resolve())
+    report_folder = Path(config.report.folder).expanduser()
+    if not report_folder.is_absolute():
+        report_folder = warehouse_path.parent / report_folder
     return config.model_copy(
         update={
             "warehouse": config.warehouse.model_copy(update={"path": str(warehouse_path.resolve())}),
             "staging": staging,
+            "report": config.report.model_copy(update={"folder": str(report_folder.resolve())}),
         }
     )
 

@@ -280,6 +280,22 @@ class SentimentSettings(_Strict):
     precision: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
+class ReportEmail(_Strict):
+    """Email the weekly report through an Airflow SMTP connection."""
+
+    connection: str = "smtp_default"
+    to: list[str] = Field(min_length=1)
+    from_address: str | None = None
+
+
+class ReportSettings(_Strict):
+    """The weekly mention report (reports/)."""
+
+    folder: str = "reports"
+    pdf: bool = False
+    email: ReportEmail | None = None
+
+
 class WarehouseSettings(_Strict):
     """Where the DuckDB file lives, and how much memory a load may use before spilling to disk."""
 
@@ -300,6 +316,7 @@ class Config(_Strict):
     reach: ReachSettings = ReachSettings()
     sentiment: SentimentSettings = SentimentSettings()
     playbook: Playbook | None = None
+    report: ReportSettings = ReportSettings()
     feeds_per_task: int = Field(default=25, ge=1, le=1000)
     backfill_days: float = Field(default=1.0, ge=0, le=30)
 

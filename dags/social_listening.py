@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
+from overheard_assets import WAREHOUSE  # dags/ is on sys.path in Airflow
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval
@@ -156,12 +157,15 @@ def social_listening():
         from config import load_config
         from enrich.stories import assign_warehouse_stories
         from warehouse.connection import open_warehouse
+        from warehouse.snapshot import publish_snapshot
 
         config = load_config(loaded["config"])
         with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
-            return {**loaded, "stories_assigned": assign_warehouse_stories(connection)}
+            assigned = assign_warehouse_stories(connection)
+            publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
+        return {**loaded, "stories_assigned": assigned}
 
-    @task
+    @task(outlets=[WAREHOUSE])
     def care(loaded: dict) -> dict:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
@@ -171,6 +175,7 @@ def social_listening():
         from care.triage import CareStep
         from config import load_config
         from warehouse.connection import open_warehouse
+        from warehouse.snapshot import publish_snapshot
 
         config = load_config(loaded["config"])
         if config.playbook is None:
@@ -180,6 +185,7 @@ def social_listening():
             outcome = CareStep(connection, config, loaded["run_id"], now).run()
             channels = config.playbook.alerts.model_dump(exclude_none=True, exclude={"kinds"})
             report = deliver_pending(connection, alert_notifiers(channels), now) if channels else None
+            publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         if report and report.failed:
             print(f"{len(report.failed)} alerts not delivered yet (retried next run): {report.failed}")
         return {**loaded, "care": outcome.as_dict()}

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.main import run_cycle
-from config import load_config
+from config import Config, load_config
 from demo.corpus_server import CorpusServer, CorpusServerError
 from demo.fake_apis.public_apis import PublicApisServer
 from demo.fake_apis.reddit_api import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeRedditApi
@@ -85,7 +85,21 @@ def main() -> int:
             print(f"{error}\nPorts {port}-{port + 3} must be free: set OVERHEARD_DEMO_PORT to another base port.", file=sys.stderr)
             return 1
         config = load_config(DEMO_CONFIG)
-        return run_cycle(DEMO_CONFIG, config.warehouse.path, LOGICAL_DATE.isoformat())
+        status = run_cycle(DEMO_CONFIG, config.warehouse.path, LOGICAL_DATE.isoformat())
+    if status == 0:
+        _render_weekly_report(config)
+    return status
+
+
+def _render_weekly_report(config: Config) -> None:
+    """Render the report of the week the demo's data covers, as the weekly_mention_report DAG would."""
+    from reports.publishing import last_complete_week, publish_weekly_report
+    from warehouse.connection import read_warehouse
+
+    with read_warehouse(config.warehouse.path) as connection:
+        week = last_complete_week(connection, config)
+        files = publish_weekly_report(connection, config, week, email=False)
+    print(f"\nWeekly mention report {files.week}: {files.html} (open it in a browser; mentions in {files.csv.name})")
 
 
 if __name__ == "__main__":

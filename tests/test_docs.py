@@ -23,6 +23,7 @@ from config.model import (
     Config,
     HttpSettings,
     ReachSettings,
+    ReportSettings,
     SentimentSettings,
     WarehouseSettings,
 )
@@ -86,6 +87,7 @@ def test_configuration_reference_lists_every_key():
         | set(BrandConfig.model_fields)
         | (set().union(*(kind.model_fields for kind in SOURCE_MODELS)) - {"kind", "name"})
         | set(HttpSettings.model_fields) | set(ReachSettings.model_fields) | set(SentimentSettings.model_fields)
+        | set(ReportSettings.model_fields)
         | set().union(*(model.model_fields for model in (
             Playbook, CategoryConfig, QueueConfig, RoutingRule, CalendarConfig, PriorityWeights, SpikeConfig, AlertSettings,
         )))

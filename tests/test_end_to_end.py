@@ -116,6 +116,20 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
             ("x", "ok", 0),
         ]
 
+    # The weekly_mention_report DAG, as the warehouse asset would trigger it: the demo ran on Monday
+    # 2 November at noon, so the week due is 2026-W44 (26 October to 1 November, Europe/London).
+    report_folder = Path(load_config(config_path).report.folder)
+    log = subprocess.run(
+        airflow_command("dags", "test", "weekly_mention_report", LOGICAL_DATE.isoformat(),
+                        "--conf", json.dumps({"config": str(config_path)})),
+        env=airflow_environment(), capture_output=True, text=True,
+    )
+    assert "state=success" in log.stdout + log.stderr, (log.stdout + log.stderr)[-3000:]
+    assert sorted(path.name for path in report_folder.iterdir()) == [
+        "overheard-2026-W44-mentions.csv", "overheard-2026-W44.html"
+    ]
+    assert "Brightwave" in (report_folder / "overheard-2026-W44.html").read_text(encoding="utf-8")
+
 
 def test_a_run_whose_plan_fails_is_reported_failed(tmp_path, capsys, airflow_metadata):
     missing = tmp_path / "gone.yaml"  # validated by `overheard run`, then deleted before Airflow reads it
