@@ -45,6 +45,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/stories_throughput.py
 	$(BIN)/python bench/spike_backtest.py
 	$(BIN)/python bench/staffing_forecast.py
+	$(BIN)/python bench/snapshot_publish.py
+	$(BIN)/python bench/report_render.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var
