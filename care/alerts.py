@@ -219,6 +219,11 @@ def alert_notifiers(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, Aler
     return notifiers
 
 
+def configured_notifiers(settings: Any) -> dict[str, AlertNotifier]:
+    """The notifiers of a playbook's `alerts` settings (`config.playbook.AlertSettings`); empty when none."""
+    return alert_notifiers(settings.model_dump(exclude_none=True, exclude={"kinds"}))
+
+
 def record_alerts(connection: duckdb.DuckDBPyConnection, alerts: Iterable[Alert], raised_at: datetime) -> list[Alert]:
     """Record alerts once each: an alert whose key is already in the table is left alone.
 

@@ -105,7 +105,7 @@ def _triage(config: Config, arguments: argparse.Namespace) -> int:
         if action == "list":
             if arguments.mine and not arguments.actor:
                 raise TriageError("--mine needs --as NAME")
-            _print_queue(desk.queue(arguments.queue, arguments.actor if arguments.mine else None), config.timezone)
+            _print_queue(desk.queue(arguments.queue, arguments.actor if arguments.mine else None), config)
         elif action == "history":
             for acted_at, actor, what, detail in desk.history(arguments.key):
                 print(f"{acted_at:%Y-%m-%d %H:%M %Z}  {actor:<12} {what:<10} {detail}")
@@ -131,17 +131,20 @@ def _triage(config: Config, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _print_queue(entries: list, timezone: str) -> None:
+def _print_queue(entries: list, config: Config) -> None:
     if not entries:
         print("No open items.")
         return
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(config.timezone)
+    templates = {category.name: category.response_template for category in config.playbook.categories}
     print(f"{'priority':>8}  {'due':<16} {'queue':<12} {'category':<16} {'status':<8} {'assignee':<10} mention")
     for entry in entries:
         flag = "!" if entry.escalated else " "
         print(f"{flag}{entry.priority:>7.2f}  {entry.due_at.astimezone(zone):%Y-%m-%d %H:%M} {entry.queue:<12} "
               f"{entry.category:<16} {entry.status:<8} {entry.assignee or '-':<10} {entry.mention_key}")
         print(f"{'':>8}  {' '.join(entry.text.split())[:100]}")
+        if templates.get(entry.category):
+            print(f"{'':>8}  reply: {templates[entry.category]}")
 
 
 def _staffing(config: Config, arguments: argparse.Namespace) -> int:

@@ -171,7 +171,7 @@ def social_listening():
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
         deliver them through the configured channels (email, webhook). An alert a channel could not take
         stays pending for the next run."""
-        from care.alerts import alert_notifiers, deliver_pending
+        from care.alerts import configured_notifiers, deliver_pending
         from care.triage import CareStep
         from config import load_config
         from warehouse.connection import open_warehouse
@@ -183,8 +183,8 @@ def social_listening():
         now = datetime.fromisoformat(loaded["window_end"])
         with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
             outcome = CareStep(connection, config, loaded["run_id"], now).run()
-            channels = config.playbook.alerts.model_dump(exclude_none=True, exclude={"kinds"})
-            report = deliver_pending(connection, alert_notifiers(channels), now) if channels else None
+            notifiers = configured_notifiers(config.playbook.alerts)
+            report = deliver_pending(connection, notifiers, now) if notifiers else None
             publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         if report and report.failed:
             print(f"{len(report.failed)} alerts not delivered yet (retried next run): {report.failed}")

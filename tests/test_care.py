@@ -23,7 +23,7 @@ MONDAY_NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)  # Europe/London is on UTC i
 PLAYBOOK = {
     "categories": [
         {"name": "crisis", "query": '(fire OR injured OR "data breach")', "about": "any", "severity": 1.0,
-         "sla_minutes": 15, "escalate": True, "queue": "escalations"},
+         "sla_minutes": 15, "escalate": True, "queue": "escalations", "response_template": "Please DM us now."},
         {"name": "complaint", "query": "(outage OR down OR slow OR billed)", "sentiment": ["negative", "neutral"],
          "severity": 0.6, "sla_minutes": 60},
         {"name": "competitor-complaint", "query": "(outage OR down OR slow)", "about": "competitor",
@@ -315,6 +315,7 @@ def test_the_triage_command_lists_claims_and_responds(config, warehouse, tmp_pat
     assert main(["triage", "list", "--config", str(path), "--queue", "escalations"]) == 0
     listing = capsys.readouterr().out
     assert "!   0.54  2026-11-02 12:15 escalations  crisis" in listing and "x:4" in listing
+    assert "reply: Please DM us now" in listing  # the category's response template
     assert main(["triage", "claim", "x:4", "--config", str(path), "--as", "ana"]) == 0
     assert main(["triage", "respond", "x:4", "https://x.example/r", "--config", str(path), "--as", "ana",
                  "--at", "2026-11-02T12:10:00+00:00"]) == 0
@@ -326,3 +327,18 @@ def test_the_triage_command_lists_claims_and_responds(config, warehouse, tmp_pat
     assert connection.execute(
         "SELECT status, assignee, first_response_minutes FROM triage_items WHERE mention_key = 'x:4'"
     ).fetchone() == ("responded", "ana", 10.0)
+
+
+def test_the_playbooks_alert_settings_give_the_care_task_its_notifiers():
+    from care.alerts import EmailAlertNotifier, WebhookAlertNotifier, configured_notifiers
+    from config.playbook import AlertSettings
+
+    assert configured_notifiers(AlertSettings()) == {}
+    notifiers = configured_notifiers(AlertSettings.model_validate(
+        {"email": {"connection": "smtp_care", "to": ["leads@example.com"]}, "webhook": {"connection": "care_hook"}}
+    ))
+    assert isinstance(notifiers["email"], EmailAlertNotifier) and isinstance(notifiers["webhook"], WebhookAlertNotifier)
+    assert (notifiers["email"].smtp_conn_id, notifiers["email"].to, notifiers["webhook"].webhook_conn_id) == (
+        "smtp_care", ["leads@example.com"], "care_hook"
+    )
+
