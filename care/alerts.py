@@ -18,11 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import duckdb
 from airflow.sdk import BaseNotifier, Connection
-from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowException
+
+from config.connections import ConnectionMissing, airflow_connection, connection_secrets
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,7 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 _HEADER_LIMIT = 150
 _SECTION_LIMIT = 3000
 _ERROR_LIMIT = 500
-_SHORTEST_SECRET = 4
 # Names of connection extras whose values are secrets (like the names Airflow's log masker hides).
-_SECRET_EXTRA_MARKERS = ("token", "secret", "password", "passwd", "key", "credential")
 
 # slack_sdk logs the whole webhook URL, token included, at DEBUG: hand it a logger that never does.
 _webhook_client_log = logging.getLogger(f"{__name__}.webhook_client")
@@ -133,7 +132,7 @@ class EmailAlertNotifier(BaseNotifier):
         """
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-        secrets = _connection_secrets(_connection("email", self.smtp_conn_id))
+        secrets = connection_secrets(_connection("email", self.smtp_conn_id))
         try:
             with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
                 smtp.send_email_smtp(
@@ -174,7 +173,7 @@ class WebhookAlertNotifier(BaseNotifier):
         """
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-        secrets = _connection_secrets(_connection("webhook", self.webhook_conn_id))
+        secrets = connection_secrets(_connection("webhook", self.webhook_conn_id))
         hook = SlackWebhookHook(
             slack_webhook_conn_id=self.webhook_conn_id, timeout=WEBHOOK_TIMEOUT_SECONDS, logger=_webhook_client_log
         )
@@ -380,26 +379,9 @@ def _known_settings(channel: str, settings: Mapping[str, Any], known: set[str]) 
 
 def _connection(channel: str, conn_id: str) -> Connection:
     try:
-        return Connection.get(conn_id)
-    except AirflowNotFoundException:
-        raise AlertDeliveryError(
-            f"{channel}: Airflow connection {conn_id!r} is not defined; "
-            f"set AIRFLOW_CONN_{conn_id.upper()} or add it with `airflow connections add`"
-        ) from None
-
-
-def _connection_secrets(connection: Connection) -> list[str]:
-    """The secret values of a connection: its password, the path of a URL in it, and secret-looking extras."""
-    secrets = [connection.password or ""]
-    if "://" in secrets[0]:
-        secrets.append(urlsplit(secrets[0]).path.strip("/"))
-    secrets += [
-        value
-        for name, value in connection.extra_dejson.items()
-        if isinstance(value, str) and any(marker in name.lower() for marker in _SECRET_EXTRA_MARKERS)
-    ]
-    # Longest first, so a URL is replaced whole before its token inside it.
-    return sorted({secret for secret in secrets if len(secret) >= _SHORTEST_SECRET}, key=len, reverse=True)
+        return airflow_connection(conn_id, channel)
+    except ConnectionMissing as missing:
+        raise AlertDeliveryError(str(missing)) from None
 
 
 def _describe(channel: str, conn_id: str, error: Exception, secrets: Sequence[str]) -> str:

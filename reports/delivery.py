@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from airflow.sdk import Connection
-from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowException
+
+from config.connections import ConnectionMissing, airflow_connection, connection_secrets
 
 from reports.exceptions import ReportDeliveryError
 from reports.render import ReportFiles
 
 MAX_ATTACHMENT_BYTES = 10_000_000
-_SHORTEST_SECRET = 4
 _ERROR_LIMIT = 500
 
 
@@ -57,7 +58,7 @@ def email_report(
     paths = [path for path in (files.html, files.csv, files.pdf) if path is not None]
     attached = [path for path in paths if path.stat().st_size <= max_attachment_bytes]
     left_out = [path for path in paths if path not in attached]
-    secrets = _secrets(_connection(smtp_conn_id))
+    secrets = connection_secrets(_connection(smtp_conn_id))
     try:
         with SmtpHook(smtp_conn_id=smtp_conn_id) as smtp:
             smtp.send_email_smtp(
@@ -88,14 +89,6 @@ def _email_body(files: ReportFiles, attached: Sequence[Path], left_out: Sequence
 
 def _connection(conn_id: str) -> Connection:
     try:
-        return Connection.get(conn_id)
-    except AirflowNotFoundException:
-        raise ReportDeliveryError(
-            f"report email: Airflow connection {conn_id!r} is not defined; "
-            f"set AIRFLOW_CONN_{conn_id.upper()} or add it with `airflow connections add`"
-        ) from None
-
-
-def _secrets(connection: Connection) -> list[str]:
-    password = connection.password or ""
-    return [password] if len(password) >= _SHORTEST_SECRET else []
+        return airflow_connection(conn_id, "report email")
+    except ConnectionMissing as missing:
+        raise ReportDeliveryError(str(missing)) from None
