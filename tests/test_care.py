@@ -342,3 +342,23 @@ def test_the_playbooks_alert_settings_give_the_care_task_its_notifiers():
         "smtp_care", ["leads@example.com"], "care_hook"
     )
 
+
+
+def test_the_staffing_command_plans_next_week_from_the_triage_history(config, warehouse, tmp_path, capsys):
+    # Four Mondays with 20 complaints each between 09:00 and 10:00 London time (GMT in November).
+    for week in range(4):
+        for n in range(20):
+            seen = datetime(2026, 11, 2, 9, tzinfo=UTC) + timedelta(weeks=week, minutes=3 * n)
+            add_mention(warehouse, f"x:w{week}n{n}", "Brightwave outage again", f"run-{week}-{n}", seen)
+            CareStep(warehouse, config, f"run-{week}-{n}", seen).run()
+    warehouse.close()
+    path = tmp_path / "config.json"
+    path.write_text(config.model_dump_json(exclude_none=True))
+
+    assert main(["staffing", "--config", str(path), "--week", "2026-W49"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Staffing for the week of 2026-11-30 (Europe/London), staffing-v1")
+    # 20 arrivals in one hour, 6-minute handle time, 80% within the care queue's 60-minute SLA.
+    assert "care           Mon 30 Nov      20.0            3            3" in lines
+    assert "escalations    Mon 30 Nov       0.0            0            0" in lines
