@@ -93,15 +93,21 @@ def open_for_writing(config: Config, wait_seconds: float = LOCK_WAIT_SECONDS) ->
 
 def _triage(config: Config, arguments: argparse.Namespace) -> int:
     from care.desk import TriageDesk, TriageError
+    from warehouse.connection import read_warehouse
     from warehouse.snapshot import publish_snapshot
 
     if arguments.action not in ("list", "history") and not arguments.actor:
         raise TriageError(f"triage {arguments.action} needs --as NAME: who is acting")
     if arguments.action != "list" and not arguments.key:
         raise TriageError(f"triage {arguments.action} needs the item's mention key")
-    with open_for_writing(config) as connection:
+    action = arguments.action
+    # Listing reads the snapshot every action publishes, so it never waits for a writer.
+    reading = action in ("list", "history")
+    connection = read_warehouse(config.warehouse.path) if reading else open_for_writing(config)
+    if connection is None:
+        raise TriageError(f"no warehouse at {config.warehouse.path} yet: run a collection first")
+    with connection:
         desk = TriageDesk(connection, arguments.actor or "viewer", config.playbook)
-        action = arguments.action
         if action == "list":
             if arguments.mine and not arguments.actor:
                 raise TriageError("--mine needs --as NAME")
