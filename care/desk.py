@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from care.calendar import ALWAYS_OPEN, BusinessCalendar
-from care.triage import record_action
+from care.audit_trail import record_action
 from config.playbook import Playbook
 
 STATUSES = ("open", "claimed", "responded", "closed")

@@ -21,7 +21,7 @@ from datetime import datetime
 
 import duckdb
 
-from care.triage import record_action
+from care.audit_trail import record_action
 from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
 
 ERASED_AUTHOR = "[erased author]"

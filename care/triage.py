@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 import duckdb
 
-from care.alerts import Alert
+from care.alerts import Alert, record_alerts
+from care.audit_trail import SYSTEM_ACTOR, record_action
 from care.priority import PRIORITY_MODEL, interactions, priority_parts
 from care.routing import RoutedMention, fair_agent, route
 from care.spikes import SpikeSettings, find_spikes
@@ -33,8 +34,6 @@ from config.model import Config
 from config.playbook import CategoryConfig, Playbook
 from enrich.query import Query, parse_query
 
-SYSTEM_ACTOR = "overheard"
-_OPEN = ("open", "claimed")
 
 
 @dataclass
@@ -95,8 +94,6 @@ class CareStep:
             spike_alerts = self._spike_alerts()
             outcome.spikes = len(spike_alerts)
             wanted = set(self.playbook.alerts.kinds)
-            from care.alerts import record_alerts
-
             outcome.alerts = record_alerts(
                 self.connection, [a for a in [*alerts, *breaches, *spike_alerts] if a.kind in wanted], self.now
             )
@@ -213,7 +210,7 @@ class CareStep:
                 "mention_key": row["key"], "brand": brand, "category": category.name, "queue": routed.queue,
                 "routed_by": routed.routed_by, "priority": priority, "escalated": escalated,
                 "skills": list(routed.skills), "opened_at": row["first_seen_at"], "sla_minutes": category.sla_minutes,
-                "parts": parts.__dict__,
+                "parts": asdict(parts),
             })
         self._assign_and_insert(sorted(items, key=lambda item: (-item["priority"], item["mention_key"])))
         return len(matched), {item["mention_key"]: item for item in items}
@@ -226,9 +223,10 @@ class CareStep:
         last_acted = dict(self.connection.execute(
             "SELECT actor, epoch(max(acted_at)) FROM triage_actions WHERE actor <> ? GROUP BY actor", [SYSTEM_ACTOR]
         ).fetchall())
+        calendars = {queue.name: self.playbook.business_calendar(queue.name) for queue in self.playbook.queues}
         for item in items:
             queue = self.playbook.queue(item["queue"])
-            due_at = self.playbook.business_calendar(queue.name).due_at(item["opened_at"], item["sla_minutes"])
+            due_at = calendars[queue.name].due_at(item["opened_at"], item["sla_minutes"])
             assignee = fair_agent(queue, item["skills"], open_items, last_acted) if queue.agents else None
             if assignee:
                 open_items[assignee] += 1
@@ -278,7 +276,7 @@ class CareStep:
             if escalate:
                 newly_escalated.append(key)
                 record_action(self.connection, key, "escalated", SYSTEM_ACTOR, self.now,
-                              {"priority": priority, "priority_parts": parts.__dict__})
+                              {"priority": priority, "priority_parts": asdict(parts)})
         return newly_escalated
 
     # --- alerts ---------------------------------------------------------------------------------
@@ -325,9 +323,7 @@ class CareStep:
         settings = self.playbook.spikes
         found = find_spikes(
             self.connection, until=self.now, timezone=self.config.timezone, by_category=settings.by_category,
-            settings=SpikeSettings(baseline_weeks=settings.baseline_weeks, min_volume=settings.min_volume,
-                                   min_ratio=settings.min_ratio, alpha=settings.alpha,
-                                   cooldown_hours=settings.cooldown_hours),
+            settings=SpikeSettings(**settings.model_dump(exclude={"by_category"})),
         )
         alerts = []
         for spike, explanation in found:
@@ -357,12 +353,3 @@ class CareStep:
             ))
         return alerts
 
-
-def record_action(
-    connection: duckdb.DuckDBPyConnection, mention_key: str, action: str, actor: str, at: datetime, detail: dict
-) -> None:
-    """Append one action to the audit trail (`triage_actions`); nothing there is ever updated or deleted."""
-    connection.execute(
-        "INSERT INTO triage_actions (mention_key, action, actor, acted_at, detail) VALUES (?, ?, ?, ?, ?)",
-        [mention_key, action, actor, at, json.dumps(detail, default=str)],
-    )

@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import duckdb
 
+from cli.warehouse_access import open_for_reading, open_for_writing
 from config import Config
 
 TRIAGE_ACTIONS = ("list", "claim", "note", "respond", "close", "reopen", "reassign", "history")
-LOCK_WAIT_SECONDS = 120
 
 
 def add_care_commands(commands: argparse._SubParsersAction) -> None:
@@ -73,27 +71,8 @@ def run_care_command(config: Config, arguments: argparse.Namespace) -> int:
         return 2
 
 
-def open_for_writing(config: Config, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse for writing, waiting while a pipeline task holds DuckDB's write lock.
-
-    DuckDB lets one process write at a time; a load holds the lock for seconds, so an agent's action
-    waits for it instead of failing.
-    """
-    from warehouse.connection import open_warehouse
-
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            return open_warehouse(config.warehouse.path)
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def _triage(config: Config, arguments: argparse.Namespace) -> int:
     from care.desk import TriageDesk, TriageError
-    from warehouse.connection import read_warehouse
     from warehouse.snapshot import publish_snapshot
 
     if arguments.action not in ("list", "history") and not arguments.actor:
@@ -103,10 +82,7 @@ def _triage(config: Config, arguments: argparse.Namespace) -> int:
     action = arguments.action
     # Listing reads the snapshot every action publishes, so it never waits for a writer.
     reading = action in ("list", "history")
-    connection = read_warehouse(config.warehouse.path) if reading else open_for_writing(config)
-    if connection is None:
-        raise TriageError(f"no warehouse at {config.warehouse.path} yet: run a collection first")
-    with connection:
+    with open_for_reading(config) if reading else open_for_writing(config) as connection:
         desk = TriageDesk(connection, arguments.actor or "viewer", config.playbook)
         if action == "list":
             if arguments.mine and not arguments.actor:
@@ -155,16 +131,10 @@ def _print_queue(entries: list, config: Config) -> None:
 
 def _staffing(config: Config, arguments: argparse.Namespace) -> int:
     from care.staffing import daily_staffing, queue_staffing, staffing_plan
-    from warehouse.connection import read_warehouse
 
     week_start = _week_start(arguments.week, config.timezone)
-    queues = queue_staffing(config.playbook)
-    connection = read_warehouse(config.warehouse.path)
-    if connection is None:
-        print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
-        return 1
-    with connection:
-        plan = staffing_plan(connection, week_start, queues=queues, timezone=config.timezone)
+    with open_for_reading(config) as connection:
+        plan = staffing_plan(connection, week_start, queues=queue_staffing(config.playbook), timezone=config.timezone)
     print(f"Staffing for the week of {week_start} ({config.timezone}), {plan.model}; weeks of history: "
           + json.dumps(plan.weeks_used))
     print(f"{'queue':<14} {'day':<11} {'arrivals':>9} {'peak agents':>12} {'agent-hours':>12}")
@@ -186,11 +156,13 @@ def _erase(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _week_start(week: str | None, timezone: str) -> date:
+    """The local Monday of `week`, or of next week when None."""
+    from reports.weeks import report_week
+
     if week is None:
         today = datetime.now(ZoneInfo(timezone)).date()
         return today + timedelta(days=7 - today.weekday())
     try:
-        year, number = week.upper().split("-W")
-        return date.fromisocalendar(int(year), int(number), 1)
-    except ValueError:
-        raise SystemExit(f"--week: {week!r} is not an ISO week; write it like 2026-W49") from None
+        return report_week(week, timezone).days[0]
+    except ValueError as error:
+        raise SystemExit(f"--week: {error}") from None

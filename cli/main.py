@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cli.airflow_env import airflow_command, airflow_environment, initialise_airflow
 from cli.care import add_care_commands, run_care_command
+from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
 
 DAG_ID = "social_listening"
@@ -87,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command == "preview":
         return _preview(config, arguments)
-    if arguments.command == "export":
-        return _export(config, arguments)
-    if arguments.command == "report":
-        return _report(config, arguments)
-    if arguments.command in ("triage", "staffing", "erase-author"):
-        return run_care_command(config, arguments)
+    try:
+        if arguments.command == "export":
+            return _export(config, arguments)
+        if arguments.command == "report":
+            return _report(config, arguments)
+        if arguments.command in ("triage", "staffing", "erase-author"):
+            return run_care_command(config, arguments)
+    except NoWarehouseYet as missing:
+        print(missing, file=sys.stderr)
+        return 1
     return run_cycle(config_path.resolve(), config.warehouse.path)
 
 
@@ -150,14 +155,9 @@ def _preview(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _export(config: Config, arguments: argparse.Namespace) -> int:
-    from warehouse.connection import read_warehouse
     from warehouse.export import export_parquet
 
-    connection = read_warehouse(config.warehouse.path)
-    if connection is None:
-        print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
-        return 1
-    with connection:
+    with open_for_reading(config) as connection:
         written = export_parquet(connection, arguments.to, arguments.since, arguments.until)
     print(f"Wrote {written.rows} mentions to {written.mentions} and their brands to {written.mention_brands}")
     return 0
@@ -166,18 +166,13 @@ def _export(config: Config, arguments: argparse.Namespace) -> int:
 def _report(config: Config, arguments: argparse.Namespace) -> int:
     from reports.exceptions import ReportError
     from reports.publishing import last_complete_week, publish_weekly_report
-    from warehouse.connection import read_warehouse
 
-    connection = read_warehouse(config.warehouse.path)
-    if connection is None:
-        print(f"No warehouse at {config.warehouse.path} yet: run a collection first.", file=sys.stderr)
-        return 1
     if arguments.email and config.report.email is None:
         print("--email: the config has no report.email (connection, to); see docs/configuration.md", file=sys.stderr)
         return 2
     if arguments.pdf:
         config = config.model_copy(update={"report": config.report.model_copy(update={"pdf": True})})
-    with connection:
+    with open_for_reading(config) as connection:
         week = arguments.week or last_complete_week(connection, config)
         if week is None:
             print("No complete week has been loaded yet; give --week", file=sys.stderr)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from config.playbook import Playbook
+from config.playbook import EmailSettings, Playbook
 
 
 def _require_string_list(value: Any) -> Any:
@@ -280,20 +280,12 @@ class SentimentSettings(_Strict):
     precision: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
-class ReportEmail(_Strict):
-    """Email the weekly report through an Airflow SMTP connection."""
-
-    connection: str = "smtp_default"
-    to: list[str] = Field(min_length=1)
-    from_address: str | None = None
-
-
 class ReportSettings(_Strict):
     """The weekly mention report (reports/)."""
 
     folder: str = "reports"
     pdf: bool = False
-    email: ReportEmail | None = None
+    email: EmailSettings | None = None
 
 
 class WarehouseSettings(_Strict):

@@ -126,8 +126,8 @@ class SpikeConfig(_Strict):
     by_category: bool = True
 
 
-class EmailAlerts(_Strict):
-    """Alerts by email through an Airflow SMTP connection."""
+class EmailSettings(_Strict):
+    """Email to a list through an Airflow SMTP connection (alerts, and the weekly report)."""
 
     connection: str = "smtp_default"
     to: list[str] = Field(min_length=1)
@@ -143,7 +143,7 @@ class WebhookAlerts(_Strict):
 class AlertSettings(_Strict):
     """Where spike, breach and escalation alerts go (none: they are only recorded in `alerts`)."""
 
-    email: EmailAlerts | None = None
+    email: EmailSettings | None = None
     webhook: WebhookAlerts | None = None
     kinds: list[Literal["spike", "breach", "escalation"]] = ["spike", "breach", "escalation"]
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from config.model import Config
-from reports.render import ReportFiles, render_weekly_report
+from reports.render import ReportFiles, render_weekly_report, report_stem
 from reports.weeks import iso_week_label, report_week
 
 
@@ -38,7 +38,7 @@ def last_complete_week(connection: duckdb.DuckDBPyConnection, config: Config) ->
 
 def report_path(config: Config, week: str) -> Path:
     """Where the HTML report of `week` is written (as `render_weekly_report` names it)."""
-    return Path(config.report.folder) / f"overheard-{report_week(week, config.timezone).label}.html"
+    return Path(config.report.folder) / f"{report_stem(report_week(week, config.timezone).label)}.html"
 
 
 def publish_weekly_report(

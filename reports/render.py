@@ -69,7 +69,7 @@ def render_weekly_report(
         find_chromium()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"overheard-{the_week.label}"
+    stem = report_stem(the_week.label)
     html_path, csv_path, pdf_path = out_dir / f"{stem}.html", out_dir / f"{stem}-mentions.csv", out_dir / f"{stem}.pdf"
     with WeekMentions(connection, the_week, [brand.name for brand in config.all_brands]) as staged:
         report = collect_weekly_report(staged, config)
@@ -87,6 +87,11 @@ def render_weekly_report(
         week=the_week.label, html=html_path, csv=csv_path, pdf=pdf_path if pdf else None, mentions=mentions,
         summary=report.summary(),
     )
+
+
+def report_stem(week_label: str) -> str:
+    """The name the files of a week's report start with, e.g. "overheard-2026-W45"."""
+    return f"overheard-{week_label}"
 
 
 def _partial(path: Path) -> Path:
