@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collectors.mention import Mention  # noqa: E402
 from config import load_config  # noqa: E402
+from core.mention import Mention  # noqa: E402
 
 TWEETS = REPO.parent / "shared" / "data" / "sentiment" / "train.tsv"
 BRAND_WORDS = ["Brightwave", "Brightwave Broadband", "#brightwavedown", "@brightwavehelp", "Tidewell", "Skylark Fibre"]

@@ -30,8 +30,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from xml.sax.saxutils import escape
@@ -268,8 +268,9 @@ def main() -> None:
         parser.error("--parallel-hosts must be 1-64 (as in the config) and --politeness at least 0")
     sys.stdout.reconfigure(line_buffering=True)
 
-    import collectors.units  # noqa: F401  (imports and feedparser's start-up stay out of the timings)
     import psutil
+
+    import collectors.units  # noqa: F401  (imports and feedparser's start-up stay out of the timings)
 
     expected_changed = sum(feed_changed(n, arguments.hosts, arguments.changed) for n in range(arguments.feeds))
     expected = Counter({"304": arguments.feeds - expected_changed, "200": expected_changed})

@@ -1,4 +1,4 @@
-"""Benchmark: 100 brand queries evaluated on 1,000,000 mentions with `enrich.query.QuerySet`.
+"""Benchmark: 100 brand queries evaluated on 1,000,000 mentions with `query.boolean.QuerySet`.
 
 Builds `--queries` boolean queries for synthetic brands, ten shapes a listening team writes (brand
 names, phrases, #hashtags, @handles, $cashtags, wildcards, NOT, NEAR/n, ONEAR/n, lang:, site:,
@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.mention import Mention  # noqa: E402
-from enrich.query import Query, QuerySet, parse_query  # noqa: E402
-from enrich.query_compile import QueryCompileError, to_reddit_query, to_x_query  # noqa: E402
+from core.mention import Mention  # noqa: E402
+from query.boolean import Query, QuerySet, parse_query  # noqa: E402
+from query.platform_syntax import QueryCompileError, to_reddit_query, to_x_query  # noqa: E402
 
 _STEMS = [
     "Bright", "Tide", "Sky", "Stone", "River", "Lumen", "Nova", "Iron", "Silver", "Green",

@@ -42,7 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collectors.mention import Mention  # noqa: E402
+from core.mention import Mention  # noqa: E402
 from enrich.stories import (  # noqa: E402
     MIN_WORDS,
     DuckDBStoryStore,

@@ -23,8 +23,8 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -285,7 +285,7 @@ def generate(workdir: Path, rows: int) -> dict[str, Any]:
     """Write each unit's enriched rows (with DuckDB) and its manifest (with StagingArea)."""
     import duckdb
 
-    from collectors.staging import StagingArea
+    from core.staging import StagingArea
 
     started = time.perf_counter()
     staging = StagingArea(_staging_root(workdir), RUN_ID)
@@ -354,7 +354,7 @@ def baseline(workdir: Path, rows: int) -> dict[str, Any]:
     """The same files into a fresh warehouse with plain INSERT ... SELECT: no staging, no conflicts."""
     import duckdb
 
-    from collectors.staging import read_json
+    from core.staging import read_json
     from warehouse.load import MENTION_COLUMNS, MENTION_VALUES, STAGED_JSON_COLUMNS
     from warehouse.schema import migrate
 

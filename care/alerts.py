@@ -23,7 +23,7 @@ import duckdb
 from airflow.sdk import BaseNotifier, Connection
 from airflow.sdk.exceptions import AirflowException
 
-from config.connections import ConnectionMissing, airflow_connection, connection_secrets
+from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_secrets
 
 log = logging.getLogger(__name__)
 

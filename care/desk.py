@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from care.calendar import ALWAYS_OPEN, BusinessCalendar
 from care.audit_trail import record_action
 from config.playbook import Playbook
+from core.business_calendar import ALWAYS_OPEN, BusinessCalendar
 
 STATUSES = ("open", "claimed", "responded", "closed")
 

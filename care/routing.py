@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from collectors.mention import Mention
 from config.playbook import CategoryConfig, Playbook, QueueConfig, RoutingRule
-from enrich.query import Query, parse_query
+from query.boolean import Matchable, Query, parse_query
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Route:
 class RoutedMention:
     """What routing rules read about a mention."""
 
-    mention: Mention
+    mention: Matchable
     brand: str
     category: CategoryConfig
     lang: str | None

@@ -29,11 +29,9 @@ from care.audit_trail import SYSTEM_ACTOR, record_action
 from care.priority import PRIORITY_MODEL, interactions, priority_parts
 from care.routing import RoutedMention, fair_agent, route
 from care.spikes import SpikeSettings, find_spikes
-from collectors.mention import Mention
 from config.model import Config
 from config.playbook import CategoryConfig, Playbook
-from enrich.query import Query, parse_query
-
+from query.boolean import MatchableRecord, Query, parse_query
 
 
 @dataclass
@@ -146,7 +144,7 @@ class CareStep:
     def _queries(self) -> dict[str, Query]:
         return {category.name: parse_query(category.query) for category in self.playbook.categories}
 
-    def _new_mentions(self) -> Iterator[tuple[Mention, dict[str, Any]]]:
+    def _new_mentions(self) -> Iterator[tuple[MatchableRecord, dict[str, Any]]]:
         rows = self.connection.execute(
             """
             SELECT m.mention_key, m.platform, m.source, m.native_id, m.url, m.title, m.text, m.author_handle,
@@ -164,11 +162,10 @@ class CareStep:
                    "first_seen_at", "brands"]
         for values in rows:
             row = dict(zip(columns, values, strict=True))
-            mention = Mention(row["platform"], row["source"], row["native_id"], row["url"], row["text"],
-                              title=row["title"], author_handle=row["author_handle"], published_at=row["published_at"])
+            mention = MatchableRecord(row["text"], row["title"], row["url"], row["author_handle"], row["platform"])
             yield mention, row
 
-    def _categories_of(self, mention: Mention, row: dict[str, Any]) -> list[tuple[CategoryConfig, str]]:
+    def _categories_of(self, mention: MatchableRecord, row: dict[str, Any]) -> list[tuple[CategoryConfig, str]]:
         """The categories the mention matches, in playbook order, each with the brand it is for."""
         found = []
         for category in self.playbook.categories:

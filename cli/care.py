@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-
 from cli.warehouse_access import open_for_reading, open_for_writing
 from config import Config
 

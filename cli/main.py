@@ -135,8 +135,8 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
 
 
 def _preview(config: Config, arguments: argparse.Namespace) -> int:
-    from enrich.preview import preview_query
-    from enrich.query import QueryError
+    from cli.preview import preview_query
+    from query.boolean import QueryError
 
     query = arguments.query
     if arguments.brand:

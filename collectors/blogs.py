@@ -17,9 +17,9 @@ import trafilatura
 from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient, host_of
-from collectors.mention import Mention, canonical_url
 from collectors.source_run import SourceRun
 from config.model import BlogSource
+from core.mention import Mention, canonical_url
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml")
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -145,7 +145,7 @@ def extract_post(html: bytes, url: str, source: str) -> Mention | None:
         author_handle=document.author,
         author_name=document.author,
         published_at=_parse_date(document.date),
-        extras={"sitename": document.sitename},
+        publisher=document.sitename,
     )
 
 

@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, HttpStatusError, TerminalError
 from collectors.http import HttpClient
-from collectors.mention import Mention
 from collectors.search import Budget, SearchRange, search_terms
 from collectors.source_run import SourceRun
 from config.model import BlueskySource
+from core.mention import Mention
 
 SEARCH_LIMIT = 100  # the API's maximum page size
 WEB_POST_URL = "https://bsky.app/profile/{profile}/post/{rkey}"

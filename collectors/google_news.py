@@ -18,10 +18,10 @@ import feedparser
 
 from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError
-from collectors.mention import Mention
 from collectors.rss import parse_feed
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, GoogleNewsSource
+from core.mention import Mention
 
 
 def news_query(brand: BrandConfig) -> str:
@@ -124,7 +124,8 @@ def with_publisher(mention: Mention, publisher: str | None, publisher_url: str |
         text=text or headline,
         author_name=publisher,
         author_handle=None,
-        extras={**mention.extras, "publisher": publisher, "publisher_url": publisher_url, "query": query},
+        publisher=publisher,
+        extras={**mention.extras, "publisher_url": publisher_url, "query": query},
     )
 
 

@@ -20,11 +20,11 @@ from urllib.parse import urlencode
 from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient
-from collectors.mention import Mention
 from collectors.rss import html_to_text
 from collectors.search import Budget, SearchRange, search_terms
 from collectors.source_run import SourceRun
 from config.model import HackerNewsSource
+from core.mention import Mention
 
 HITS_PER_PAGE = 100
 ITEM_URL = "https://news.ycombinator.com/item?id={}"

@@ -21,11 +21,11 @@ import requests.utils
 from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient, HttpResponse
-from collectors.mention import Mention
 from collectors.rss import html_to_text
 from collectors.search import Budget
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, MastodonSource
+from core.mention import Mention
 
 TIMELINE_LIMIT = 40  # Mastodon's maximum page size for timelines
 

@@ -46,12 +46,12 @@ from collectors.exceptions import (
     TransientError,
 )
 from collectors.http import HttpClient, retry_after_seconds
-from collectors.mention import Mention
 from collectors.rss import html_to_text
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
-from enrich.matching import BrandMatcher
-from enrich.query_compile import QueryCompileError, to_reddit_query
+from core.mention import Mention
+from query.brand_matching import BrandMatcher
+from query.platform_syntax import QueryCompileError, to_reddit_query
 
 PLATFORM = "reddit"
 # Reddit's largest page; its search stops after about 1,000 results whatever the paging.
@@ -237,6 +237,10 @@ def post_mention(post: Mapping[str, Any], source: str, reddit_url: str) -> Menti
         published_at=datetime.fromtimestamp(float(post["created_utc"]), tz=UTC),
         engagement=_counts(score=post.get("score"), comments=post.get("num_comments"), upvote_ratio=post.get("upvote_ratio")),
         thread_id=name,
+        amplifies=f"{PLATFORM}:{post['crosspost_parent']}" if isinstance(post.get("crosspost_parent"), str) else None,
+        shared_links=[link] if not post.get("is_self") and (link := post.get("url_overridden_by_dest") or post.get("url")) else [],
+        community_size=_community_size(post),
+        publisher=post.get("subreddit_name_prefixed"),
         extras=_extras(post),
     )
 
@@ -257,6 +261,9 @@ def comment_mention(comment: Mapping[str, Any], source: str, reddit_url: str) ->
         engagement=_counts(score=comment.get("score")),
         parent_id=f"{PLATFORM}:{parent}" if parent else None,
         thread_id=comment.get("link_id"),
+        community_size=_community_size(comment),
+        score_hidden=comment.get("score_hidden") is True,
+        publisher=comment.get("subreddit_name_prefixed"),
         extras=_extras(comment),
     )
 
@@ -888,7 +895,12 @@ def _counts(**values: Any) -> dict[str, Any]:
 
 
 def _extras(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: data.get(name) for name in ("subreddit", "subreddit_subscribers", "over_18", "link_flair_text")}
+    return {name: data.get(name) for name in ("subreddit", "over_18", "link_flair_text")}
+
+
+def _community_size(data: Mapping[str, Any]) -> int | None:
+    subscribers = data.get("subreddit_subscribers")
+    return subscribers if isinstance(subscribers, int) and not isinstance(subscribers, bool) else None
 
 
 def _extra(credentials: Mapping[str, Any], connection: str) -> Mapping[str, Any]:

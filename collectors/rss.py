@@ -17,9 +17,9 @@ import lxml.html
 from collectors.context import CollectionContext
 from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient
-from collectors.mention import Mention
 from collectors.source_run import SourceRun
 from config.model import FeedSource
+from core.mention import Mention
 
 # What feedparser flags on a well-formed feed: a charset it had to work out itself (text/xml without
 # a charset, a wrong declaration) or a Content-Type that is not XML. The feed is fine; no warning.
@@ -144,7 +144,8 @@ def parse_feed(body: bytes, source: str, feed_url: str, headers: Mapping[str, st
             author_handle=entry.get("author"),
             published_at=_entry_time(entry),
             lang_hint=_declared_language(entry) or document.feed.get("language"),
-            extras={"feed_title": feed_title, "tags": [tag.get("term") for tag in entry.get("tags", [])]},
+            publisher=feed_title,
+            extras={"tags": [tag.get("term") for tag in entry.get("tags", [])]},
         )
         key = mention.key
         if key in seen or native_id in seen:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from collectors.exceptions import CollectorError
-from collectors.mention import Mention
+from core.mention import Mention
 
 Status = Literal["ok", "empty", "failed", "skipped"]
 

@@ -13,8 +13,8 @@ from typing import Any
 from collectors.context import CollectionContext
 from collectors.http import HttpClient
 from collectors.source_run import SourceRun
-from collectors.staging import StagingArea
 from config.model import Config, Source
+from core.staging import StagingArea
 
 Collector = Callable[[Any, Mapping[str, Any] | None, CollectionContext], SourceRun]
 

@@ -42,10 +42,10 @@ from collectors.exceptions import (
     TerminalError,
     TransientError,
 )
-from collectors.mention import Mention
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, XSource
-from enrich.query_compile import to_x_query
+from core.mention import Mention
+from query.platform_syntax import to_x_query
 
 QUERY_MAX_CHARS = 512
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -301,8 +301,8 @@ def post_to_mention(post: Mapping[str, Any], author: Mapping[str, Any] | None, s
     }
     if author and author.get("verified_type"):
         extras["verified_type"] = author["verified_type"]
-    if retweet_of:
-        extras["retweet_of"] = f"x:{retweet_of}"
+    quoted = [reference["id"] for reference in referenced if reference["type"] == "quoted"]
+    expanded_urls = [url for url in (extras["entities"] or {}).get("urls") or [] if isinstance(url, str)]
     return Mention(
         platform="x",
         source=source,
@@ -317,6 +317,8 @@ def post_to_mention(post: Mapping[str, Any], author: Mapping[str, Any] | None, s
         parent_id=f"x:{replied_to}" if replied_to else None,
         thread_id=str(post["conversation_id"]) if post.get("conversation_id") else None,
         lang_hint=_language(post.get("lang")),
+        amplifies=f"x:{retweet_of}" if retweet_of else None,
+        shared_links=[*(f"https://x.com/i/web/status/{post_id}" for post_id in quoted), *expanded_urls],
         extras=extras,
     )
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from pydantic_core import PydanticCustomError
 
 from config.playbook import EmailSettings, Playbook
+from query.boolean import QueryError, parse_query
 
 
 def _require_string_list(value: Any) -> Any:
@@ -60,8 +61,6 @@ class BrandConfig(_Strict):
     @classmethod
     def _query_parses(cls, value: str | None) -> str | None:
         if value is not None:
-            from enrich.query import QueryError, parse_query
-
             try:
                 parse_query(value)
             except QueryError as error:

@@ -7,10 +7,13 @@ one part gives another (a category's queue, a queue's calendar, a rule's categor
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from core.business_calendar import ALWAYS_OPEN, BusinessCalendar
+from query.boolean import QueryError, parse_query
 
 
 class _Strict(BaseModel):
@@ -18,8 +21,6 @@ class _Strict(BaseModel):
 
 
 def _check_query(value: str) -> str:
-    from enrich.query import QueryError, parse_query
-
     try:
         parse_query(value)
     except QueryError as error:
@@ -74,10 +75,8 @@ class CalendarConfig(_Strict):
         self.calendar()
         return self
 
-    def calendar(self) -> Any:
-        """The `care.calendar.BusinessCalendar` these settings describe."""
-        from care.calendar import BusinessCalendar
-
+    def calendar(self) -> BusinessCalendar:
+        """The business calendar these settings describe."""
         try:
             return BusinessCalendar.from_settings(timezone=self.timezone, hours=self.hours, holidays=self.holidays)
         except ValueError as error:
@@ -187,9 +186,7 @@ class Playbook(_Strict):
         """The queue called `name`."""
         return next(queue for queue in self.queues if queue.name == name)
 
-    def business_calendar(self, queue: str) -> Any:
-        """The `care.calendar.BusinessCalendar` of the queue called `queue` (always open when it names none)."""
-        from care.calendar import ALWAYS_OPEN
-
+    def business_calendar(self, queue: str) -> BusinessCalendar:
+        """The business calendar of the queue called `queue` (always open when it names none)."""
         calendar = self.queue(queue).calendar
         return self.calendars[calendar].calendar() if calendar else ALWAYS_OPEN

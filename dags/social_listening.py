@@ -69,9 +69,9 @@ def social_listening():
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from collectors.staging import StagingArea
         from collectors.units import plan_units
         from config import ConfigError, load_config
+        from core.staging import StagingArea
         from warehouse.cursors import read_cursors
 
         config_path = _config_path(params)
@@ -98,9 +98,9 @@ def social_listening():
     @task(map_index_template="{{ task.op_kwargs['assignment']['unit'] }}")
     def collect(assignment: dict) -> str:
         """Collect one unit's sources and stage what they returned."""
-        from collectors.staging import StagingArea, read_json
         from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
         from config import load_config
+        from core.staging import StagingArea, read_json
 
         plan = read_json(assignment["plan"])
         config = load_config(plan["config"])
@@ -113,8 +113,8 @@ def social_listening():
     @task
     def enrich(collected_url: str, params=None, run_id=None) -> str:
         """Match brands and add ownership, language, sentiment and reach to one unit."""
-        from collectors.staging import StagingArea
         from config import load_config
+        from core.staging import StagingArea
         from enrich.pipeline import enrich_unit
 
         config = load_config(_config_path(params))
@@ -125,8 +125,8 @@ def social_listening():
         """Load every unit that got through enrichment; record the others' sources as failed."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from collectors.staging import read_json
         from config import load_config
+        from core.staging import read_json
         from warehouse.load import load_run
 
         if not assignments:

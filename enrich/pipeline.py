@@ -7,13 +7,14 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from collectors.mention import Mention
-from collectors.staging import StagingArea, read_json, read_jsonl
 from config.model import Config
+from core.mention import Mention
+from core.staging import StagingArea, read_json, read_jsonl
 from enrich.language import LANGUAGE_MODEL, LanguageDetector
-from enrich.matching import BrandMatcher, OwnedContent
+from enrich.ownership import OwnedContent
 from enrich.reach import REACH_MODEL, reach_estimate
 from enrich.sentiment import SentimentBackend, sentiment_backend
+from query.brand_matching import BrandMatcher
 
 _SENTIMENT_BATCH = 256
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collectors.mention import WEB_PLATFORMS, Mention
 from config.model import ReachSettings, Source
+from core.mention import WEB_PLATFORMS, Mention
 
 REACH_MODEL = "reach-v2"
 ACTUAL_SHARE_LOW = 0.01
@@ -55,8 +55,7 @@ def _potential(mention: Mention, source: Source, defaults: ReachSettings) -> int
             return source.audience
         return defaults.default_blog_audience if source.kind == "blog" else defaults.default_feed_audience
     if mention.platform == "reddit":
-        subscribers = mention.extras.get("subreddit_subscribers")
-        audience = subscribers if isinstance(subscribers, int) else defaults.default_forum_audience
+        audience = mention.community_size if mention.community_size is not None else defaults.default_forum_audience
         return round(audience * _score_share(mention.engagement.get("score")))
     if mention.platform == "hackernews":
         audience = source.audience if source.audience is not None else defaults.default_forum_audience

@@ -12,7 +12,7 @@ stories-v1. Every mention of a batch gets a story, by the first rule that applie
    link that is a known mention or story, else a new story named after its first link. Links are
    read from X `extras.entities.urls` and quoted posts, a Reddit link post's `extras.url`, and
    `extras.links` (for any collector). URLs are canonicalised as natural keys are
-   (`collectors.mention.canonical_url`: tracking parameters dropped), links to X statuses and
+   (`core.mention.canonical_url`: tracking parameters dropped), links to X statuses and
    Reddit posts become those posts' keys, and links to home pages and to the post itself are ignored.
 5. `near_duplicate`: a text of at least `MIN_WORDS` words whose word 3-shingles (of its first
    `MAX_WORDS` words: a page's opening says what it is) have an estimated Jaccard similarity of at
@@ -55,7 +55,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from datasketch import MinHash
 
-from collectors.mention import canonical_url
+from core.mention import canonical_url
 
 STORY_MODEL = "stories-v1"
 SHINGLE_WORDS = 3

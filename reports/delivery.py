@@ -16,8 +16,7 @@ from pathlib import Path
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowException
 
-from config.connections import ConnectionMissing, airflow_connection, connection_secrets
-
+from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_secrets
 from reports.exceptions import ReportDeliveryError
 from reports.render import ReportFiles
 

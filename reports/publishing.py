@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from config.model import Config
+from reports.delivery import email_report
 from reports.render import ReportFiles, render_weekly_report, report_stem
 from reports.weeks import iso_week_label, report_week
 
@@ -48,8 +49,6 @@ def publish_weekly_report(
     `report.email`, send it."""
     files = render_weekly_report(connection, config, week, Path(config.report.folder), pdf=config.report.pdf)
     if email and config.report.email:
-        from reports.delivery import email_report
-
         settings = config.report.email
         email_report(files, smtp_conn_id=settings.connection, to=settings.to, from_address=settings.from_address,
                      subject=f"Overheard weekly mention report, {week}")

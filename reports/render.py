@@ -11,7 +11,7 @@ import duckdb
 from config.model import Config
 from reports.html import weekly_report_html
 from reports.mentions_csv import write_mentions_csv
-from reports.pdf import print_pdf
+from reports.pdf import find_chromium, print_pdf
 from reports.week_mentions import WeekMentions
 from reports.weekly import collect_weekly_report
 from reports.weeks import report_week
@@ -64,8 +64,6 @@ def render_weekly_report(
     """
     the_week = report_week(week, config.timezone)
     if pdf:
-        from reports.pdf import find_chromium
-
         find_chromium()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

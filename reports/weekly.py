@@ -39,6 +39,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from care.staffing import STAFFING_MODEL, daily_staffing, queue_staffing, staffing_plan
 from config.model import Config
 from config.playbook import Playbook
 from reports.week_mentions import WeekMentions
@@ -639,8 +640,6 @@ def _staffing(
 ) -> StaffingForecast | None:
     if playbook is None:
         return None
-    from care.staffing import daily_staffing, queue_staffing, staffing_plan
-
     plan = staffing_plan(connection, week.next_monday, queues=queue_staffing(playbook), timezone=week.timezone)
     return StaffingForecast(
         week_label=iso_week_label(week.next_monday),
@@ -720,8 +719,6 @@ def _formula_versions(
     spike_models = Counter(spike.spike_model for spike in spikes)
     versions += [FormulaVersion("spike_model", version, rows, "spikes") for version, rows in spike_models.most_common()]
     if planned_queues:
-        from care.staffing import STAFFING_MODEL
-
         versions.append(FormulaVersion("staffing_model", STAFFING_MODEL, planned_queues, "queues planned"))
     return tuple(versions)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.calendar import ALWAYS_OPEN, WEEKDAYS, BusinessCalendar, OpeningInterval
+from core.business_calendar import ALWAYS_OPEN, WEEKDAYS, BusinessCalendar, OpeningInterval
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -7,16 +7,6 @@ from pathlib import Path
 
 import duckdb
 
-from config.playbook import (
-    AlertSettings,
-    CalendarConfig,
-    CategoryConfig,
-    Playbook,
-    PriorityWeights,
-    QueueConfig,
-    RoutingRule,
-    SpikeConfig,
-)
 from config.model import (
     SOURCE_MODELS,
     BrandConfig,
@@ -26,6 +16,16 @@ from config.model import (
     ReportSettings,
     SentimentSettings,
     WarehouseSettings,
+)
+from config.playbook import (
+    AlertSettings,
+    CalendarConfig,
+    CategoryConfig,
+    Playbook,
+    PriorityWeights,
+    QueueConfig,
+    RoutingRule,
+    SpikeConfig,
 )
 from warehouse.connection import open_warehouse
 from warehouse.views_reference import views_markdown

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.mention import Mention
 from config.model import BrandConfig, Config, HackerNewsSource, ReachSettings
+from core.mention import Mention
 from enrich.language import LanguageDetector, LanguageGuess
-from enrich.matching import BrandMatch, BrandMatcher, OwnedContent
+from enrich.ownership import OwnedContent
+from query.brand_matching import BrandMatch, BrandMatcher
 from enrich.pipeline import Enricher
 from enrich.reach import Reach, reach_estimate
 from enrich.sentiment import LexiconSentiment
@@ -158,7 +159,7 @@ def test_brand_queries_are_sent_to_x_and_reddit_in_their_syntax():
     [
         (Mention("x", "x", "1", None, "hi", author_followers=48210), Reach(48210, 482, 9642)),
         (Mention("x", "x", "2", None, "hi", author_followers=500, engagement={"impressions": 7300}), Reach(7300, 7300, 7300)),
-        (Mention("reddit", "r", "t3_a", None, "hi", engagement={"score": 100}, extras={"subreddit_subscribers": 200_000}),
+        (Mention("reddit", "r", "t3_a", None, "hi", engagement={"score": 100}, community_size=200_000),
          Reach(101_000, 1010, 20200)),
         (Mention("reddit", "r", "t3_b", None, "hi", engagement={"score": 0}), Reach(500, 5, 100)),  # unknown subreddit size
         (Mention("hackernews", "hn", "9", None, "hi", engagement={"points": 900}), Reach(45_050, 450, 9010)),

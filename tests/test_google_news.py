@@ -80,7 +80,7 @@ def test_items_are_news_mentions_keyed_by_link_with_the_publisher_as_author(
         "The Telecom Desk",
     )
     assert price_rise.published_at == datetime(2026, 11, 1, 7, 30, tzinfo=UTC)
-    assert (price_rise.extras["publisher"], price_rise.extras["publisher_url"], price_rise.extras["query"]) == (
+    assert (price_rise.publisher, price_rise.extras["publisher_url"], price_rise.extras["query"]) == (
         "The Telecom Desk", "https://telecomdesk.example", QUERIES[0]
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli.main import main as overheard
-from enrich.preview import preview_query
+from cli.preview import preview_query
 from tests.test_warehouse import FIRST_RUN, WINDOW, stage_run
 from warehouse.load import load_run
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.mention import Mention
-from enrich.query import QueryError, QuerySet, fold, mention_text, parse_query
-from enrich.query_compile import QueryCompileError, to_reddit_query, to_x_query
+from core.mention import Mention
+from query.boolean import QueryError, QuerySet, fold, mention_text, parse_query
+from query.platform_syntax import QueryCompileError, to_reddit_query, to_x_query
 from tests.test_docs import tables_in
 
 QUERY_LANGUAGE = Path(__file__).resolve().parents[1] / "docs" / "query-language.md"
@@ -33,7 +33,7 @@ def matches(query: str, text: str, **fields) -> bool:
 @pytest.mark.parametrize(
     ("query", "text", "expected"),
     [
-        # Terms: case-insensitive, on word boundaries, as enrich.matching matches aliases.
+        # Terms: case-insensitive, on word boundaries, as query.brand_matching matches aliases.
         ("brightwave", "BRIGHTWAVE is down again", True),
         ("brightwave", "#Brightwave and Brightwave's router", True),
         ("brightwave", "Brightwaves of light, xBrightwave, Brightwave_2", False),

@@ -130,7 +130,8 @@ def test_brand_posts_their_comments_and_watched_comment_streams(reddit: FakeRedd
     # Five comments on Reddit; the deleted one is not collected.
     assert outage.engagement == {"score": 87, "comments": 5, "upvote_ratio": 0.96}
     assert (outage.parent_id, outage.thread_id) == (None, "t3_1oq7b2x")
-    assert outage.extras == {"subreddit": "UKBroadband", "subreddit_subscribers": 48210, "over_18": False, "link_flair_text": "Outage"}
+    assert outage.extras == {"subreddit": "UKBroadband", "over_18": False, "link_flair_text": "Outage"}
+    assert (outage.community_size, outage.publisher) == (48210, "r/UKBroadband")
 
     reply = next(mention for mention in run.mentions if mention.key == "reddit:t1_lqa1b02")
     assert (reply.parent_id, reply.thread_id, reply.title) == ("reddit:t1_lqa1b01", "t3_1oq7b2x", None)

@@ -24,9 +24,9 @@ transformers = pytest.importorskip("transformers")
 
 from pydantic import ValidationError  # noqa: E402
 
-from collectors.mention import Mention  # noqa: E402
-from collectors.staging import StagingArea, read_json, read_jsonl  # noqa: E402
 from config.model import Config, SentimentSettings  # noqa: E402
+from core.mention import Mention  # noqa: E402
+from core.staging import StagingArea, read_json, read_jsonl  # noqa: E402
 from enrich.pipeline import enrich_unit  # noqa: E402
 from enrich.sentiment import (  # noqa: E402 - after the offline switch
     DEFAULT_TRANSFORMER_MODEL,

@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collectors.mention import Mention
 from collectors.source_run import SourceRun
-from collectors.staging import StagingArea
 from collectors.units import CollectionUnit, stage_unit
+from core.mention import Mention
+from core.staging import StagingArea
 from enrich.pipeline import enrich_unit
 from warehouse.connection import open_warehouse, read_warehouse
 from warehouse.load import load_run

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from collectors.mention import Mention
+from core.mention import Mention
 from enrich.stories import (
     BUCKET_CAP,
     LSH_BANDS,

@@ -9,11 +9,11 @@ import duckdb
 import pytest
 
 import warehouse.load
-from collectors.mention import Mention
 from collectors.source_run import SourceRun
-from collectors.staging import StagingArea
 from collectors.units import CollectionUnit, stage_unit
 from config.model import Config
+from core.mention import Mention
+from core.staging import StagingArea
 from enrich.pipeline import enrich_unit
 from warehouse.connection import open_warehouse
 from warehouse.cursors import read_cursors

@@ -487,7 +487,7 @@ def test_retweets_when_included_are_their_own_mentions_pointing_at_the_original(
     assert "-is:retweet" not in x.api.searches[0]["query"]
     retweet = next(m for m in run.mentions if m.text.startswith("RT @priya_codes"))
     original = post_id("Third evening")
-    assert retweet.extras["retweet_of"] == f"x:{original}"
+    assert retweet.amplifies == f"x:{original}"
     assert retweet.extras["referenced_tweets"] == [{"type": "retweeted", "id": original}]
     assert f"x:{original}" in {m.key for m in run.mentions}
 

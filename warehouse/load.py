@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import duckdb
 import fsspec
 
-from collectors.staging import read_json
+from core.staging import read_json
 from warehouse.connection import open_warehouse
 from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
 from warehouse.snapshot import publish_snapshot

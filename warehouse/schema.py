@@ -7,6 +7,8 @@ from importlib.resources import files
 
 import duckdb
 
+from warehouse.daily_aggregates import refresh_daily_aggregates
+
 _MIGRATION_NAME = re.compile(r"^(\d{3})_(\w+)\.sql$")
 
 
@@ -45,8 +47,6 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> list[int]:
         newly_applied.append(version)
     if 6 in newly_applied:
         # 006 created the daily aggregate tables; build them for the mentions already there.
-        from warehouse.daily_aggregates import refresh_daily_aggregates
-
         connection.execute("BEGIN TRANSACTION")
         refresh_daily_aggregates(connection)
         connection.execute("COMMIT")

@@ -1,7 +1,7 @@
 """Brand queries in the search syntax of X (API v2 search) and Reddit, as far as each can say it.
 
 A compiled query only decides what the platform sends us; every mention is still checked against
-the full query locally (`enrich.query`). So a compiled query may be broader than the local one but
+the full query locally (`query.boolean`). So a compiled query may be broader than the local one but
 never narrower: each part the platform cannot express is replaced by the narrowest thing it can
 express that still contains it.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from enrich.query import And, Field, Node, Not, Or, Query, QueryError, Term, parse_query
+from query.boolean import And, Field, Node, Not, Or, Query, QueryError, Term, parse_query
 
 _KEYWORD = re.compile(r"\w+")
 _X_ENTITY = re.compile(r"[#@]\w+|\$[A-Za-z]\w*")

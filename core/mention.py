@@ -59,7 +59,14 @@ class Mention:
         parent_id: the key of the item it replies to.
         thread_id: the conversation or thread it belongs to.
         lang_hint: the language the platform declares, if any.
-        extras: anything else the platform gives, kept as JSON.
+        amplifies: the key of the post this one passes on unchanged (an X retweet, a Mastodon reblog,
+            a Bluesky repost, a Reddit crosspost), so stories count it with the original.
+        shared_links: the URLs it links to or quotes, in order (a quoted post as its URL).
+        community_size: how many people follow the community it was posted in (a subreddit's
+            subscribers), when the platform says; the author's own audience is `author_followers`.
+        score_hidden: the platform hides its score for now (the `score` in `engagement` is a placeholder).
+        publisher: who published it, by name: the news outlet, the site, the feed's title.
+        extras: anything else the platform gives, kept as JSON; no stage reads it.
     """
 
     platform: str
@@ -76,6 +83,11 @@ class Mention:
     parent_id: str | None = None
     thread_id: str | None = None
     lang_hint: str | None = None
+    amplifies: str | None = None
+    shared_links: list[str] = field(default_factory=list)
+    community_size: int | None = None
+    score_hidden: bool = False
+    publisher: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,5 +113,7 @@ class Mention:
         if values["published_at"]:
             values["published_at"] = datetime.fromisoformat(values["published_at"])
         values["engagement"] = values["engagement"] or {}
+        values["shared_links"] = values["shared_links"] or []
+        values["score_hidden"] = bool(values["score_hidden"])
         values["extras"] = values["extras"] or {}
         return cls(**values)

@@ -6,9 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from collectors.mention import Mention
-from enrich.query import parse_query
-from enrich.query_compile import QueryCompileError, to_reddit_query, to_x_query
+from query.boolean import MatchableRecord, mention_text, parse_query
+from query.platform_syntax import QueryCompileError, to_reddit_query, to_x_query
 from warehouse.connection import read_warehouse
 
 
@@ -44,16 +43,16 @@ def preview_query(warehouse_path: str | Path, query_text: str, limit: int = 10) 
         ).fetchall()
     matches = []
     for platform, source, native_id, url, title, text, author, published_at, lang in rows:
-        mention = Mention(platform, source, native_id, url, text, title=title, author_handle=author, published_at=published_at)
+        mention = MatchableRecord(text, title, url, author, platform)
         if query.matches(mention, lang):
-            matches.append((mention, lang))
-    by_platform = Counter(mention.platform for mention, _ in matches)
+            matches.append((mention, native_id, published_at))
+    by_platform = Counter(mention.platform for mention, _, _ in matches)
     lines += ["", f"Matches {len(matches)} of {len(rows)} mentions in the warehouse"
               + (f" ({', '.join(f'{platform} {count}' for platform, count in by_platform.most_common())})" if matches else "")]
-    for mention, lang in matches[:limit]:
-        when = f"{mention.published_at:%Y-%m-%d %H:%M}" if mention.published_at else "undated"
+    for mention, native_id, published_at in matches[:limit]:
+        when = f"{published_at:%Y-%m-%d %H:%M}" if published_at else "undated"
         headline = " ".join((mention.title or mention.text).split())[:100]
-        terms = query.matched_terms(f"{mention.title}\n{mention.text}" if mention.title else mention.text)
+        terms = query.matched_terms(mention_text(mention))
         lines.append(f"  {when}  {mention.platform:<10} {headline}")
-        lines.append(f"  {'':16}  {'':<10} {mention.url or mention.key}  terms: {json.dumps(list(terms), ensure_ascii=False)}")
+        lines.append(f"  {'':16}  {'':<10} {mention.url or f'{mention.platform}:{native_id}'}  terms: {json.dumps(list(terms), ensure_ascii=False)}")
     return "\n".join(lines)

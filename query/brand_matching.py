@@ -1,16 +1,29 @@
-"""Brand and competitor matching on aliases, hashtags and handles."""
+"""Brand and competitor matching on aliases, hashtags, handles and boolean queries (ground layer).
+
+Collectors that filter before staging (Reddit) and enrichment match brands with the same rules.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Literal, Protocol
 
-from collectors.mention import Mention
-from config.model import BrandConfig
-from enrich.query import Query, parse_query
+from query.boolean import Matchable, MatchableRecord, Query, parse_query
+
+
+class BrandTerms(Protocol):
+    """What matching reads of a configured brand (`config.model.BrandConfig`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def terms(self) -> list[str]: ...
+    @property
+    def query(self) -> str | None: ...
+
 
 Role = Literal["brand", "competitor"]
 
@@ -43,8 +56,8 @@ class BrandMatcher:
         competitors: the competitors to track beside them.
     """
 
-    def __init__(self, brands: list[BrandConfig], competitors: list[BrandConfig]):
-        self._owners: defaultdict[str, list[tuple[BrandConfig, Role, str]]] = defaultdict(list)
+    def __init__(self, brands: Sequence[BrandTerms], competitors: Sequence[BrandTerms]):
+        self._owners: defaultdict[str, list[tuple[BrandTerms, Role, str]]] = defaultdict(list)
         self._order = {brand.name: position for position, brand in enumerate([*brands, *competitors])}
         self._queries: dict[str, tuple[Role, Query]] = {}
         for role, group in (("brand", brands), ("competitor", competitors)):
@@ -53,14 +66,14 @@ class BrandMatcher:
                     self._queries[brand.name] = (role, parse_query(brand.query))
                     continue
                 for term in brand.terms:
-                    self._owners[_fold(term)].append((brand, role, term))
+                    self._owners[fold_term(term)].append((brand, role, term))
         self.needs_language = any("lang" in query.fields for _, query in self._queries.values())
         # Longest first, so "Tidewell Telecom" is preferred to "Tidewell" where both start.
         alternatives = sorted(self._owners, key=len, reverse=True)
         pattern = "|".join(r"\s+".join(map(re.escape, term.split())) for term in alternatives)
         self._pattern = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE) if alternatives else None
 
-    def match(self, text: str, mention: Mention | None = None, lang: str | None = None) -> list[BrandMatch]:
+    def match(self, text: str, mention: Matchable | None = None, lang: str | None = None) -> list[BrandMatch]:
         """The brands a mention names, in configuration order.
 
         Args:
@@ -71,12 +84,12 @@ class BrandMatcher:
         """
         found: dict[str, tuple[Role, list[str]]] = {}
         for hit in self._pattern.finditer(text) if self._pattern else ():
-            for brand, role, term in self._owners[_fold(hit.group(0))]:
+            for brand, role, term in self._owners[fold_term(hit.group(0))]:
                 _, terms = found.setdefault(brand.name, (role, []))
                 if term not in terms:
                     terms.append(term)
         if self._queries:
-            subject = mention or Mention(platform="", source="", native_id=None, url=None, text=text)
+            subject = mention or MatchableRecord(text)
             for name, (role, query) in self._queries.items():
                 if query.matches(subject, lang):
                     found[name] = (role, list(query.matched_terms(text)))
@@ -84,30 +97,7 @@ class BrandMatcher:
         return [BrandMatch(name, role, tuple(terms)) for name, (role, terms) in ordered]
 
 
-class OwnedContent:
-    """Recognises content a tracked company published itself: its handles and its domains.
 
-    Args:
-        brands: every brand and competitor; content owned by any of them is not earned media.
-    """
-
-    def __init__(self, brands: list[BrandConfig]):
-        self._handles = {_fold(handle.lstrip("@")): brand.name for brand in brands for handle in brand.owned_handles}
-        self._domains = {domain.lower().lstrip("."): brand.name for brand in brands for domain in brand.owned_domains}
-
-    def owner(self, author_handle: str | None, url: str | None) -> str | None:
-        """The brand that owns content with this author and URL, or None for earned content."""
-        if author_handle:
-            owner = self._handles.get(_fold(author_handle.lstrip("@")))
-            if owner:
-                return owner
-        host = (urlsplit(url).hostname or "") if url else ""
-        while host:
-            if host in self._domains:
-                return self._domains[host]
-            host = host.partition(".")[2]
-        return None
-
-
-def _fold(term: str) -> str:
+def fold_term(term: str) -> str:
+    """A term as matching compares it: case-folded, white space collapsed."""
     return " ".join(term.casefold().split())

@@ -5,12 +5,12 @@
 
 Operators are written in capitals; from tightest to loosest: NOT, NEAR/n and ONEAR/n, AND, OR.
 Adjacent terms need an operator between them (no implicit AND). Terms match case-insensitively on
-word boundaries, as `enrich.matching.BrandMatcher` matches. docs/query-language.md is the reference.
+word boundaries, as `query.brand_matching.BrandMatcher` matches. docs/query-language.md is the reference.
 
 `parse_query` turns a query string into a `Query` or raises `QueryError` pointing at the column.
 `Query.matches` evaluates one query on a mention; `QuerySet.matching` evaluates many on a mention,
 tokenising its text once and fully evaluating only the queries whose required terms occur in it.
-`enrich.query_compile` turns a `Query` into X and Reddit search syntax.
+`query.platform_syntax` turns a `Query` into X and Reddit search syntax.
 
 A parsed query is a tree of `Term`, `Field`, `Not`, `And`, `Or` and `Near` nodes. Each has
 `holds(scan)` (does the mention satisfy it), `render()` (its canonical text) and `offset` (where it
@@ -24,10 +24,8 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Union
+from typing import Protocol, Union
 from urllib.parse import urlsplit
-
-from collectors.mention import Mention
 
 FIELDS = ("lang", "site", "author", "platform")
 MAX_NESTING = 100
@@ -322,6 +320,35 @@ class _TermPattern:
 _TERM_PATTERNS: dict[tuple[str, ...], _TermPattern] = {}
 
 
+class Matchable(Protocol):
+    """What a query is evaluated on: a mention (`core.mention.Mention`) or a `MatchableRecord`."""
+
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def author_handle(self) -> str | None: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def lang_hint(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class MatchableRecord:
+    """The fields queries read, for a post known only by its stored columns or by its text alone."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    author_handle: str | None = None
+    platform: str = ""
+    lang_hint: str | None = None
+
+
 class _Scan:
     """One mention as the queries see it: its text, tokenised once, and its fields."""
 
@@ -329,7 +356,7 @@ class _Scan:
         "text", "tokens", "found", "lang", "_mention", "_prefixes", "_spans", "_word_starts", "_word_ends", "_host"
     )
 
-    def __init__(self, text: str, mention: Mention | None = None, lang: str | None = None):
+    def __init__(self, text: str, mention: Matchable | None = None, lang: str | None = None):
         self.text = text
         self.tokens = set(_WORD.findall(fold(text)))
         self.found: dict[_TermPattern, bool] = {}
@@ -390,7 +417,7 @@ def _author_value(handle: str) -> str:
     return handle
 
 
-def mention_text(mention: Mention) -> str:
+def mention_text(mention: Matchable) -> str:
     """The text queries search: the title, a line break and the body (as enrichment reads it)."""
     return f"{mention.title}\n{mention.text}" if mention.title else mention.text
 
@@ -437,7 +464,7 @@ class Query:
         """
         return _needs_a_term(self.root)
 
-    def matches(self, mention: Mention, lang: str | None = None) -> bool:
+    def matches(self, mention: Matchable, lang: str | None = None) -> bool:
         """Whether the mention (title and body, and its fields) satisfies the query.
 
         Args:
@@ -542,7 +569,7 @@ class QuerySet:
         self._token_keys = set(self._by_token)
         self.evaluations = 0
 
-    def matching(self, mention: Mention, lang: str | None = None) -> list[str]:
+    def matching(self, mention: Matchable, lang: str | None = None) -> list[str]:
         """The names of the queries the mention matches, in the order given.
 
         Args:
