@@ -15,10 +15,10 @@ import lxml.html
 import trafilatura
 
 from collectors.context import CollectionContext
-from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient, host_of
 from collectors.source_run import SourceRun
 from config.model import BlogSource
+from core.errors import CollectorError, TerminalError
 from core.mention import Mention, canonical_url
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml")

@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from collectors.context import CollectionContext
-from collectors.exceptions import CollectorError, HttpStatusError, TerminalError
+from collectors.exceptions import HttpStatusError
 from collectors.http import HttpClient
 from collectors.search import Budget, SearchRange, search_terms
 from collectors.source_run import SourceRun
 from config.model import BlueskySource
+from core.errors import CollectorError, TerminalError
 from core.mention import Mention
 
 SEARCH_LIMIT = 100  # the API's maximum page size

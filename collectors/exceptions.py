@@ -1,20 +1,6 @@
-"""Why a collection failed: transient (try again later) or terminal (fix the config)."""
+"""Why an HTTP fetch failed, on top of the base errors in `core.errors` (transient or terminal)."""
 
-
-class CollectorError(Exception):
-    """A source could not be collected; the message says what to do about it."""
-
-    transient = False
-
-
-class TransientError(CollectorError):
-    """Worth retrying later: the network, a 5xx, a rate limit that outlasts our wait budget."""
-
-    transient = True
-
-
-class TerminalError(CollectorError):
-    """Retrying will not help until something is fixed: a 404, a page that is not a feed, bad credentials."""
+from core.errors import CollectorError, TerminalError
 
 
 class HttpStatusError(CollectorError):

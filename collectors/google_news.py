@@ -17,10 +17,10 @@ from urllib.parse import quote, urlencode
 import feedparser
 
 from collectors.context import CollectionContext
-from collectors.exceptions import CollectorError
 from collectors.rss import parse_feed
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, GoogleNewsSource
+from core.errors import CollectorError
 from core.mention import Mention
 
 

@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from collectors.context import CollectionContext
-from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient
 from collectors.rss import html_to_text
 from collectors.search import Budget, SearchRange, search_terms
 from collectors.source_run import SourceRun
 from config.model import HackerNewsSource
+from core.errors import CollectorError, TerminalError
 from core.mention import Mention
 
 HITS_PER_PAGE = 100

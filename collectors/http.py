@@ -22,14 +22,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from collectors.exceptions import (
-    BodyTooLargeError,
-    HttpStatusError,
-    RobotsDisallowedError,
-    TerminalError,
-    TransientError,
-)
+from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError
 from config.model import HttpSettings
+from core.errors import TerminalError, TransientError
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CHUNK_BYTES = 64 * 1024

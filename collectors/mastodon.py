@@ -19,12 +19,12 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests.utils
 
 from collectors.context import CollectionContext
-from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient, HttpResponse
 from collectors.rss import html_to_text
 from collectors.search import Budget
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, MastodonSource
+from core.errors import CollectorError, TerminalError
 from core.mention import Mention
 
 TIMELINE_LIMIT = 40  # Mastodon's maximum page size for timelines

@@ -39,16 +39,12 @@ import prawcore
 import requests
 
 from collectors.context import CollectionContext
-from collectors.exceptions import (
-    CollectorError,
-    HttpStatusError,
-    TerminalError,
-    TransientError,
-)
+from collectors.exceptions import HttpStatusError
 from collectors.http import HttpClient, retry_after_seconds
 from collectors.rss import html_to_text
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
+from core.errors import CollectorError, TerminalError, TransientError
 from core.mention import Mention
 from query.brand_matching import BrandMatcher
 from query.platform_syntax import QueryCompileError, to_reddit_query

@@ -15,10 +15,10 @@ import lxml.etree
 import lxml.html
 
 from collectors.context import CollectionContext
-from collectors.exceptions import CollectorError, TerminalError
 from collectors.http import HttpClient
 from collectors.source_run import SourceRun
 from config.model import FeedSource
+from core.errors import CollectorError, TerminalError
 from core.mention import Mention
 
 # What feedparser flags on a well-formed feed: a charset it had to work out itself (text/xml without

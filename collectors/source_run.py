@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from collectors.exceptions import CollectorError
+from core.errors import CollectorError
 from core.mention import Mention
 
 Status = Literal["ok", "empty", "failed", "skipped"]

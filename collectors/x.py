@@ -36,14 +36,10 @@ import tweepy
 from requests.adapters import HTTPAdapter
 
 from collectors.context import CollectionContext
-from collectors.exceptions import (
-    BodyTooLargeError,
-    CollectorError,
-    TerminalError,
-    TransientError,
-)
+from collectors.exceptions import BodyTooLargeError
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, XSource
+from core.errors import CollectorError, TerminalError, TransientError
 from core.mention import Mention
 from query.platform_syntax import to_x_query
 

@@ -8,10 +8,10 @@ from config.model import BrandConfig, Config, HackerNewsSource, ReachSettings
 from core.mention import Mention
 from enrich.language import LanguageDetector, LanguageGuess
 from enrich.ownership import OwnedContent
-from query.brand_matching import BrandMatch, BrandMatcher
 from enrich.pipeline import Enricher
 from enrich.reach import Reach, reach_estimate
 from enrich.sentiment import LexiconSentiment
+from query.brand_matching import BrandMatch, BrandMatcher
 
 BRIGHTWAVE = BrandConfig(
     name="Brightwave",

@@ -12,16 +12,10 @@ import time
 
 import pytest
 
-from collectors.exceptions import (
-    BodyTooLargeError,
-    CollectorError,
-    HttpStatusError,
-    RobotsDisallowedError,
-    TerminalError,
-    TransientError,
-)
+from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError
 from collectors.http import HttpClient
 from config.model import HttpSettings
+from core.errors import CollectorError, TerminalError, TransientError
 from tests.local_http import LocalHttpServer, Reply, Request
 
 

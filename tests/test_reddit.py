@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.exceptions import TransientError
 from collectors.http import HttpClient
 from collectors.reddit import collect_reddit, is_gone, parse_listing, parse_thread, search_queries
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
+from core.errors import TransientError
 from demo.fake_apis.reddit_api import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
