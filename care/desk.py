@@ -20,6 +20,7 @@ import duckdb
 from care.audit_trail import record_action
 from config.playbook import Playbook
 from core.business_calendar import ALWAYS_OPEN, BusinessCalendar
+from core.transactions import transaction
 
 STATUSES = ("open", "claimed", "responded", "closed")
 
@@ -174,17 +175,12 @@ class TriageDesk:
 
     def _act(self, mention_key: str, action: str, at: datetime | None, detail: dict, **changes: object) -> None:
         at = at or self.clock()
-        self.connection.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.connection):
             assignments = ", ".join(f"{column} = ?" for column in [*changes, "updated_at"])
             self.connection.execute(
                 f"UPDATE triage_items SET {assignments} WHERE mention_key = ?", [*changes.values(), at, mention_key]
             )
             record_action(self.connection, mention_key, action, self.actor, at, detail)
-            self.connection.execute("COMMIT")
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
 
     def _calendar(self, queue: str) -> BusinessCalendar:
         known = self.playbook is not None and queue in {q.name for q in self.playbook.queues}

@@ -22,6 +22,7 @@ from datetime import datetime
 import duckdb
 
 from care.audit_trail import record_action
+from core.transactions import transaction
 from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
 
 ERASED_AUTHOR = "[erased author]"
@@ -54,8 +55,7 @@ def erase_author(
     handle = handle.removeprefix("@")
     if not handle:
         raise ValueError("give the author's handle, e.g. --handle alice")
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         keys = [key for (key,) in connection.execute(
             "SELECT mention_key FROM mentions WHERE platform = ? AND lower(ltrim(author_handle, '@')) = lower(?)",
             [platform, handle],
@@ -82,10 +82,6 @@ def erase_author(
         _scrub_spike_explanations(connection, handle, set(keys))
         for pseudonym in pseudonyms.values():
             record_action(connection, pseudonym, "erased", actor, at, {"reason": "data-subject request"})
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return Erasure(len(keys), items, actions)
 
 

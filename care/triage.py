@@ -31,6 +31,7 @@ from care.routing import RoutedMention, fair_agent, route
 from care.spikes import SpikeSettings, find_spikes
 from config.model import Config
 from config.playbook import CategoryConfig, Playbook
+from core.transactions import transaction
 from query.boolean import MatchableRecord, Query, parse_query
 
 
@@ -77,8 +78,7 @@ class CareStep:
     def run(self) -> CareOutcome:
         """Observe, categorise, open, re-score, and find breaches and spikes, in one transaction."""
         outcome = CareOutcome()
-        self.connection.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.connection):
             self._observe_engagement()
             outcome.categorised, opened = self._categorise_and_open()
             outcome.opened = len(opened)
@@ -95,10 +95,6 @@ class CareStep:
             outcome.alerts = record_alerts(
                 self.connection, [a for a in [*alerts, *breaches, *spike_alerts] if a.kind in wanted], self.now
             )
-            self.connection.execute("COMMIT")
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
         return outcome
 
     # --- engagement ------------------------------------------------------------------------------

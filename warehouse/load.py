@@ -15,6 +15,7 @@ import duckdb
 import fsspec
 
 from core.staging import read_json
+from core.transactions import transaction
 from warehouse.connection import open_warehouse
 from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
 from warehouse.snapshot import publish_snapshot
@@ -141,13 +142,8 @@ def load_run(
     ]
     connection = open_warehouse(warehouse_path, memory_limit)
     try:
-        connection.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(connection):
             result = _load(connection, run_id, window, [m["mentions"] for m in manifests], outcomes)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
         publish_snapshot(connection, warehouse_path, run_id)
     finally:
         connection.close()

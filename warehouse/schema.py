@@ -7,6 +7,7 @@ from importlib.resources import files
 
 import duckdb
 
+from core.transactions import transaction
 from warehouse.daily_aggregates import refresh_daily_aggregates
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -36,18 +37,12 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> list[int]:
     for version, name, sql in migrations():
         if version in applied:
             continue
-        connection.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(connection):
             connection.execute(sql)
             connection.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, name])
-            connection.execute("COMMIT")
-        except Exception:
-            connection.execute("ROLLBACK")
-            raise
         newly_applied.append(version)
     if 6 in newly_applied:
         # 006 created the daily aggregate tables; build them for the mentions already there.
-        connection.execute("BEGIN TRANSACTION")
-        refresh_daily_aggregates(connection)
-        connection.execute("COMMIT")
+        with transaction(connection):
+            refresh_daily_aggregates(connection)
     return newly_applied
