@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from collectors.context import CollectionContext
+from collectors.html_text import html_to_text
 from collectors.http import HttpClient
-from collectors.rss import html_to_text
 from collectors.search import Budget, SearchRange, search_terms
 from collectors.source_run import SourceRun
 from config.model import HackerNewsSource

@@ -19,8 +19,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests.utils
 
 from collectors.context import CollectionContext
+from collectors.html_text import html_to_text
 from collectors.http import HttpClient, HttpResponse
-from collectors.rss import html_to_text
 from collectors.search import Budget
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, MastodonSource

@@ -40,8 +40,8 @@ import requests
 
 from collectors.context import CollectionContext
 from collectors.exceptions import HttpStatusError
+from collectors.html_text import html_to_text
 from collectors.http import HttpClient, retry_after_seconds
-from collectors.rss import html_to_text
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
 from core.errors import CollectorError, TerminalError, TransientError

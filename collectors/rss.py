@@ -6,15 +6,13 @@ import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import unescape
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-import lxml.etree
-import lxml.html
 
 from collectors.context import CollectionContext
+from collectors.html_text import html_to_text
 from collectors.http import HttpClient
 from collectors.source_run import SourceRun
 from config.model import FeedSource
@@ -24,12 +22,6 @@ from core.mention import Mention
 # What feedparser flags on a well-formed feed: a charset it had to work out itself (text/xml without
 # a charset, a wrong declaration) or a Content-Type that is not XML. The feed is fine; no warning.
 _ENCODING_NOTICES = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-# Elements that break a line when rendered: their text must not run into the next word.
-_BLOCK_TAGS = (
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure", "footer",
-    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table", "td", "th", "tr",
-    "ul",
-)
 
 
 @dataclass
@@ -160,22 +152,6 @@ def _entry_text(entry: Any) -> str:
     """The fullest body the entry has (content:encoded or Atom content, else summary), as text."""
     html = entry["content"][0].get("value", "") if entry.get("content") else entry.get("summary", "")
     return html_to_text(html)
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment, whitespace collapsed."""
-    if not html or not html.strip():
-        return ""
-    if "<" not in html:
-        return " ".join(unescape(html).split())
-    try:
-        fragment = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (ValueError, lxml.etree.ParserError):
-        return " ".join(html.split())
-    for block in fragment.iter(*_BLOCK_TAGS):
-        block.text = f" {block.text or ''}"
-        block.tail = f" {block.tail or ''}"
-    return " ".join(fragment.text_content().split())
 
 
 def _declared_language(entry: Any) -> str | None:
