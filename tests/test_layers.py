@@ -82,3 +82,20 @@ def test_the_rule_catches_an_import_running_back_up(tmp_path):
     module = tmp_path / "bad.py"
     module.write_text("def f():\n    from warehouse.load import load_run\n", encoding="utf-8")
     assert _imports(module) == [(2, "warehouse", True)]
+
+
+def test_the_architecture_doc_states_the_rule_this_test_enforces():
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    stated = {}
+    for line in doc[doc.index("| package | may import |"):].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        package, allowed = (cell.strip() for cell in line.strip("|").split("|"))
+        stated[package.strip("`")] = {name.strip("` ") for name in allowed.split(",")} - {"nothing of Overheard"}
+    assert stated == MAY_IMPORT
+
+
+def test_the_readme_layout_names_every_package():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    packages = {path.parent.name for path in REPO.glob("*/__init__.py")} - {"tests"}
+    assert {package for package in packages if f"| `{package}/` |" not in readme} == set()
