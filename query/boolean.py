@@ -24,7 +24,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Protocol, Union
+from typing import Protocol
 from urllib.parse import urlsplit
 
 FIELDS = ("lang", "site", "author", "platform")
@@ -181,7 +181,10 @@ class Or:
         return any(operand.holds(scan) for operand in self.operands)
 
     def spans(self, scan: _Scan) -> list[_Span]:
-        return [span for operand in self.operands for span in operand.spans(scan)]  # type: ignore[union-attr]
+        # Under NEAR, the only place spans are asked for, every operand is a term, a NEAR or an OR group.
+        return [
+            span for operand in self.operands if isinstance(operand, (Term, Or, Near)) for span in operand.spans(scan)
+        ]
 
     def render(self) -> str:
         return " OR ".join(_grouped(operand) for operand in self.operands)
@@ -195,8 +198,8 @@ class Near:
     is one word). Both sides must be different occurrences (they may not overlap).
     """
 
-    left: Node
-    right: Node
+    left: _NearOperand
+    right: _NearOperand
     distance: int
     ordered: bool
     offset: int
@@ -212,8 +215,8 @@ class Near:
         if not (self.left.holds(scan) and self.right.holds(scan)):
             return []
         found = []
-        for a in self.left.spans(scan):  # type: ignore[union-attr]
-            for b in self.right.spans(scan):  # type: ignore[union-attr]
+        for a in self.left.spans(scan):
+            for b in self.right.spans(scan):
                 if a[1] <= b[0]:
                     gap, forward = b[2] - a[3] - 1, True
                 elif b[1] <= a[0]:
@@ -228,7 +231,9 @@ class Near:
         return f"{_grouped(self.left)} {self.operator} {_grouped(self.right)}"
 
 
-Node = Union[Term, Field, Not, And, Or, Near]
+Node = Term | Field | Not | And | Or | Near
+# What NEAR works on: the nodes that have spans.
+_NearOperand = Term | Or | Near
 # A match: start and end characters, first and last white-space-separated word.
 _Span = tuple[int, int, int, int]
 
@@ -250,23 +255,23 @@ def _fold_table() -> dict[int, int]:
     that are not word characters are left alone, so the tokens of a text keep their boundaries; the
     one that IGNORECASE equates with word characters, U+0345 (a combining Greek iota), is therefore
     not found by the prefilter where a term has an iota.
+
+    The regex engine itself says which characters are equal: only a cased character (one that has
+    another case) equals any other, so each cased word character is searched for, ignoring case,
+    among all of them, and the smallest lower-case character found represents it (for ASCII, its
+    lower case, as `fold` lower-cases ASCII text directly).
     """
-    import _sre
-    from re import _compiler
-
-    extra: dict[int, tuple[int, ...]] = _compiler._EXTRA_CASES  # type: ignore[attr-defined]
-
-    def is_word(code: int) -> bool:  # what \w matches
-        return chr(code).isalnum() or code == 0x5F
-
+    cased = "".join(
+        char
+        for char in map(chr, range(0x20000))  # every cased character is below U+1E944
+        if (char.isalnum() or char == "_") and (char.lower() != char or char.upper() != char)  # \w, cased
+    )
     table = {}
-    for code in range(0x20000):  # every cased character is below U+1E944
-        if not is_word(code):
-            continue
-        lower = _sre.unicode_tolower(code)
-        representative = min(other for other in (lower, *extra.get(lower, ())) if is_word(other))
-        if representative != code:
-            table[code] = representative
+    for char in cased:
+        equal = re.findall(re.escape(char), cased, re.IGNORECASE)
+        representative = min(other for other in equal if other.lower() == other)
+        if representative != char:
+            table[ord(char)] = ord(representative)
     return table
 
 
@@ -522,8 +527,8 @@ def _required_terms(node: Node) -> list[Term] | None:
         return [term for terms in found for term in terms or ()]
     if isinstance(node, (And, Near)):
         operands = node.operands if isinstance(node, And) else (node.left, node.right)
-        found = [terms for terms in map(_required_terms, operands) if terms is not None]
-        return min(found, key=lambda terms: sum(_commonness(term) for term in terms)) if found else None
+        required = [terms for terms in map(_required_terms, operands) if terms is not None]
+        return min(required, key=lambda terms: sum(_commonness(term) for term in terms)) if required else None
     return None  # Field, Not
 
 
@@ -595,7 +600,11 @@ class _Token:
     kind: str  # word, phrase, field, and, or, not, near, open, close, end
     offset: int
     text: str  # as written
-    value: object = None  # near: (distance, ordered); field: (name, value); phrase: words
+    words: tuple[str, ...] = ()  # phrase: its words
+    distance: int = 0  # near: the most words between the operands
+    ordered: bool = False  # near: ONEAR (or NEAR/nf), the left operand first
+    field_name: str = ""  # field: one of FIELDS
+    field_value: str = ""  # field: normalised (see `Field.value`)
 
 
 def parse_query(source: str) -> Query:
@@ -666,28 +675,30 @@ class _Parser:
         while self.token.kind == "near":
             operator = self.advance()
             right = self.parse_unary(after=operator)
-            distance, ordered = operator.value  # type: ignore[misc]
-            for side in (left, right):
-                self.check_near_operand(side, operator)
-            left = Near(left, right, distance, ordered, operator.offset)
+            left = Near(
+                self.near_operand(left, operator), self.near_operand(right, operator),
+                operator.distance, operator.ordered, operator.offset,
+            )
         return left
 
-    def check_near_operand(self, node: Node, operator: _Token) -> None:
+    def near_operand(self, node: Node, operator: _Token) -> _NearOperand:
+        """`node`, if NEAR can tell where it matches: a term, a NEAR, or an OR group of them."""
         name = operator.text
-        if isinstance(node, Or):
-            for operand in node.operands:
-                self.check_near_operand(operand, operator)
-        elif isinstance(node, Not):
+        if isinstance(node, Not):
             raise self.error(
                 node.offset, f"{name} works on terms, phrases and OR groups of them, found NOT; "
                 f"to exclude, put NOT before the whole group: NOT (a {name} b)"
             )
-        elif isinstance(node, And):
+        if isinstance(node, And):
             raise self.error(node.offset, f"{name} works on terms, phrases and OR groups of them, found AND")
-        elif isinstance(node, Field):
+        if isinstance(node, Field):
             raise self.error(
                 node.offset, f"{name} works on terms, phrases and OR groups of them, found the field {node.render()}"
             )
+        if isinstance(node, Or):
+            for operand in node.operands:
+                self.near_operand(operand, operator)
+        return node
 
     def parse_unary(self, after: _Token | None = None) -> Node:
         negations: list[_Token] = []
@@ -706,11 +717,10 @@ class _Parser:
             return _term(self.source, token, (token.text,), phrase=False)
         if token.kind == "phrase":
             self.advance()
-            return _term(self.source, token, token.value, phrase=True)  # type: ignore[arg-type]
+            return _term(self.source, token, token.words, phrase=True)
         if token.kind == "field":
             self.advance()
-            name, value = token.value  # type: ignore[misc]
-            return Field(name, value, token.offset)
+            return Field(token.field_name, token.field_value, token.offset)
         if token.kind == "open":
             self.depth += 1
             if self.depth > MAX_NESTING:
@@ -786,7 +796,7 @@ def _tokens(source: str) -> Iterator[_Token]:
             words = tuple(source[position + 1 : close].split())
             if not words:
                 raise QueryError(source, position, "expected words between the quotes, found an empty phrase")
-            yield _Token("phrase", position, source[position : close + 1], words)
+            yield _Token("phrase", position, source[position : close + 1], words=words)
             position = close + 1
         else:
             end_match = _BARE_WORD_END.search(source, position)
@@ -809,7 +819,7 @@ def _word_token(source: str, text: str, offset: int) -> _Token:
                 + (f'"{argument}"' if argument else "nothing"),
             )
         ordered = name == "ONEAR" or number != argument
-        return _Token("near", offset, text, (int(number), ordered))
+        return _Token("near", offset, text, distance=int(number), ordered=ordered)
     if text in ("NEAR", "ONEAR"):
         raise QueryError(source, offset, f"expected {text}/n with the most words between the terms, e.g. {text}/5")
     if text.startswith("-"):
@@ -826,7 +836,9 @@ def _word_token(source: str, text: str, offset: int) -> _Token:
                 f'unknown field "{field_syntax.group(1)}:"; expected one of lang:, site:, author:, platform: '
                 "(to search for the text, put it in quotes)",
             )
-        return _Token("field", offset, text, (name, _field_value(source, name, value, offset + len(name) + 1)))
+        return _Token(
+            "field", offset, text, field_name=name, field_value=_field_value(source, name, value, offset + len(name) + 1)
+        )
     return _Token("word", offset, text)
 
 

@@ -60,7 +60,8 @@ class BrandMatcher:
         self._owners: defaultdict[str, list[tuple[BrandTerms, Role, str]]] = defaultdict(list)
         self._order = {brand.name: position for position, brand in enumerate([*brands, *competitors])}
         self._queries: dict[str, tuple[Role, Query]] = {}
-        for role, group in (("brand", brands), ("competitor", competitors)):
+        groups: tuple[tuple[Role, Sequence[BrandTerms]], ...] = (("brand", brands), ("competitor", competitors))
+        for role, group in groups:
             for brand in group:
                 if brand.query:
                     self._queries[brand.name] = (role, parse_query(brand.query))

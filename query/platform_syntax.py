@@ -25,6 +25,7 @@ the platform can match (`platform:reddit AND brightwave` for X) compiles to None
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from query.boolean import And, Field, Node, Not, Or, Query, QueryError, Term, parse_query
@@ -127,7 +128,7 @@ class _Dialect:
             return _Search(f"lang:{node.value}", "atom", False)
         return _Constant(True, node)  # site:, and lang: where it is not trusted: checked locally only
 
-    def all_of(self, parts: list[_Compiled]) -> _Compiled:
+    def all_of(self, parts: Sequence[_Compiled]) -> _Compiled:
         searches: list[_Search] = []
         culprit = None
         for part in parts:
@@ -147,7 +148,7 @@ class _Dialect:
         culprit = culprit or next((s.culprit for s in searches if s.culprit), None)
         return _Search(text, "and", any(s.standalone for s in searches), culprit)
 
-    def any_of(self, parts: list[_Compiled]) -> _Compiled:
+    def any_of(self, parts: Sequence[_Compiled]) -> _Compiled:
         searches: list[_Search] = []
         for part in parts:
             if isinstance(part, _Constant):
