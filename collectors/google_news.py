@@ -17,17 +17,12 @@ from urllib.parse import quote, urlencode
 import feedparser
 
 from collectors.context import CollectionContext
-from collectors.rss import parse_feed
+from collectors.rss import conditional_headers, parse_feed, validators
+from collectors.search_terms import or_query
 from collectors.source_run import SourceRun
-from config.model import BrandConfig, GoogleNewsSource
+from config.model import GoogleNewsSource
 from core.errors import CollectorError
 from core.mention import Mention
-
-
-def news_query(brand: BrandConfig) -> str:
-    """A brand's search: its aliases (multi-word ones quoted) and hashtags, joined with OR."""
-    terms = [f'"{alias}"' if " " in alias.strip() else alias.strip() for alias in brand.aliases] + list(brand.hashtags)
-    return " OR ".join(dict.fromkeys(term for term in terms if term.strip('"')))
 
 
 def search_url(source: GoogleNewsSource, query: str) -> str:
@@ -51,21 +46,21 @@ def collect_google_news(
         The run outcome. A search that fails keeps its cursor and adds a warning; the source fails
         only when every search failed.
     """
-    queries = [query for brand in context.brands if (query := news_query(brand))]
+    queries = list(dict.fromkeys(query for brand in context.brands if (query := or_query(brand))))
     if not queries:
         return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
     stored: Mapping[str, Mapping[str, Any]] = (cursor or {}).get("queries", {})
-    run = SourceRun(source.name, source.kind, "empty", cursor={"queries": {}})
+    states: dict[str, Any] = {}
+    run = SourceRun(source.name, source.kind, "empty", cursor={"queries": states})
     mentions: dict[str, Mention] = {}
     failures: list[str] = []
     answered = False  # some search had items, or nothing new since last time
-    for query in dict.fromkeys(queries):
+    for query in queries:
         state = dict(stored.get(query, {}))
-        url = search_url(source, query)
         try:
-            response = context.client.get(url, headers=_conditional_headers(state))
+            response = context.client.get(search_url(source, query), headers=conditional_headers(state))
             if response.not_modified:
-                run.cursor["queries"][query] = state
+                states[query] = state
                 answered = True
                 continue
             parsed = parse_feed(response.body, source.name, response.final_url, response.headers)
@@ -73,7 +68,7 @@ def collect_google_news(
             failures.append(str(error))
             run.warnings.append(f"search {query!r} failed; it is retried next run: {error}")
             if state:
-                run.cursor["queries"][query] = state
+                states[query] = state
             continue
         run.items_fetched += parsed.entries
         run.warnings.extend(f"search {query!r}: {warning}" for warning in parsed.warnings)
@@ -85,19 +80,16 @@ def collect_google_news(
             if mention.published_at and mention.published_at > context.window[1]:
                 deferred = True  # after the window: the next run's
                 continue
-            digest = _digest(mention.native_id or mention.url or "")
+            item_id = mention.native_id or mention.url or ""
+            digest = _digest(item_id)
             seen_now.append(digest)
             answered = True
             if digest not in seen_before:
-                news = with_publisher(mention, *publishers.get(mention.native_id, (None, None)), query=query)
+                news = with_publisher(mention, *publishers.get(item_id, (None, None)), query=query)
                 mentions.setdefault(news.key, news)
         # With items left for the next run, the next poll must not be answered 304.
-        run.cursor["queries"][query] = {
-            "etag": None if deferred else response.headers.get("ETag"),
-            "last_modified": None if deferred else response.headers.get("Last-Modified"),
-            "seen": seen_now,
-        }
-    if len(failures) == len(dict.fromkeys(queries)):
+        states[query] = {**({"etag": None, "last_modified": None} if deferred else validators(response)), "seen": seen_now}
+    if len(failures) == len(queries):
         return SourceRun.failed(source.name, source.kind, "; ".join(failures))
     run.mentions = list(mentions.values())
     run.status = "ok" if answered else "empty"
@@ -138,15 +130,6 @@ def _publishers(body: bytes) -> dict[str, tuple[str | None, str | None]]:
         if key and (origin.get("title") or origin.get("href")):
             found[key] = (origin.get("title"), origin.get("href"))
     return found
-
-
-def _conditional_headers(state: Mapping[str, Any]) -> dict[str, str]:
-    headers = {}
-    if state.get("etag"):
-        headers["If-None-Match"] = state["etag"]
-    if state.get("last_modified"):
-        headers["If-Modified-Since"] = state["last_modified"]
-    return headers
 
 
 def _digest(item_id: str) -> str:

@@ -13,7 +13,7 @@ import feedparser
 
 from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
-from collectors.http import HttpClient
+from collectors.http import HttpClient, HttpResponse
 from collectors.source_run import SourceRun
 from config.model import FeedSource
 from core.errors import CollectorError, TerminalError
@@ -51,31 +51,37 @@ def collect_feed(source: FeedSource, cursor: Mapping[str, Any] | None, client: H
         The run outcome; on any failure its status is failed and its cursor None (unchanged).
     """
     cursor = dict(cursor or {})
-    headers = {}
-    if cursor.get("etag"):
-        headers["If-None-Match"] = cursor["etag"]
-    if cursor.get("last_modified"):
-        headers["If-Modified-Since"] = cursor["last_modified"]
     try:
-        response = client.get(source.url, headers=headers)
+        response = client.get(source.url, headers=conditional_headers(cursor))
         if response.not_modified:
             return SourceRun(source.name, source.kind, "ok", cursor=cursor, warnings=[])
         parsed = parse_feed(response.body, source.name, response.final_url, response.headers)
     except CollectorError as error:
         return SourceRun.failed(source.name, source.kind, error)
-    next_cursor = {
-        "etag": response.headers.get("ETag"),
-        "last_modified": response.headers.get("Last-Modified"),
-    }
     return SourceRun(
         source=source.name,
         kind=source.kind,
         status="ok" if parsed.mentions else "empty",
         mentions=parsed.mentions,
         items_fetched=parsed.entries,
-        cursor=next_cursor,
+        cursor=validators(response),
         warnings=parsed.warnings,
     )
+
+
+def conditional_headers(cursor: Mapping[str, Any]) -> dict[str, str]:
+    """The headers of a conditional GET from what the last answer said (`validators`): nothing when it said nothing."""
+    headers = {}
+    if cursor.get("etag"):
+        headers["If-None-Match"] = cursor["etag"]
+    if cursor.get("last_modified"):
+        headers["If-Modified-Since"] = cursor["last_modified"]
+    return headers
+
+
+def validators(response: HttpResponse) -> dict[str, str | None]:
+    """What to keep of an answer for the next conditional GET: `{"etag": ..., "last_modified": ...}`."""
+    return {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
 
 
 def collect_feed_in_context(source: FeedSource, cursor: Mapping[str, Any] | None, context: CollectionContext) -> SourceRun:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.google_news import collect_google_news, news_query, search_url
+from collectors.google_news import collect_google_news, search_url
 from collectors.http import HttpClient
+from collectors.search_terms import or_query
 from config.loading import load_config
 from config.model import GoogleNewsSource, HttpSettings
 from demo.fake_apis.public_apis import PublicApisServer, google_news_guid
@@ -46,7 +47,7 @@ def test_one_search_per_brand_in_the_configured_edition(api: PublicApisServer, f
     collect(api, fast_http, language="en-US", country="US")
 
     searches = api.requests_to("/gnews/rss/search")
-    assert [news_query(brand) for brand in BRANDS] == QUERIES
+    assert [or_query(brand) for brand in BRANDS] == QUERIES
     assert [request.params for request in searches] == [
         {"q": query, "hl": "en-US", "gl": "US", "ceid": "US:en"} for query in QUERIES
     ]
