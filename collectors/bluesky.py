@@ -3,15 +3,14 @@
 A run logs in once (com.atproto.server.createSession), then searches each brand term (the search
 has no OR) latest first with `since`/`until`, following the API's cursor. Each term resumes from the
 newest post it saw, by the time the search filters on (sortAt: the earlier of createdAt and
-indexedAt), with the same gap-keeping cursor as Hacker News (`SearchRange`).
+indexedAt), with the same gap-keeping cursor as Hacker News (`collectors.search.RangeSearch`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,10 +18,11 @@ from urllib.parse import urlencode
 from collectors.context import CollectionContext
 from collectors.exceptions import HttpStatusError
 from collectors.http import HttpClient
-from collectors.search import Budget, SearchRange, search_terms
+from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, collect_searches, json_body
+from collectors.search_terms import separate_terms
 from collectors.source_run import SourceRun
 from config.model import BlueskySource
-from core.errors import CollectorError, TerminalError
+from core.errors import CollectorError, CredentialsRejected, TerminalError
 from core.mention import Mention
 
 SEARCH_LIMIT = 100  # the API's maximum page size
@@ -31,10 +31,6 @@ NO_CREDENTIALS = (
     "no credentials: set the {connection} Airflow connection (login = handle, password = app password) "
     "or AIRFLOW_CONN_{variable}"
 )
-
-
-class CredentialsRejected(TerminalError):
-    """Bluesky refused the handle and app password, or the session they opened."""
 
 
 def collect_bluesky(source: BlueskySource, cursor: Mapping[str, Any] | None, context: CollectionContext) -> SourceRun:
@@ -46,8 +42,8 @@ def collect_bluesky(source: BlueskySource, cursor: Mapping[str, Any] | None, con
         context: client, brands, window, budgets and the `source.connection` credentials.
 
     Returns:
-        The run outcome: skipped without credentials; failed when the login is refused (the message
-        never holds the password) or every term failed; otherwise a failed term is a warning.
+        The run outcome (see `collect_searches`): skipped without credentials; failed when the
+        login or the session is refused (the message never holds the password).
     """
     credentials = context.credentials.get(source.connection) or {}
     handle = str(credentials.get("login") or "").strip().lstrip("@")
@@ -55,49 +51,19 @@ def collect_bluesky(source: BlueskySource, cursor: Mapping[str, Any] | None, con
     if not handle or not password:
         return SourceRun(source.name, source.kind, "skipped", error=NO_CREDENTIALS.format(
             connection=source.connection, variable=source.connection.upper()))
-    terms = search_terms(context.brands, hashtags_as_words=False)
+    terms = separate_terms(context.brands, hashtags_as_words=False)
     if not terms:
         return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
     try:
         token = create_session(context.client, source, handle, password)
     except CollectorError as error:
         return SourceRun.failed(source.name, source.kind, str(error).replace(password, "***"))
-
-    stored: Mapping[str, Any] = (cursor or {}).get("terms", {})
-    window_low, window_end = moment(context.window[0]), moment(context.window[1])
-    budget = Budget(source.max_items_per_run, time.monotonic() + context.time_budget_seconds)
-    run = SourceRun(source.name, source.kind, "empty", cursor={"terms": {}})
-    mentions: dict[str, Mention] = {}
-    failures: list[str] = []
-    for term in terms:
-        pending = SearchRange.pending(stored.get(term), window_low)
-        search = functools.partial(_search, context.client, source, term, token)
-        try:
-            posts, left = _read_term(search, pending, window_end, budget, run.warnings)
-        except CredentialsRejected as error:
-            return SourceRun.failed(source.name, source.kind, f"{error}; check the {source.connection} connection")
-        except CollectorError as error:
-            failures.append(str(error))
-            run.warnings.append(f"search for {term} failed; it is retried next run: {error}")
-            run.cursor["terms"][term] = [r.to_json() for r in pending]
-            continue
-        run.items_fetched += len(posts)
-        run.cursor["terms"][term] = [r.to_json() for r in left]
-        for post in posts:
-            try:
-                mention = mention_from_post(post, source.name)
-            except (KeyError, TypeError, ValueError) as error:
-                run.warnings.append(f"post {post.get('uri')!r} skipped: {error!r}")
-                continue
-            mentions.setdefault(mention.key, mention)
-    if len(failures) == len(terms):
-        return SourceRun.failed(source.name, source.kind, "; ".join(failures))
-    if budget.stopped:
-        run.warnings.append(f"stopped after {run.items_fetched} posts (max_items_per_run {source.max_items_per_run}, "
-                            "or the time budget); the rest is read next run")
-    run.mentions = list(mentions.values())
-    run.status = "ok" if run.mentions else "empty"
-    return run
+    search = RangeSearch(
+        moment(context.window[0]),
+        functools.partial(_fetch_page, context.client, source, token, moment(context.window[1])),
+        functools.partial(mention_from_post, source=source.name),
+    )
+    return collect_searches(source, context, terms, cursor, search)
 
 
 def create_session(client: HttpClient, source: BlueskySource, handle: str, password: str) -> str:
@@ -173,77 +139,53 @@ def moment(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
-def _read_term(
-    search: Callable[[dict[str, str]], Any],
-    pending: list[SearchRange[str]],
-    window_end: str,
-    budget: Budget,
-    warnings: list[str],
-) -> tuple[list[dict[str, Any]], list[SearchRange[str]]]:
-    """Read a term's pending ranges, oldest range first, until done or out of budget."""
-    posts: list[dict[str, Any]] = []
-    left: list[SearchRange[str]] = []
-    for position, search_range in enumerate(pending):
-        if budget.spent():
-            left.extend(pending[position:])
-            break
-        read, complete = _read_range(search, search_range, window_end, budget, warnings)
-        posts.extend(post for _, post in read)
-        left.extend(search_range.after_reading([(sort_at, str(post["uri"])) for sort_at, post in read], complete))
-    return posts, left
+def parse_search_page(document: Any, url: str) -> SearchPage[str, str]:
+    """One searchPosts answer: its posts by sortAt (a post without uri or createdAt is skipped with a
+    warning), and the API's cursor for the next page, if any.
+
+    Raises:
+        TerminalError: the answer has no posts list.
+    """
+    posts = document.get("posts") if isinstance(document, dict) else None
+    if not isinstance(posts, list):
+        raise TerminalError(f"{url} answered without a posts list: {str(document)[:120]}")
+    items: list[PageItem[str]] = []
+    warnings: list[str] = []
+    for post in posts:
+        sort_at = _sort_at(post)
+        if sort_at is None:
+            warnings.append(f"a post without uri or createdAt skipped: {str(post)[:120]}")
+        else:
+            items.append(PageItem(sort_at, str(post["uri"]), post))
+    next_page = document.get("cursor")
+    return SearchPage(items, len(posts), next_page if posts and isinstance(next_page, str) and next_page else None,
+                      warnings=warnings)
 
 
-def _read_range(
-    search: Callable[[dict[str, str]], Any],
-    search_range: SearchRange[str],
-    window_end: str,
-    budget: Budget,
-    warnings: list[str],
-) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-    """Page through one range latest first: the new (sortAt, post) pairs and whether it was read to its end."""
+def _fetch_page(
+    client: HttpClient, source: BlueskySource, token: str, window_end: str, term: str, search_range: SearchRange[str],
+    page: str | None,
+) -> SearchPage[str, str]:
+    """One searchPosts page of a term's posts in the range (the open range: up to the window's end).
+
+    Raises:
+        CredentialsRejected: the session was refused (401).
+    """
     # since is inclusive, until exclusive: a range's own newest edge is inclusive, so one millisecond on.
-    until = window_end if search_range.high is None else moment(_instant(search_range.high) + timedelta(milliseconds=1))
-    read: list[tuple[str, dict[str, Any]]] = []
-    uris = set(search_range.seen)
-    params = {"since": search_range.low, "until": until}
-    while search_range.low < until:
-        document = search(params)
-        posts = document.get("posts") if isinstance(document, dict) else None
-        if not isinstance(posts, list):
-            raise TerminalError(f"searchPosts answered without a posts list: {str(document)[:120]}")
-        for post in posts:
-            sort_at = _sort_at(post)
-            if sort_at is None:
-                warnings.append(f"a post without uri or createdAt skipped: {str(post)[:120]}")
-                continue
-            if str(post["uri"]) in uris:
-                continue
-            if budget.spent():
-                return read, False
-            budget.items -= 1
-            uris.add(str(post["uri"]))
-            read.append((sort_at, post))
-        if not posts or not isinstance(document.get("cursor"), str) or not document["cursor"]:
-            return read, True
-        if budget.spent():
-            return read, False
-        params = {**params, "cursor": document["cursor"]}
-    return read, True
-
-
-def _search(client: HttpClient, source: BlueskySource, term: str, token: str, params: Mapping[str, str]) -> Any:
-    """One searchPosts page as JSON."""
-    url = search_url(source, term, **params)
+    high = _instant(search_range.high) if search_range.high is not None else None
+    until = moment(high + timedelta(milliseconds=1)) if high else window_end
+    if search_range.low >= until:
+        return SearchPage()
+    url = search_url(source, term, since=search_range.low, until=until, **({"cursor": page} if page else {}))
     try:
         response = client.get(url, headers={"Authorization": f"Bearer {token}"})
     except HttpStatusError as error:
         if error.status == 401:
-            raise CredentialsRejected(f"Bluesky refused the session (HTTP 401 from {url})") from error
+            raise CredentialsRejected(
+                f"Bluesky refused the session (HTTP 401 from {url}); check the {source.connection} connection"
+            ) from error
         raise
-    try:
-        return json.loads(response.body)
-    except ValueError as error:
-        raise TerminalError(f"{url} answered with malformed JSON ({error}); the service may be failing") from error
+    return parse_search_page(json_body(response), url)
 
 
 def _sort_at(post: Any) -> str | None:

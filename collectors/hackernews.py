@@ -1,17 +1,15 @@
 """Hacker News stories and comments through the Algolia HN Search API (no key).
 
-The API has no OR, so each brand term is its own search (`search_terms`), newest first, page by page.
-Each term keeps its own cursor: the stretches of time still to read (`SearchRange`). The first run
-reads the window; later runs read from the newest item already seen up to the window's end. When a
-run stops early (`max_items_per_run`, the time budget), the older part it did not reach stays in the
-cursor as a gap that the next run reads first, so nothing is read twice or skipped.
+The API has no OR, so each brand term is its own search (`separate_terms`), newest first, page by
+page, filtered on the creation time (`created_at_i`). `collectors.search.RangeSearch` keeps each
+term's cursor and reads it within the run's budget; this module builds the URLs, fetches a page and
+parses hits into mentions.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import math
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,14 +18,16 @@ from urllib.parse import urlencode
 from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
 from collectors.http import HttpClient
-from collectors.search import Budget, SearchRange, search_terms
+from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, Tombstone, collect_searches, json_body
+from collectors.search_terms import separate_terms
 from collectors.source_run import SourceRun
 from config.model import HackerNewsSource
-from core.errors import CollectorError, TerminalError
+from core.errors import TerminalError
 from core.mention import Mention
 
 HITS_PER_PAGE = 100
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
+
 
 def collect_hackernews(
     source: HackerNewsSource, cursor: Mapping[str, Any] | None, context: CollectionContext
@@ -40,56 +40,23 @@ def collect_hackernews(
         context: client, brands, window and budgets.
 
     Returns:
-        The run outcome. A term that fails keeps its cursor and adds a warning; the source fails
-        only when every term failed.
+        The run outcome (see `collect_searches`); deleted items come back as `deleted_keys`.
     """
-    terms = search_terms(context.brands)
+    terms = separate_terms(context.brands, hashtags_as_words=True)
     if not terms:
         return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
-    stored: Mapping[str, Any] = (cursor or {}).get("terms", {})
-    window_low = math.floor(context.window[0].timestamp()) + 1  # the window is (start, end]
-    window_high = math.floor(context.window[1].timestamp())
-    budget = Budget(source.max_items_per_run, time.monotonic() + context.time_budget_seconds)
-    run = SourceRun(source.name, source.kind, "empty", cursor={"terms": {}})
-    mentions: dict[str, Mention] = {}
-    deleted: set[str] = set()
-    failures: list[str] = []
-    for term in terms:
-        pending = SearchRange.pending(stored.get(term), window_low)
-        try:
-            hits, left = _read_term(context.client, source.api_base_url, term, pending, window_high, budget, run.warnings)
-        except CollectorError as error:
-            failures.append(str(error))
-            run.warnings.append(f"search for {term} failed; it is retried next run: {error}")
-            run.cursor["terms"][term] = [r.to_json() for r in pending]
-            continue
-        run.items_fetched += len(hits)
-        run.cursor["terms"][term] = [r.to_json() for r in left]
-        for hit in hits:
-            try:
-                mention = mention_from_hit(hit, source.name)
-            except (KeyError, TypeError, ValueError) as error:
-                run.warnings.append(f"item {hit.get('objectID')!r} skipped: {error}")
-                continue
-            if mention is None:
-                deleted.add(f"hackernews:{hit['objectID']}")
-            else:
-                mentions.setdefault(mention.key, mention)
-    if len(failures) == len(terms):
-        return SourceRun.failed(source.name, source.kind, "; ".join(failures))
-    if budget.stopped:
-        run.warnings.append(
-            f"stopped after {run.items_fetched} items (max_items_per_run {source.max_items_per_run}, or the time "
-            "budget); the rest is read next run"
-        )
-    run.mentions = list(mentions.values())
-    run.deleted_keys = sorted(deleted)
-    run.status = "ok" if run.mentions or run.deleted_keys else "empty"
-    return run
+    window_start = math.floor(context.window[0].timestamp()) + 1  # the window is (start, end]
+    window_end = math.floor(context.window[1].timestamp())
+    search = RangeSearch(
+        window_start,
+        functools.partial(_fetch_page, context.client, source.api_base_url, window_end),
+        functools.partial(mention_from_hit, source=source.name),
+    )
+    return collect_searches(source, context, terms, cursor, search)
 
 
-def mention_from_hit(hit: Mapping[str, Any], source: str) -> Mention | None:
-    """An Algolia hit as a mention; None when the hit is a deleted item.
+def mention_from_hit(hit: Mapping[str, Any], source: str) -> Mention | Tombstone:
+    """An Algolia hit as a mention, or a tombstone when the hit is a deleted item.
 
     Raises:
         KeyError, TypeError, ValueError: the hit lacks an id or a creation time.
@@ -99,7 +66,7 @@ def mention_from_hit(hit: Mapping[str, Any], source: str) -> Mention | None:
     is_comment = "comment" in (hit.get("_tags") or []) or hit.get("comment_text") is not None
     body = hit.get("comment_text") if is_comment else hit.get("story_text")
     if hit.get("deleted") or (hit.get("author") is None and not body and not hit.get("title")):
-        return None
+        return Tombstone(f"hackernews:{item_id}")
     title = None if is_comment else (hit.get("title") or None)
     text = " ".join(part for part in (title, html_to_text(body or "")) if part)
     story_id = hit.get("story_id") or (None if is_comment else item_id)
@@ -135,83 +102,34 @@ def search_url(api_base_url: str, term: str, low: int, high: int, page: int) -> 
     return f"{api_base_url.rstrip('/')}/search_by_date?{urlencode(query, safe='(),')}"
 
 
-def _read_term(
-    client: HttpClient,
-    api_base_url: str,
-    term: str,
-    pending: list[SearchRange[int]],
-    window_high: int,
-    budget: Budget,
-    warnings: list[str],
-) -> tuple[list[dict[str, Any]], list[SearchRange[int]]]:
-    """Read a term's pending ranges, oldest range first, until done or out of budget.
+def parse_search_page(document: Any, url: str, page: int) -> SearchPage[int, int]:
+    """One search_by_date answer: its hits (a hit without objectID or created_at_i is skipped with a
+    warning), and the next page number while the API has more pages.
 
-    Returns:
-        The hits read and the ranges still pending.
+    Raises:
+        TerminalError: the answer has no hits list.
     """
-    hits: list[dict[str, Any]] = []
-    left: list[SearchRange[int]] = []
-    for position, search_range in enumerate(pending):
-        if budget.spent():
-            left.extend(pending[position:])
-            break
-        read, complete = _read_range(client, api_base_url, term, search_range, window_high, budget, warnings)
-        hits.extend(read)
-        left.extend(search_range.after_reading([(hit["created_at_i"], str(hit["objectID"])) for hit in read], complete))
-    return hits, left
+    hits = document.get("hits") if isinstance(document, dict) else None
+    if not isinstance(hits, list):
+        raise TerminalError(f"{url} answered without a hits list; the API may have changed")
+    items: list[PageItem[int]] = []
+    warnings: list[str] = []
+    for hit in hits:
+        if isinstance(hit, dict) and isinstance(hit.get("created_at_i"), int) and hit.get("objectID"):
+            items.append(PageItem(hit["created_at_i"], str(hit["objectID"]), hit))
+        else:
+            warnings.append(f"a hit without objectID or created_at_i skipped: {str(hit)[:120]}")
+    pages, matched = document.get("nbPages"), document.get("nbHits")
+    more = bool(hits) and isinstance(pages, int) and page + 1 < pages
+    return SearchPage(items, len(hits), page + 1 if more else None, matched if isinstance(matched, int) else None, warnings)
 
 
-def _read_range(
-    client: HttpClient,
-    api_base_url: str,
-    term: str,
-    search_range: SearchRange[int],
-    window_high: int,
-    budget: Budget,
-    warnings: list[str],
-) -> tuple[list[dict[str, Any]], bool]:
-    """Page through one range newest first. Returns the new hits and whether the range was read to its end."""
-    high = window_high if search_range.high is None else search_range.high
-    read: list[dict[str, Any]] = []
-    ids = set(search_range.seen)
-    served = 0
-    page = 0
-    while search_range.low <= high:
-        url = search_url(api_base_url, term, search_range.low, high, page)
-        document = _get_json(client, url)
-        page_hits = document.get("hits") if isinstance(document, dict) else None
-        if not isinstance(page_hits, list):
-            raise TerminalError(f"{url} answered without a hits list; the API may have changed")
-        served += len(page_hits)
-        for hit in page_hits:
-            if not isinstance(hit, dict) or not isinstance(hit.get("created_at_i"), int) or not hit.get("objectID"):
-                warnings.append(f"a hit without objectID or created_at_i skipped: {str(hit)[:120]}")
-                continue
-            if str(hit["objectID"]) in ids:
-                continue
-            if budget.spent():
-                return read, False
-            budget.items -= 1
-            ids.add(str(hit["objectID"]))
-            read.append(hit)
-        page += 1
-        pages = document.get("nbPages")
-        if not page_hits or not isinstance(pages, int) or page >= pages:
-            total = document.get("nbHits")
-            if isinstance(total, int) and total > served:
-                warnings.append(f"search for {term} matched {total} items but the API pages through only {served}; "
-                                "the rest is read next run")
-                return read, False
-            return read, True
-        if budget.spent():
-            return read, False
-    return read, True
-
-
-def _get_json(client: HttpClient, url: str) -> Any:
-    response = client.get(url)
-    try:
-        return json.loads(response.body)
-    except ValueError as error:
-        raise TerminalError(f"{url} answered with malformed JSON ({error}); the API may be failing or have changed") from error
-
+def _fetch_page(
+    client: HttpClient, api_base_url: str, window_end: int, term: str, search_range: SearchRange[int], page: int | None
+) -> SearchPage[int, int]:
+    """One page of a term's hits created in the range (the open range: up to the window's end)."""
+    high = window_end if search_range.high is None else search_range.high
+    if search_range.low > high:
+        return SearchPage()
+    url = search_url(api_base_url, term, search_range.low, high, page or 0)
+    return parse_search_page(json_body(client.get(url)), url, page or 0)

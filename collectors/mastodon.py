@@ -3,15 +3,13 @@
 A tag timeline has no time filter but pages by status id. The first run for an (instance, tag) reads
 back from the newest status to the window's start; later runs read forward from the newest status
 already seen (`min_id`), oldest page first, up to the window's end, so a run that stops early resumes
-exactly where it stopped. Instances are independent: one that fails is a warning, and the source
-fails only when every instance failed.
+exactly where it stopped. Each instance is one term of `collectors.search.collect_searches`: one that
+fails is a warning and keeps its cursor, and the source fails only when every instance failed.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -21,23 +19,18 @@ import requests.utils
 from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
 from collectors.http import HttpClient, HttpResponse
-from collectors.search import Budget
+from collectors.search import ReadBudget, TermRead, collect_searches, json_body
+from collectors.search_terms import hashtag_names
 from collectors.source_run import SourceRun
-from config.model import BrandConfig, MastodonSource
-from core.errors import CollectorError, TerminalError
+from config.model import MastodonSource
+from core.errors import TerminalError
 from core.mention import Mention
 
 TIMELINE_LIMIT = 40  # Mastodon's maximum page size for timelines
 
 
-def timeline_tags(source: MastodonSource, brands: Iterable[BrandConfig]) -> list[str]:
-    """The hashtags to follow, without "#" and lowercased: the source's own, else every brand's."""
-    tags = source.hashtags or [tag for brand in brands for tag in brand.hashtags]
-    return list(dict.fromkeys(tag.lstrip("#").lower() for tag in tags if tag.lstrip("#")))
-
-
 def collect_mastodon(source: MastodonSource, cursor: Mapping[str, Any] | None, context: CollectionContext) -> SourceRun:
-    """Read every instance's tag timelines for the source's hashtags.
+    """Read every instance's tag timelines for the source's hashtags (else the brands').
 
     Args:
         source: the source's config.
@@ -45,49 +38,56 @@ def collect_mastodon(source: MastodonSource, cursor: Mapping[str, Any] | None, c
         context: client, brands, window and budgets.
 
     Returns:
-        The run outcome; its cursor keeps the previous min_id of every timeline that failed.
+        The run outcome (see `collect_searches`); its cursor keeps the previous min_ids of every
+        instance that failed.
     """
-    tags = timeline_tags(source, context.brands)
+    tags = hashtag_names(context.brands, source.hashtags)
     if not tags:
         return SourceRun(source.name, source.kind, "skipped",
                          error="no hashtags: set hashtags on the source or give the brands hashtags")
-    stored: Mapping[str, Mapping[str, str]] = (cursor or {}).get("min_ids", {})
-    budget = Budget(source.max_items_per_run, time.monotonic() + context.time_budget_seconds)
-    run = SourceRun(source.name, source.kind, "empty", cursor={"min_ids": {}})
-    mentions: dict[str, Mention] = {}
-    failures: list[str] = []
-    for instance in source.instances:
-        host = urlsplit(instance).hostname or instance
-        min_ids = dict(stored.get(instance, {}))
-        run.cursor["min_ids"][instance] = min_ids
-        for tag in tags:
-            try:
-                statuses, min_id = _read_timeline(context.client, instance, tag, min_ids.get(tag), context.window,
-                                                  budget, run.warnings)
-            except CollectorError as error:
-                failures.append(f"{instance}: {error}")
-                run.warnings.append(f"{instance} failed; its timelines are read next run: {error}")
-                break
+    timelines = TagTimelines(context.client, tags, context.window, source.name)
+    return collect_searches(source, context, source.instances, cursor, timelines, cursor_field="min_ids")
+
+
+class TagTimelines:
+    """The `TermSearch` of Mastodon: a term is an instance, read as every tag timeline on it; its
+    cursor is `{tag: newest status id seen}`.
+
+    Args:
+        client: the HTTP client.
+        tags: the tag names to follow.
+        window: the run's collection window.
+        source: the source name.
+    """
+
+    def __init__(self, client: HttpClient, tags: Sequence[str], window: tuple[datetime, datetime], source: str):
+        self._client = client
+        self._tags = tags
+        self._window = window
+        self._source = source
+
+    def describe(self, instance: str) -> str:
+        """Warnings name an instance by its URL."""
+        return instance
+
+    def resume(self, stored: Any) -> dict[str, str]:
+        """The newest status id seen on each tag timeline of the instance (none on a first run)."""
+        return {str(tag): str(min_id) for tag, min_id in stored.items()} if isinstance(stored, Mapping) else {}
+
+    def read(self, instance: str, resume: Any, budget: ReadBudget, warnings: list[str]) -> TermRead:
+        """Read every tag timeline of the instance from its min_id, within the budget."""
+        min_ids = dict(resume)
+        statuses: list[dict[str, Any]] = []
+        for tag in self._tags:
+            read, min_id = _read_timeline(self._client, instance, tag, min_ids.get(tag), self._window, budget, warnings)
             if min_id is not None:
                 min_ids[tag] = min_id
-            run.items_fetched += len(statuses)
-            for status in statuses:
-                try:
-                    mention = mention_from_status(status, host, source.name)
-                except (KeyError, TypeError, ValueError) as error:
-                    run.warnings.append(f"status {status.get('id')!r} on {instance} skipped: {error!r}")
-                    continue
-                mentions.setdefault(mention.key, mention)
-        if not min_ids:
-            del run.cursor["min_ids"][instance]
-    if len(failures) == len(source.instances):
-        return SourceRun.failed(source.name, source.kind, "; ".join(failures))
-    if budget.stopped:
-        run.warnings.append(f"stopped after {run.items_fetched} statuses (max_items_per_run {source.max_items_per_run}, "
-                            "or the time budget); later runs continue from there")
-    run.mentions = list(mentions.values())
-    run.status = "ok" if run.mentions else "empty"
-    return run
+            statuses.extend(read)
+        return TermRead(statuses, min_ids)
+
+    def mention(self, instance: str, status: Mapping[str, Any]) -> Mention:
+        """A status read from the instance as a mention."""
+        return mention_from_status(status, urlsplit(instance).hostname or instance, self._source)
 
 
 def mention_from_status(status: Mapping[str, Any], instance_host: str, source: str) -> Mention:
@@ -142,7 +142,7 @@ def _read_timeline(
     tag: str,
     min_id: str | None,
     window: tuple[datetime, datetime],
-    budget: Budget,
+    budget: ReadBudget,
     warnings: list[str],
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The statuses of one tag timeline to collect this run, and the min_id to resume from next run."""
@@ -161,7 +161,7 @@ def _read_timeline(
                 return statuses, min_id  # after the window: the next run's
             if budget.spent():
                 return statuses, min_id
-            budget.items -= 1
+            budget.count()
             statuses.append(status)
             min_id = str(status["id"])
         url = _link(response, "prev") or timeline_url(instance, tag, min_id=min_id)
@@ -169,7 +169,7 @@ def _read_timeline(
 
 
 def _read_back_to_window_start(
-    client: HttpClient, url: str, window: tuple[datetime, datetime], budget: Budget, warnings: list[str]
+    client: HttpClient, url: str, window: tuple[datetime, datetime], budget: ReadBudget, warnings: list[str]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """First run of a timeline: newest first, back to the window's start. Returns the statuses and
     the newest id up to the window's end (None when the timeline had nothing that old)."""
@@ -193,7 +193,7 @@ def _read_back_to_window_start(
             newest = max(newest or status["id"], status["id"], key=_id_order_of)
             if created and created <= window[0]:
                 return statuses, newest
-            budget.items -= 1
+            budget.count()
             statuses.append(status)
         next_url = _link(response, "next")
     return statuses, newest
@@ -202,10 +202,7 @@ def _read_back_to_window_start(
 def _get_statuses(client: HttpClient, url: str, warnings: list[str]) -> tuple[HttpResponse, list[dict[str, Any]]]:
     """A timeline page: the statuses with an id (others are warned about and dropped)."""
     response = client.get(url)
-    try:
-        page = json.loads(response.body)
-    except ValueError as error:
-        raise TerminalError(f"{url} answered with malformed JSON ({error}); the instance may be failing") from error
+    page = json_body(response)
     if not isinstance(page, list):
         raise TerminalError(f"{url} answered with {type(page).__name__}, not a list of statuses; is it a Mastodon API?")
     valid = [status for status in page if isinstance(status, dict) and str(status.get("id") or "").strip()]

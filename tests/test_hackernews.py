@@ -12,7 +12,8 @@ import pytest
 from collectors.context import CollectionContext
 from collectors.hackernews import collect_hackernews
 from collectors.http import HttpClient
-from collectors.search import SearchRange, search_terms
+from collectors.search import SearchRange
+from collectors.search_terms import separate_terms
 from config.loading import load_config
 from config.model import HackerNewsSource, HttpSettings
 from demo.fake_apis.public_apis import PublicApisServer
@@ -79,8 +80,8 @@ def test_one_search_per_term_paged_and_filtered_on_the_window(api: PublicApisSer
     collect(api, fast_http)
 
     searches = [request.params for request in api.requests_to("/hn/api/v1/search_by_date")]
-    assert search_terms(BRANDS) == ['Brightwave', 'brightwavedown', '"Skylark Fibre"', 'skylarkfibre', 'Tidewell']
-    assert list(dict.fromkeys(params["query"] for params in searches)) == search_terms(BRANDS)
+    assert separate_terms(BRANDS, hashtags_as_words=True) == ['Brightwave', 'brightwavedown', '"Skylark Fibre"', 'skylarkfibre', 'Tidewell']
+    assert list(dict.fromkeys(params["query"] for params in searches)) == separate_terms(BRANDS, hashtags_as_words=True)
     assert {(params["tags"], params["numericFilters"], params["hitsPerPage"]) for params in searches} == {
         ("(story,comment)", "created_at_i>=1793491201,created_at_i<=1793577600", "100")
     }
