@@ -13,6 +13,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 import trafilatura
+from trafilatura.settings import Document
 
 from collectors.context import CollectionContext
 from collectors.http import HttpClient, host_of
@@ -130,9 +131,11 @@ def extract_post(html: bytes, url: str, source: str) -> Mention | None:
     document = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False, date_extraction_params=_DATE_FORMAT
     )
-    if document is None or not (document.text or "").strip():
+    if not isinstance(document, Document):  # None: nothing extracted (without as_dict it is never a dict)
         return None
-    text = document.text.strip()
+    text = (document.text or "").strip()
+    if not text:
+        return None
     if document.title and text.startswith(document.title):
         text = text[len(document.title) :].lstrip()
     return Mention(
@@ -166,9 +169,9 @@ def _autodiscovered_feed(html: bytes, page_url: str) -> str | None:
     except (lxml.etree.ParserError, ValueError):
         return None
     for link in page.iterfind(".//link"):
-        if "alternate" in (link.get("rel") or "").lower().split() and (link.get("type") or "").lower() in _FEED_TYPES:
-            if link.get("href"):
-                return urljoin(page_url, link.get("href"))
+        rel, media_type = (link.get("rel") or "").lower().split(), (link.get("type") or "").lower()
+        if "alternate" in rel and media_type in _FEED_TYPES and link.get("href"):
+            return urljoin(page_url, link.get("href"))
     return None
 
 
