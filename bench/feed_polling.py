@@ -22,6 +22,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import multiprocessing
 import resource
@@ -90,7 +91,7 @@ def feed_body(number: int, base_url: str) -> bytes:
         f"<title>Regional news {number}</title><link>{base_url}/</link>"
         f"<description>Telecoms coverage, feed {number}</description>"
         f"{''.join(items)}</channel></rss>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def serve(hosts: int, feeds: int, control: Connection) -> None:
@@ -111,8 +112,8 @@ def serve(hosts: int, feeds: int, control: Connection) -> None:
             with lock:
                 tally["connections"] += 1
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            document = documents.get(f"{self.server.server_address[0]}{self.path}")
+        def do_GET(self) -> None:  # http.server's naming
+            document = documents.get(f"{self.connection.getsockname()[0]}{self.path}")  # the host it was asked on
             if document is None:
                 status, body, headers = 404, b"not found", {}
             else:
@@ -131,7 +132,7 @@ def serve(hosts: int, feeds: int, control: Connection) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     servers = []
@@ -139,7 +140,7 @@ def serve(hosts: int, feeds: int, control: Connection) -> None:
         server = ThreadingHTTPServer((f"127.0.0.{index + 1}", 0), FeedHandler)
         server.daemon_threads = True
         servers.append(server)
-    base_urls = [f"http://{server.server_address[0]}:{server.server_address[1]}" for server in servers]
+    base_urls = [f"http://127.0.0.{index + 1}:{server.server_port}" for index, server in enumerate(servers)]
     for number in range(feeds):
         host = number % hosts
         documents[f"127.0.0.{host + 1}/feeds/feed-{number:04d}.xml"] = (
@@ -266,7 +267,8 @@ def main() -> None:
         parser.error("--feeds must be at least 1 and --changed between 0 and 1")
     if any(not 1 <= value <= 64 for value in arguments.parallel_hosts) or any(v < 0 for v in arguments.politeness):
         parser.error("--parallel-hosts must be 1-64 (as in the config) and --politeness at least 0")
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
 
     import psutil
 

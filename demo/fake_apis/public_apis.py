@@ -235,7 +235,7 @@ class PublicApisServer(LoopbackServer):
             f"<language>{escape(params.get('hl', 'en-GB'))}</language>"
             "<description>Google News</description>"
             f"{items}</channel></rss>"
-        ).encode("utf-8")
+        ).encode()
         etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
         if headers.get("if-none-match") == etag:
             return 304, {"ETag": etag}, b""
@@ -342,8 +342,8 @@ def _sort_at(post: dict[str, Any]) -> datetime:
     times = []
     for value in ((post.get("record") or {}).get("createdAt"), post.get("indexedAt")):
         try:
-            times.append(_instant(value))
-        except (TypeError, ValueError):
+            times.append(_instant(str(value)))
+        except ValueError:  # absent (None) or not ISO 8601
             pass
     return min(times) if times else _LATEST
 
@@ -361,10 +361,10 @@ def _handler_for(server: PublicApisServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms wait between them
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:  # http.server's naming
             self._respond(b"")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._respond(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
         def _respond(self, body: bytes) -> None:
@@ -380,7 +380,7 @@ def _handler_for(server: PublicApisServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     return Handler
