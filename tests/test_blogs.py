@@ -145,8 +145,8 @@ def test_a_post_that_fails_stays_unseen_and_is_fetched_next_run(
 
     assert (first.status, [mention.title for mention in first.mentions]) == ("ok", ["Steady"])
     assert first.warnings == [
-        f"post skipped until next run: HTTP 500 from {base}/posts/flaky; "
-        "the server may be down; it will be tried again next run"
+        (f"post skipped until next run: HTTP 500 from {base}/posts/flaky; "
+         "the server may be down; it will be tried again next run")
     ]
     assert first.cursor == {"seen_urls": [f"{base}/posts/steady"]}
     assert (second.status, [mention.title for mention in second.mentions]) == ("ok", ["Flaky"])

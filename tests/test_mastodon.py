@@ -75,8 +75,9 @@ def test_first_run_reads_every_instance_and_tag_back_to_the_window_start(
     assert (reply.author_handle, reply.parent_id, reply.text) == (
         "@anna@toot.example", kez.key, "@kez same here in Leeds since Friday. #brightwavedown"
     )
-    assert (french.lang_hint, french.text) == ("fr", "La fibre #SkylarkFibre est enfin installée chez nous à Leeds. "
-                                                     "Très rapide, zéro coupure 👌")
+    assert (french.lang_hint, french.text) == (
+        "fr", "La fibre #SkylarkFibre est enfin installée chez nous à Leeds. Très rapide, zéro coupure 👌"
+    )
     assert priya.text == "Moved to #tidewell last month; the install took 20 minutes. Speed test: 940 Mbps ⚡"
     assert run.cursor["min_ids"][api.url("mastodon", "toot.example")] == {
         "brightwave": "113449001500000001", "skylarkfibre": "113449007000000007"
