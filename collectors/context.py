@@ -10,6 +10,7 @@ from typing import Any
 
 from collectors.http import HttpClient
 from config.model import BrandConfig
+from core.time_budget import TimeBudget
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,14 @@ class CollectionContext:
     """The run-wide inputs of a collector.
 
     Attributes:
-        client: the shared HTTP client (timeouts, retries, politeness, body cap).
+        client: the shared HTTP client (politeness, robots.txt); its `policy` is the one retry policy,
+            which platform collectors mount on the sessions they hand their SDKs.
         brands: brands then competitors: platform collectors build their searches from these terms.
         window: the run's collection window (start, end), timezone-aware; no collector reads the clock.
         credentials: by connection id (e.g. "twitter_default"): `{"login", "password", "host",
             "extra": {...}}`. Absent when not configured. Never logged, never staged, never stored.
         time_budget_seconds: how long the source may take; waits for rate limits beyond it stop the
-            source cleanly instead.
+            source cleanly instead (see `time_budget`).
         sleep: how to wait (tests pass a recorder).
     """
 
@@ -33,3 +35,7 @@ class CollectionContext:
     credentials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     time_budget_seconds: float = 600.0
     sleep: Callable[[float], None] = time.sleep
+
+    def time_budget(self) -> TimeBudget:
+        """A budget of `time_budget_seconds` for one source's requests and waits, starting now, waited through `sleep`."""
+        return TimeBudget(self.time_budget_seconds, self.sleep)

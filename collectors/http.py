@@ -1,18 +1,20 @@
-"""The one HTTP client every collector uses.
+"""The one retry policy every request goes through, and the one HTTP client the keyless collectors use.
 
-Timeouts on every request, bounded retries with backoff on 429 and 5xx that honour Retry-After, a
-cap on body size, our own User-Agent, robots.txt for crawled pages, a politeness delay per host,
-and fetching across hosts in parallel.
+`RetryPolicy` bounds and retries requests inside a requests session (as dlt's
+`sources/helpers/requests` does), so any SDK that takes a session gets the same behaviour: the shared
+`HttpClient` here, tweepy for X and praw for Reddit. The client adds our User-Agent, robots.txt for
+crawled pages, a politeness delay per host, and fetching across hosts in parallel.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import threading
 import time
 import urllib.robotparser
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,15 +24,243 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError
+from collectors.exceptions import (
+    BodyTooLargeError,
+    HttpStatusError,
+    NetworkError,
+    RobotsDisallowedError,
+    WaitBeyondBudgetError,
+    http_status_error,
+)
 from config.model import HttpSettings
 from core.errors import TerminalError, TransientError
+from core.time_budget import TimeBudget
 
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 408 and Reddit's Cloudflare 520/522 too: prawcore would otherwise retry them itself, sleeping outside the budget.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522})
+_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _CHUNK_BYTES = 64 * 1024
+# A robots.txt that shuts every agent out, for a host whose robots.txt could not be fetched.
+_DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """How a platform announces its rate-limit window: `{prefix}remaining` and `{prefix}reset` headers.
+
+    Attributes:
+        prefix: e.g. `x-rate-limit-` (X) or `x-ratelimit-` (Reddit).
+        reset_is_epoch: True when the reset is a Unix time (X; measured against the response's Date
+            header), False when it is seconds from now (Reddit).
+        margin_seconds: added to every wait for a reset (X's reset second may end late in that second).
+    """
+
+    prefix: str
+    reset_is_epoch: bool
+    margin_seconds: float = 0.0
+
+    def reset_wait(self, headers: Mapping[str, str]) -> float | None:
+        """Seconds until the window resets; None when the headers do not say."""
+        try:
+            reset = float(headers[f"{self.prefix}reset"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if self.reset_is_epoch:
+            reset -= server_time(headers)
+        return max(0.0, reset) + self.margin_seconds
+
+    def spent_window_wait(self, headers: Mapping[str, str]) -> float | None:
+        """Seconds to wait before the next request when this answer used the window's last one; else None."""
+        try:
+            remaining = float(headers[f"{self.prefix}remaining"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        wait = self.reset_wait(headers) if remaining < 1 else None
+        return wait if wait else None
+
+    def remove(self, headers: MutableMapping[str, str]) -> None:
+        """Drop the rate-limit headers once read, so that no SDK waits on them a second time."""
+        for name in [name for name in headers if name.lower().startswith(self.prefix)]:
+            del headers[name]
+
+
+@dataclass
+class RetryPolicy:
+    """How every request is bounded and retried, whichever client sends it.
+
+    A request is sent at most 1 + `max_retries` times. Network failures and the `retry_statuses`
+    are retried after the `Retry-After` the server asks for (not at all if that is longer than
+    `max_retry_wait_seconds`), else, for a 429, after the platform's rate-limit reset, else after a
+    backoff doubling from `backoff_seconds` up to `max_retry_wait_seconds`. Every wait is taken from
+    the source's time budget; one that does not fit stops the request. An answer that used the last
+    request of the rate-limit window makes the next request wait for its reset. Bodies are read in
+    full, within `max_body_bytes` and `timeout_seconds`.
+
+    One policy object serves the shared `HttpClient` and the sessions handed to tweepy and praw
+    (`session`): they read it on every request, so a change to it reaches all of them.
+
+    Attributes:
+        max_retries: retries after the first attempt.
+        backoff_seconds: the first backoff wait.
+        max_retry_wait_seconds: the longest backoff, and the longest Retry-After worth waiting for.
+        timeout_seconds: per request, connect to last byte (unless the caller sets its own timeout).
+        max_body_bytes: a longer body raises BodyTooLargeError.
+        retry_statuses: the statuses worth trying again.
+    """
+
+    max_retries: int
+    backoff_seconds: float
+    max_retry_wait_seconds: float
+    timeout_seconds: float
+    max_body_bytes: int
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+
+    @classmethod
+    def from_settings(cls, settings: HttpSettings) -> RetryPolicy:
+        """The policy the config's `http` settings describe."""
+        return cls(
+            max_retries=settings.max_retries,
+            backoff_seconds=settings.backoff_seconds,
+            max_retry_wait_seconds=settings.max_retry_wait_seconds,
+            timeout_seconds=settings.timeout_seconds,
+            max_body_bytes=settings.max_body_bytes,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt number `attempt` (counted from 0) when the server named none."""
+        return min(self.backoff_seconds * (2**attempt), self.max_retry_wait_seconds)
+
+    def session(
+        self,
+        budget: TimeBudget,
+        rate_limits: RateLimitHeaders | None = None,
+        *,
+        base: requests.Session | None = None,
+        pool_connections: int = 10,
+        pool_maxsize: int = 10,
+    ) -> requests.Session:
+        """A requests session that sends every request under this policy; hand it to any SDK.
+
+        Args:
+            budget: the source's time budget, which every wait is taken from (and waited through).
+            rate_limits: the platform's rate-limit headers, if it sends any.
+            base: the session to mount the policy on (a new one by default).
+            pool_connections: hosts to keep connection pools for.
+            pool_maxsize: connections kept per host.
+
+        Returns:
+            `base` (or the new session), with the policy on http:// and https://.
+        """
+        session = base or requests.Session()
+        adapter = RetryingAdapter(self, budget, rate_limits, pool_connections=pool_connections, pool_maxsize=pool_maxsize)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+
+class RetryingAdapter(HTTPAdapter):
+    """The transport adapter that applies a `RetryPolicy` (see there) to every request it sends.
+
+    Raises (from `send`; SDKs let them through, prawcore wrapped in its `RequestException`):
+        TransientHttpStatusError: a retry status persisted through the retries, or asked for a
+            Retry-After longer than `max_retry_wait_seconds`.
+        WaitBeyondBudgetError: a Retry-After or rate-limit reset does not fit in the time budget.
+        NetworkError: the network failed on every attempt.
+        BodyTooLargeError: the body passed `max_body_bytes`.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        budget: TimeBudget,
+        rate_limits: RateLimitHeaders | None = None,
+        *,
+        pool_connections: int = 10,
+        pool_maxsize: int = 10,
+    ):
+        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize)
+        self.policy = policy
+        self.budget = budget
+        self.rate_limits = rate_limits
+        self._window_wait: float | None = None  # set when the last answer spent the rate-limit window
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send the request under the policy; the answer comes back with its body read in full."""
+        url = request.url or ""
+        attempt = 0
+        while True:
+            self._await_window(url)
+            try:
+                response = super().send(
+                    request, stream=True, timeout=timeout or self.policy.timeout_seconds, verify=verify, cert=cert,
+                    proxies=proxies,
+                )
+                self._read_body(response, url)
+            except _NETWORK_ERRORS as error:
+                if attempt >= self.policy.max_retries or not self.budget.wait(self.policy.backoff(attempt)):
+                    raise NetworkError(url, attempt + 1, _brief(error)) from error
+                attempt += 1
+                continue
+            if response.status_code not in self.policy.retry_statuses:
+                if self.rate_limits is not None:
+                    self._window_wait = self.rate_limits.spent_window_wait(response.headers)
+                    self.rate_limits.remove(response.headers)
+                return response
+            self._wait_to_retry(response, url, attempt)
+            attempt += 1
+
+    def _await_window(self, url: str) -> None:
+        """Before a request: if the last answer spent the rate-limit window, wait for its reset or stop."""
+        wait, self._window_wait = self._window_wait, None
+        if wait is not None and not self.budget.wait(wait):
+            raise WaitBeyondBudgetError(url, None, wait, self.budget)
+
+    def _wait_to_retry(self, response: requests.Response, url: str, attempt: int) -> None:
+        """Wait before retrying a retry status, or raise if the policy gives up on it."""
+        status = response.status_code
+        give_up = http_status_error(url, status, response.content or b"", attempt + 1)
+        if attempt >= self.policy.max_retries:
+            raise give_up
+        asked = retry_after_seconds(response.headers) if "Retry-After" in response.headers else None
+        if asked is not None and asked > self.policy.max_retry_wait_seconds:
+            raise give_up
+        if asked is None and status == 429 and self.rate_limits is not None:
+            asked = self.rate_limits.reset_wait(response.headers)
+        wait = asked if asked is not None else self.policy.backoff(attempt)
+        if not self.budget.wait(wait):
+            raise give_up if asked is None else WaitBeyondBudgetError(url, status, wait, self.budget)
+
+    def _read_body(self, response: requests.Response, url: str) -> None:
+        """Read the body in full within the cap and the timeout, and keep it on the response."""
+        limit = self.policy.max_body_bytes
+        deadline = time.monotonic() + self.policy.timeout_seconds
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise BodyTooLargeError(url, limit)
+            for chunk in response.iter_content(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLargeError(url, limit)
+                if time.monotonic() > deadline:
+                    raise requests.Timeout(f"the body took longer than {self.policy.timeout_seconds:g}s to arrive")
+                chunks.append(chunk)
+        finally:
+            response.close()  # read in full, the connection goes back to the pool; cut short, it is dropped
+        response._content = b"".join(chunks)  # how requests itself holds a body read in full
 
 
 @dataclass(frozen=True)
@@ -64,12 +294,14 @@ def host_of(url: str) -> str:
 
 
 class HttpClient:
-    """Fetches URLs politely and within bounds. Safe to share between threads.
+    """Fetches URLs politely and within the retry policy. Safe to share between threads.
 
     Args:
         settings: timeouts, retries, caps and politeness from the config.
-        session: a requests session to send through (tests and API clients pass their own).
-        sleep: how to wait; tests pass a recorder.
+        session: a requests session to send through (the policy is mounted on it).
+        sleep: how to wait (politeness delays and retry waits); tests pass a recorder.
+        policy: the retry policy; by default the one `settings` describe. Platform collectors
+            build their SDK sessions from `client.policy`, so all share it.
     """
 
     def __init__(
@@ -77,13 +309,16 @@ class HttpClient:
         settings: HttpSettings,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        policy: RetryPolicy | None = None,
     ):
         self.settings = settings
-        self.session = session or requests.Session()
+        self.policy = policy or RetryPolicy.from_settings(settings)
+        # No time budget of its own: the keyless collectors share this client across a unit's sources.
         # Keep a connection pool per host for many hosts (a unit may hold more hosts than run at once).
-        adapter = HTTPAdapter(pool_connections=max(64, settings.max_parallel_hosts), pool_maxsize=settings.max_parallel_hosts)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = self.policy.session(
+            TimeBudget(math.inf, sleep), base=session,
+            pool_connections=max(64, settings.max_parallel_hosts), pool_maxsize=settings.max_parallel_hosts,
+        )
         self.session.headers["User-Agent"] = settings.user_agent
         self._sleep = sleep
         self._host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -94,7 +329,7 @@ class HttpClient:
     def get(
         self, url: str, *, headers: Mapping[str, str] | None = None, respect_robots: bool = False
     ) -> HttpResponse:
-        """GET a URL, retrying transient failures within the configured bounds.
+        """GET a URL under the retry policy.
 
         Args:
             url: the absolute URL.
@@ -108,7 +343,7 @@ class HttpClient:
             RobotsDisallowedError: robots.txt forbids the URL.
             HttpStatusError: a 4xx, or a 429/5xx that persisted through the retries.
             BodyTooLargeError: the body passed `max_body_bytes`.
-            TransientError: the network failed (refused, reset, cut off mid-body, timed out) through the retries.
+            NetworkError: the network failed (refused, reset, cut off mid-body, timed out) through the retries.
             TerminalError: the request cannot succeed as configured (a redirect loop, an undecodable body).
         """
         if respect_robots and not self.allowed_by_robots(url):
@@ -116,35 +351,8 @@ class HttpClient:
         return self._request("GET", url, headers)
 
     def post(self, url: str, *, json: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
-        """POST a JSON body (an API login, say), with the same retries, caps and errors as `get`."""
+        """POST a JSON body (an API login, say), with the same policy and errors as `get`."""
         return self._request("POST", url, headers, json)
-
-    def _request(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any = None) -> HttpResponse:
-        attempt = 0
-        while True:
-            try:
-                response = self._send(method, url, headers, json)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
-                if attempt >= self.settings.max_retries:
-                    raise TransientError(
-                        f"{url} could not be fetched after {attempt + 1} attempts: {_brief(error)}"
-                    ) from error
-                self._sleep(self._backoff(attempt))
-                attempt += 1
-                continue
-            except requests.RequestException as error:
-                raise TerminalError(f"{url} could not be fetched ({_brief(error)}); check the URL in the config") from error
-            if response.status not in _RETRY_STATUSES:
-                if response.status >= 400:
-                    raise HttpStatusError(url, response.status, response.body)
-                return response
-            wait = retry_after_seconds(response.headers) if "Retry-After" in response.headers else None
-            if attempt >= self.settings.max_retries or (
-                wait is not None and wait > self.settings.max_retry_wait_seconds
-            ):
-                raise HttpStatusError(url, response.status, response.body)
-            self._sleep(wait if wait is not None else self._backoff(attempt))
-            attempt += 1
 
     def allowed_by_robots(self, url: str) -> bool:
         """Whether robots.txt on the URL's host lets our user agent fetch it (RFC 9309).
@@ -161,12 +369,9 @@ class HttpClient:
                 response = self.get(f"{host}/robots.txt")
                 parser.parse(response.body.decode("utf-8", errors="replace").splitlines())
             except HttpStatusError as error:
-                if error.transient:
-                    parser.disallow_all = True
-                else:
-                    parser.allow_all = True
+                parser.parse(_DISALLOW_ALL if error.transient else [])
             except TransientError:
-                parser.disallow_all = True
+                parser.parse(_DISALLOW_ALL)
             with self._robots_lock:
                 self._robots[host] = parser
         return parser.can_fetch(self.settings.user_agent, url)
@@ -192,7 +397,7 @@ class HttpClient:
         by_host: defaultdict[str, list[tuple[int, Item]]] = defaultdict(list)
         for index, item in indexed:
             by_host[host_of(url_of(item))].append((index, item))
-        outcomes: list[Outcome | None] = [None] * len(indexed)
+        outcomes: dict[int, Outcome] = {}
 
         def run_host(host_items: list[tuple[int, Item]]) -> None:
             for index, item in host_items:
@@ -201,9 +406,9 @@ class HttpClient:
         with ThreadPoolExecutor(max_workers=self.settings.max_parallel_hosts, thread_name_prefix="fetch") as pool:
             for future in [pool.submit(run_host, host_items) for host_items in by_host.values()]:
                 future.result()
-        return outcomes  # type: ignore[return-value]
+        return [outcomes[index] for index, _ in indexed]
 
-    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any) -> HttpResponse:
+    def _request(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any = None) -> HttpResponse:
         host = host_of(url)
         with self._host_locks[host]:
             last = self._last_request_at.get(host)
@@ -212,43 +417,21 @@ class HttpClient:
                 if wait > 0:
                     self._sleep(wait)
             try:
-                return self._read(method, url, headers, json)
+                response = self.session.request(method, url, headers=dict(headers or {}), json=json)
+            except requests.RequestException as error:
+                raise TerminalError(f"{url} could not be fetched ({_brief(error)}); check the URL in the config") from error
             finally:
                 self._last_request_at[host] = time.monotonic()
-
-    def _read(self, method: str, url: str, headers: Mapping[str, str] | None, json: Any) -> HttpResponse:
-        timeout = self.settings.timeout_seconds
-        deadline = time.monotonic() + timeout
-        limit = self.settings.max_body_bytes
-        with self.session.request(
-            method, url, headers=dict(headers or {}), json=json, timeout=timeout, stream=True
-        ) as response:
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise BodyTooLargeError(url, limit)
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(_CHUNK_BYTES):
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLargeError(url, limit)
-                if time.monotonic() > deadline:
-                    raise requests.Timeout(f"the body took longer than {timeout:g}s to arrive")
-                chunks.append(chunk)
-            return HttpResponse(
-                url=url,
-                final_url=response.url,
-                status=response.status_code,
-                headers=CaseInsensitiveDict(response.headers),
-                body=b"".join(chunks),
-            )
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.settings.backoff_seconds * (2**attempt), self.settings.max_retry_wait_seconds)
+        if response.status_code >= 400:
+            raise http_status_error(url, response.status_code, response.content)
+        return HttpResponse(
+            url=url, final_url=response.url, status=response.status_code, headers=CaseInsensitiveDict(response.headers),
+            body=response.content,
+        )
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Retry-After as seconds to wait: either delta-seconds or an HTTP date."""
+    """Retry-After as seconds to wait: either delta-seconds or an HTTP date (measured against Date)."""
     value = headers.get("Retry-After", "").strip()
     if value.isdigit():
         return float(value)
@@ -256,11 +439,15 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    return max(0.0, when.timestamp() - server_time(headers))
+
+
+def server_time(headers: Mapping[str, str]) -> float:
+    """The server's clock by its Date header (Unix time); the local clock when it sent none."""
     try:
-        reference = email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+        return email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
     except (KeyError, TypeError, ValueError):
-        reference = time.time()
-    return max(0.0, when.timestamp() - reference)
+        return time.time()
 
 
 def _brief(error: Exception) -> str:

@@ -19,7 +19,9 @@ import pytest
 from collectors.context import CollectionContext
 from collectors.http import HttpClient
 from collectors.source_run import SourceRun
-from collectors.x import build_queries, collect_x, parse_search_page, query_filters, search_terms
+from collectors.x import collect_x
+from collectors.x.parsing import parse_search_page
+from collectors.x.queries import build_queries, query_filters, search_terms
 from config.model import BrandConfig, HttpSettings, XSource
 from demo.fake_apis.x_api import (
     SEARCH_PATH,
@@ -84,8 +86,9 @@ class Harness:
         brands: tuple[BrandConfig, ...] = BRANDS,
         window: tuple[datetime, datetime] = WINDOW,
         time_budget_seconds: float = 600.0,
+        max_retries: int = 2,
     ) -> CollectionContext:
-        settings = HttpSettings(timeout_seconds=2.0, max_retries=2, backoff_seconds=1.0, politeness_delay_seconds=0.0)
+        settings = HttpSettings(timeout_seconds=2.0, max_retries=max_retries, backoff_seconds=1.0, politeness_delay_seconds=0.0)
         return CollectionContext(
             client=HttpClient(settings),
             brands=brands,
@@ -354,10 +357,10 @@ def test_a_spent_rate_limit_window_is_waited_for_before_the_next_page() -> None:
         assert all(request.params for request in api.requests)  # no request was refused with a 429
 
 
-def test_a_rate_limit_that_does_not_reset_is_waited_for_three_times_only(x: Harness) -> None:
+def test_a_rate_limit_that_does_not_reset_is_waited_for_max_retries_times_only(x: Harness) -> None:
     x.api.script(*[rate_limited(reset_after=5)] * 4)
 
-    run = x.collect()
+    run = x.collect(max_retries=3)
 
     assert x.slept == [6.0, 6.0, 6.0]
     assert (run.status, run.cursor) == ("failed", None)
