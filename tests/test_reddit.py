@@ -12,7 +12,9 @@ import pytest
 
 from collectors.context import CollectionContext
 from collectors.http import HttpClient
-from collectors.reddit import collect_reddit, is_gone, parse_listing, parse_thread, search_queries
+from collectors.reddit import collect_reddit
+from collectors.reddit.parsing import is_gone, parse_listing, parse_thread
+from collectors.reddit.queries import search_queries
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
 from core.errors import TransientError
