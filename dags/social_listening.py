@@ -15,19 +15,29 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
-from airflow.sdk import Param, dag, task
-from overheard_assets import WAREHOUSE  # dags/ is on sys.path in Airflow
+from airflow.sdk import Param, dag, get_current_context, task
+
+from airflow_edge.assets import WAREHOUSE
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval
 
 
-def _config_path(params: dict) -> str:
-    return params.get("config") or os.environ.get("OVERHEARD_CONFIG") or str(EXAMPLE_CONFIG)
+def _config_path() -> str:
+    """The config file: the run's `config` param, else OVERHEARD_CONFIG, else config/example.yaml."""
+    chosen: str | None = get_current_context()["params"].get("config")
+    return chosen or os.environ.get("OVERHEARD_CONFIG") or str(EXAMPLE_CONFIG)
 
 
-def _credentials(connection_ids: set[str]) -> dict[str, dict]:
+def _window(plan: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The collection window written in the run plan."""
+    start, end = plan["window"]
+    return datetime.fromisoformat(start), datetime.fromisoformat(end)
+
+
+def _credentials(connection_ids: set[str]) -> dict[str, dict[str, Any]]:
     """The Airflow connections that exist among `connection_ids` (from the metadata database, a
     secrets backend or AIRFLOW_CONN_* variables), in the shape collectors take. Missing ones are
     left out: their sources report "skipped: no credentials"."""
@@ -63,9 +73,9 @@ def _credentials(connection_ids: set[str]) -> dict[str, dict]:
     params={"config": Param(None, type=["null", "string"], description="Path of the Overheard config file")},
     doc_md=__doc__,
 )
-def social_listening():
+def social_listening() -> None:
     @task
-    def plan(params=None, run_id=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
+    def plan() -> list[dict[str, str]]:
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -74,15 +84,17 @@ def social_listening():
         from core.staging import StagingArea
         from warehouse.cursors import read_cursors
 
-        config_path = _config_path(params)
+        context = get_current_context()
+        run_id = context["run_id"]
+        config_path = _config_path()
         try:
             config = load_config(config_path)
         except ConfigError as error:
             raise AirflowFailException(str(error)) from None  # retrying will not fix the file
         staging = StagingArea(config.staging, run_id)
         units = plan_units(config)
-        window_end = data_interval_end or dag_run.run_after
-        window_start = min(data_interval_start or window_end, window_end - SCHEDULE_PERIOD)
+        window_end = context.get("data_interval_end") or context["dag_run"].run_after
+        window_start = min(context.get("data_interval_start") or window_end, window_end - SCHEDULE_PERIOD)
         plan_url = staging.write_json(
             "plan.json",
             {
@@ -96,7 +108,7 @@ def social_listening():
         return [{"plan": plan_url, "unit": unit.id} for unit in units]
 
     @task(map_index_template="{{ task.op_kwargs['assignment']['unit'] }}")
-    def collect(assignment: dict) -> str:
+    def collect(assignment: dict[str, str]) -> str:
         """Collect one unit's sources and stage what they returned."""
         from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
         from config import load_config
@@ -105,23 +117,22 @@ def social_listening():
         plan = read_json(assignment["plan"])
         config = load_config(plan["config"])
         unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
-        window = tuple(datetime.fromisoformat(moment) for moment in plan["window"])
         credentials = _credentials(connections_of(config, unit))
-        runs = collect_unit(config, unit, plan["cursors"], window, credentials)
+        runs = collect_unit(config, unit, plan["cursors"], _window(plan), credentials)
         return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
 
     @task
-    def enrich(collected_url: str, params=None, run_id=None) -> str:
+    def enrich(collected_url: str) -> str:
         """Match brands and add ownership, language, sentiment and reach to one unit."""
         from config import load_config
         from core.staging import StagingArea
         from enrich.pipeline import enrich_unit
 
-        config = load_config(_config_path(params))
-        return enrich_unit(config, collected_url, StagingArea(config.staging, run_id))
+        config = load_config(_config_path())
+        return enrich_unit(config, collected_url, StagingArea(config.staging, get_current_context()["run_id"]))
 
     @task(trigger_rule="all_done")
-    def load(assignments: list[dict], enriched_urls: list[str]) -> dict:
+    def load(assignments: list[dict[str, str]], enriched_urls: list[str]) -> dict[str, Any]:
         """Load every unit that got through enrichment; record the others' sources as failed."""
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -140,22 +151,21 @@ def social_listening():
              "error": f"the collect or enrich task of unit {unit['id']} failed; see its Airflow log"}
             for unit in plan["units"] if unit["id"] not in loaded_units for name in unit["sources"]
         ]
-        window = tuple(datetime.fromisoformat(moment) for moment in plan["window"])
         result = load_run(
-            config.warehouse.path, plan["run_id"], window, enriched_urls, missing, config.warehouse.memory_limit
+            config.warehouse.path, plan["run_id"], _window(plan), enriched_urls, missing, config.warehouse.memory_limit
         )
         return {"mentions_new": result.mentions_new, "mentions_seen_again": result.mentions_seen_again,
                 "config": plan["config"], "run_id": plan["run_id"], "window_end": plan["window"][1]}
 
     @task
-    def stories(loaded: dict) -> dict:
+    def stories(loaded: dict[str, Any]) -> dict[str, Any]:
         """Group the warehouse's new mentions into stories (retweets, shared links, near-duplicates).
 
         After the load, in transactions of its own: a failure here keeps the load, and the next run
         assigns what this one did not.
         """
         from config import load_config
-        from enrich.stories import assign_warehouse_stories
+        from enrich.stories.duckdb_store import assign_warehouse_stories
         from warehouse.connection import open_warehouse
         from warehouse.snapshot import publish_snapshot
 
@@ -166,7 +176,7 @@ def social_listening():
         return {**loaded, "stories_assigned": assigned}
 
     @task(outlets=[WAREHOUSE])
-    def care(loaded: dict) -> dict:
+    def care(loaded: dict[str, Any]) -> dict[str, Any]:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
         deliver them through the configured channels (email, webhook). An alert a channel could not take
@@ -191,7 +201,7 @@ def social_listening():
         return {**loaded, "care": outcome.as_dict()}
 
     @task
-    def summarize(loaded: dict) -> None:
+    def summarize(loaded: dict[str, Any]) -> None:
         """Log the run summary: mentions per source and brand, failures and why."""
         from config import load_config
         from warehouse.summary import run_summary
@@ -201,7 +211,9 @@ def social_listening():
 
     assignments = plan()
     enriched = enrich.expand(collected_url=collect.expand(assignment=assignments))
-    summarize(care(stories(load(assignments, enriched))))
+    # Airflow types a task's call as taking its function's arguments, but here they are XComArgs that
+    # Airflow resolves when the task runs (apache/airflow#39514): the one place the types cannot meet.
+    summarize(care(stories(load(assignments, enriched))))  # type: ignore[arg-type]
 
 
 social_listening()

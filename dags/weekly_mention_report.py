@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from airflow.sdk import Param, dag, task
-from overheard_assets import WAREHOUSE  # dags/ is on sys.path in Airflow
+from airflow.sdk import Param, dag, get_current_context, task
+
+from airflow_edge.assets import WAREHOUSE
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
@@ -30,14 +31,15 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
         "week": Param(None, type=["null", "string"], description="ISO week to render, e.g. 2026-W45 (default: the one due)"),
     },
 )
-def weekly_mention_report():
+def weekly_mention_report() -> None:
     @task
-    def render(params=None) -> dict:
+    def render() -> dict[str, str]:
         """Render (and email) the due week's report, or the week asked for; nothing when none is due."""
         from config import load_config
         from reports.publishing import due_week, publish_weekly_report
         from warehouse.connection import read_warehouse
 
+        params = get_current_context()["params"]
         config = load_config(params.get("config") or os.environ.get("OVERHEARD_CONFIG") or str(EXAMPLE_CONFIG))
         connection = read_warehouse(config.warehouse.path)
         if connection is None:
