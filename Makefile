@@ -1,5 +1,6 @@
 # Overheard: `make demo` runs one collection cycle on the bundled sample corpus through Airflow;
-# `make test` runs the test suite. Both create .venv and .airflow on first use and reuse them after.
+# `make test` type-checks the code (mypy, set up in pyproject.toml) and runs the test suite.
+# Both create .venv and .airflow on first use and reuse them after.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
@@ -33,6 +34,7 @@ standalone: $(AIRFLOW_HOME)/.initialised
 	$(BIN)/overheard airflow standalone
 
 test: $(VENV)/.installed
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
