@@ -1,4 +1,4 @@
-"""The one HTTP client, against scripted servers on loopback addresses.
+"""The one HTTP client and the one retry policy, against scripted servers on loopback addresses.
 
 Waits are recorded, never slept: every client gets `sleep=waits.append`.
 """
@@ -9,13 +9,18 @@ import email.utils
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from collectors.context import CollectionContext
 from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError
 from collectors.http import HttpClient
-from config.model import HttpSettings
+from collectors.reddit import collect_reddit
+from collectors.x import collect_x
+from config.model import BrandConfig, HttpSettings, RedditSource, XSource
 from core.errors import CollectorError, TerminalError, TransientError
+from demo.fake_apis import reddit_api, x_api
 from tests.local_http import LocalHttpServer, Reply, Request
 
 
@@ -194,3 +199,55 @@ def test_hosts_are_fetched_in_parallel_and_each_host_politely_in_turn(fast_http:
 
     assert bodies == [b"met", b"met", b"next"]
     assert waits == [pytest.approx(5.0, abs=0.5)]  # before first host's /next only
+
+
+def test_one_retry_policy_is_the_session_of_the_http_client_tweepy_and_praw(
+    http_server: LocalHttpServer, fast_http: HttpSettings
+) -> None:
+    # One policy object: the client's. X's tweepy and Reddit's praw send on sessions built from it.
+    waits: list[float] = []
+    client = HttpClient(fast_http.model_copy(update={"backoff_seconds": 2.0}), sleep=waits.append)
+    brands = (BrandConfig(name="Brightwave", aliases=["Brightwave"]),)
+    x_source = XSource(kind="x", name="x-search")
+    reddit_source = RedditSource(kind="reddit", name="reddit-uk")
+    credentials = {
+        "twitter_default": {"password": x_api.DEMO_TOKEN},
+        "reddit_default": {"login": reddit_api.DEMO_CLIENT_ID, "password": reddit_api.DEMO_CLIENT_SECRET},
+    }
+    x_window = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, 12, tzinfo=UTC))
+    reddit_window = (datetime(2026, 10, 28, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+
+    def each_through_one_503() -> tuple[str, str, str]:
+        """The same failure for all three: one 503, then the normal answer."""
+        url = http_server.route("/mentions", Reply(503, b"maintenance"), Reply(200, b"three new mentions"))
+        with (
+            x_api.FakeXApi.from_corpus(now=x_window[1] + timedelta(minutes=5)) as fake_x,
+            reddit_api.FakeRedditApi.from_corpus() as fake_reddit,
+        ):
+            fake_x.script(x_api.server_error(503))
+            fake_reddit.script("/search", reddit_api.server_error(503))
+            try:
+                fetched = client.get(url).body.decode()
+            except HttpStatusError as error:
+                fetched = str(error)
+            x_run = collect_x(
+                x_source.model_copy(update={"api_base_url": fake_x.base_url}), None,
+                CollectionContext(client, brands, x_window, credentials, sleep=waits.append),
+            )
+            reddit_run = collect_reddit(
+                reddit_source.model_copy(update={"oauth_url": fake_reddit.base_url, "reddit_url": fake_reddit.base_url}),
+                None, CollectionContext(client, brands, reddit_window, credentials, sleep=waits.append),
+            )
+        return fetched, x_run.error or x_run.status, reddit_run.error or reddit_run.status
+
+    client.policy.max_retries = 1
+    assert each_through_one_503() == ("three new mentions", "ok", "ok")
+    assert waits == [2.0, 2.0, 2.0]  # the policy's backoff, each through its caller's sleep
+
+    client.policy.max_retries = 0
+    waits.clear()
+    fetched, x_error, reddit_error = each_through_one_503()
+    assert fetched.startswith("HTTP 503 from http://127.0.0.1:")
+    assert x_error.startswith("X API answered HTTP 503 at http://127.0.0.1:") and "after 1 attempts" in x_error
+    assert reddit_error == "Reddit answered /search with HTTP 503 after 1 attempts; it will be tried again next run"
+    assert waits == []
