@@ -219,6 +219,10 @@ class RecentSearchApi:
                     f"X API rejected the search at {self.endpoint} (HTTP 400: {_api_reason(error)}); "
                     "check the brand terms and the X source settings"
                 ) from None
+            except tweepy.TwitterServerError as error:  # a 5xx the retry policy does not retry (501, 505, ...)
+                raise TransientError(
+                    f"X API answered HTTP {error.response.status_code} at {self.endpoint}; it will be tried again next run"
+                ) from None
             except tweepy.HTTPException as error:
                 raise TerminalError(
                     f"X API answered HTTP {error.response.status_code} at {self.endpoint} ({_api_reason(error)}); "
