@@ -371,7 +371,7 @@ def test_thread_parsing_flattens_replies_and_counts_load_more() -> None:
         return {"kind": "t1", "data": {"name": name, "parent_id": parent, "link_id": "t3_p", "body": name,
                                        "author": "a", "created_utc": 1.0, "replies": replies}}
 
-    listing = lambda *children: {"kind": "Listing", "data": {"after": None, "children": list(children)}}  # noqa: E731
+    listing = lambda *children: {"kind": "Listing", "data": {"after": None, "children": list(children)}}
     more = {"kind": "more", "data": {"count": 37, "children": ["x", "y"], "parent_id": "t3_p"}}
     payload = [
         listing({"kind": "t3", "data": {"name": "t3_p", "title": "p", "created_utc": 1.0}}),
