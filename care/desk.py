@@ -12,6 +12,7 @@ what) in one transaction. Nothing is deleted: closing and reopening are actions 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -63,7 +64,7 @@ class TriageDesk:
         connection: duckdb.DuckDBPyConnection,
         actor: str,
         playbook: Playbook | None = None,
-        clock=lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         if not actor.strip():
             raise TriageError("say who is acting: an agent's or lead's name")
@@ -114,20 +115,21 @@ class TriageDesk:
         """Record a response (its URL and time). The first response stops the service-level clock."""
         self._item(mention_key, allowed=("open", "claimed", "responded"))
         at = at or self.clock()
-        first = self.connection.execute(
+        [(first_response_at, opened_at, queue, assignee)] = self.connection.execute(
             "SELECT first_response_at, opened_at, queue, assignee FROM triage_items WHERE mention_key = ?", [mention_key]
-        ).fetchone()
+        ).fetchall()
+        first = first_response_at is None
         changes: dict[str, object] = {"status": "responded"}
-        if first[0] is None:
-            if at < first[1]:
+        if first:
+            if at < opened_at:
                 raise TriageError(f"the response time {at:%Y-%m-%d %H:%M %Z} is before the item was opened")
             changes.update(
                 first_response_at=at, first_response_url=response_url,
-                first_response_minutes=round(self._calendar(first[2]).business_minutes_between(first[1], at), 2),
+                first_response_minutes=round(self._calendar(queue).business_minutes_between(opened_at, at), 2),
             )
-        if first[3] is None:
+        if assignee is None:
             changes["assignee"] = self.actor
-        self._act(mention_key, "responded", at, {"url": response_url, "first": first[0] is None}, **changes)
+        self._act(mention_key, "responded", at, {"url": response_url, "first": first}, **changes)
 
     def close(self, mention_key: str, reason: str = "", at: datetime | None = None) -> None:
         """Close an item (answered, or nothing to do)."""
@@ -138,9 +140,9 @@ class TriageDesk:
     def reopen(self, mention_key: str, reason: str = "", at: datetime | None = None) -> None:
         """Reopen a closed item; it keeps its first-response time."""
         self._item(mention_key, allowed=("closed",))
-        responded = self.connection.execute(
+        [(responded,)] = self.connection.execute(
             "SELECT first_response_at IS NOT NULL FROM triage_items WHERE mention_key = ?", [mention_key]
-        ).fetchone()[0]
+        ).fetchall()
         self._act(mention_key, "reopened", at, {"reason": reason}, status="responded" if responded else "open",
                   closed_at=None)
 
@@ -183,5 +185,6 @@ class TriageDesk:
             record_action(self.connection, mention_key, action, self.actor, at, detail)
 
     def _calendar(self, queue: str) -> BusinessCalendar:
-        known = self.playbook is not None and queue in {q.name for q in self.playbook.queues}
-        return self.playbook.business_calendar(queue) if known else ALWAYS_OPEN
+        if self.playbook is None or queue not in {q.name for q in self.playbook.queues}:
+            return ALWAYS_OPEN
+        return self.playbook.business_calendar(queue)

@@ -86,7 +86,8 @@ def erase_author(
 
 
 def _rename(connection: duckdb.DuckDBPyConnection, table: str, column: str, key: str, pseudonym: str) -> int:
-    return connection.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [pseudonym, key]).fetchone()[0]
+    [(renamed,)] = connection.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [pseudonym, key]).fetchall()
+    return renamed
 
 
 def _scrub_texts(connection: duckdb.DuckDBPyConnection, handle: str) -> None:

@@ -451,9 +451,9 @@ def explain_spike(
         parameters if spike.category is not None else {k: v for k, v in parameters.items() if k != "category"},
     )
     try:
-        spike_count, baseline_count = connection.execute(
+        [(spike_count, baseline_count)] = connection.execute(
             "SELECT count(*) FILTER (WHERE in_spike), count(*) FILTER (WHERE NOT in_spike) FROM spike_mentions"
-        ).fetchone()
+        ).fetchall()
         authors, sources = (
             tuple(
                 SpikeContributor(name, mentions)

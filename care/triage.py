@@ -275,13 +275,13 @@ class CareStep:
     # --- alerts ---------------------------------------------------------------------------------
 
     def _escalation_alert(self, key: str) -> Alert:
-        brand, category, queue, priority, due_at, url, author, text = self.connection.execute(
+        [(brand, category, queue, priority, due_at, url, author, text)] = self.connection.execute(
             """
             SELECT t.brand, t.category, t.queue, t.priority, t.due_at, m.url, m.author_handle, m.text
             FROM triage_items AS t JOIN mentions AS m USING (mention_key) WHERE mention_key = ?
             """,
             [key],
-        ).fetchone()
+        ).fetchall()
         return Alert(
             alert_key=f"escalation:{key}", kind="escalation",
             subject=f"Escalated {category} about {brand} (priority {priority:.2f})",
@@ -337,7 +337,7 @@ class CareStep:
                 subject=f"Volume spike: {scope}, {spike.mentions} mentions at {spike.hour_start:%H:%M} UTC "
                         f"(expected {spike.baseline:.1f})",
                 body=f"Top terms: {terms}.\n" + "\n".join(
-                    f"- {example.author or example.source}: {' '.join(example.text.split())[:200]}"
+                    f"- {example.author}: {' '.join(example.text.split())[:200]}"
                     for example in explanation.examples
                 ),
                 link=explanation.examples[0].url if explanation.examples else None,

@@ -67,7 +67,7 @@ def warehouse(config):
 
 def add_mention(connection, key: str, text: str, run: str, seen: datetime, *, brand="Brightwave", role="brand",
                 sentiment=-0.6, lang="en", followers=100, reach=100, author="someone", engagement=None,
-                platform="x", published=None) -> None:
+                platform="x", source="x", published=None) -> None:
     """A loaded mention (as `warehouse.load` leaves it): first seen in `run` at `seen`, or seen again."""
     label = "negative" if sentiment <= -0.05 else "positive" if sentiment >= 0.05 else "neutral"
     connection.execute(
@@ -75,12 +75,13 @@ def add_mention(connection, key: str, text: str, run: str, seen: datetime, *, br
         INSERT INTO mentions (mention_key, platform, source, url, text, author_handle, author_followers,
             published_at, engagement, lang, sentiment_label, sentiment_score, reach_estimate, is_owned,
             first_run_id, first_seen_at, last_run_id, last_seen_at)
-        VALUES ($key, $platform, 'x', $url, $text, $author, $followers, $published, $engagement, $lang, $label,
+        VALUES ($key, $platform, $source, $url, $text, $author, $followers, $published, $engagement, $lang, $label,
                 $sentiment, $reach, false, $run, $seen, $run, $seen)
         ON CONFLICT (mention_key) DO UPDATE SET engagement = excluded.engagement, last_run_id = excluded.last_run_id,
             last_seen_at = excluded.last_seen_at
         """,
-        {"key": key, "platform": platform, "url": f"https://x.example/{key}", "text": text, "author": author,
+        {"key": key, "platform": platform, "source": source, "url": f"https://x.example/{key}", "text": text,
+         "author": author,
          "followers": followers, "published": published or seen, "engagement": json.dumps(engagement or {}),
          "lang": lang, "label": label, "sentiment": sentiment, "reach": reach, "run": run, "seen": seen},
     )
@@ -289,6 +290,23 @@ def test_a_spike_is_recorded_with_its_explanation_and_alerts_once(config, wareho
     assert {term["term"] for term in json.loads(explanation)["terms"]} >= {"outage", "leeds"}
     assert [alert.kind for alert in CareStep(warehouse, config, "run-2", now + timedelta(hours=1)).run().alerts
             if alert.kind == "spike"] == []
+
+
+def test_a_spike_alert_quotes_its_widest_reaching_posts_each_with_its_author_or_its_site(config, warehouse):
+    now = spiky_warehouse(warehouse)
+    add_mention(warehouse, "news:leeds-outage", "Brightwave  outage leaves\nLeeds offline", "run-1", now,
+                platform="news", source="news", author=None, reach=50_000, published=now - timedelta(minutes=30))
+    [spike] = [alert for alert in CareStep(warehouse, config, "run-1", now).run().alerts if alert.kind == "spike"]
+
+    assert spike.body.splitlines()[1:] == [
+        "- news:news: Brightwave outage leaves Leeds offline",  # a web item has no author: its source stands in
+        "- x:someone: Brightwave announced a new tariff",
+        "- x:user0: Brightwave outage in Leeds, number 0",
+        "- x:user1: Brightwave outage in Leeds, number 1",
+        "- x:user1: Brightwave outage in Leeds, number 10",
+    ]
+    assert spike.link == "https://x.example/news:leeds-outage"
+    assert spike.fields["Top sources"] == "x, news"
 
 
 def test_playbook_mistakes_are_reported_with_their_key(tmp_path):
