@@ -19,10 +19,15 @@ import json
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from cli.warehouse_access import open_for_reading, open_for_writing
 from config import Config
+from config.playbook import Playbook
+
+if TYPE_CHECKING:
+    from care.desk import QueueEntry
 
 TRIAGE_ACTIONS = ("list", "claim", "note", "respond", "close", "reopen", "reassign", "history")
 
@@ -56,21 +61,21 @@ def run_care_command(config: Config, arguments: argparse.Namespace) -> int:
     """Run a triage, staffing or erase-author command; returns the exit status."""
     from care.desk import TriageError
 
-    if config.playbook is None and arguments.command != "erase-author":
-        print("the config has no playbook: add one (docs/social-care.md) to triage mentions", file=sys.stderr)
-        return 2
     try:
-        if arguments.command == "staffing":
-            return _staffing(config, arguments)
         if arguments.command == "erase-author":
             return _erase(config, arguments)
-        return _triage(config, arguments)
+        if config.playbook is None:
+            print("the config has no playbook: add one (docs/social-care.md) to triage mentions", file=sys.stderr)
+            return 2
+        if arguments.command == "staffing":
+            return _staffing(config, config.playbook, arguments)
+        return _triage(config, config.playbook, arguments)
     except TriageError as error:
         print(error, file=sys.stderr)
         return 2
 
 
-def _triage(config: Config, arguments: argparse.Namespace) -> int:
+def _triage(config: Config, playbook: Playbook, arguments: argparse.Namespace) -> int:
     from care.desk import TriageDesk, TriageError
     from warehouse.snapshot import publish_snapshot
 
@@ -82,11 +87,11 @@ def _triage(config: Config, arguments: argparse.Namespace) -> int:
     # Listing reads the snapshot every action publishes, so it never waits for a writer.
     reading = action in ("list", "history")
     with open_for_reading(config) if reading else open_for_writing(config) as connection:
-        desk = TriageDesk(connection, arguments.actor or "viewer", config.playbook)
+        desk = TriageDesk(connection, arguments.actor or "viewer", playbook)
         if action == "list":
             if arguments.mine and not arguments.actor:
                 raise TriageError("--mine needs --as NAME")
-            _print_queue(desk.queue(arguments.queue, arguments.actor if arguments.mine else None), config)
+            _print_queue(desk.queue(arguments.queue, arguments.actor if arguments.mine else None), playbook, config.timezone)
         elif action == "history":
             for acted_at, actor, what, detail in desk.history(arguments.key):
                 print(f"{acted_at:%Y-%m-%d %H:%M %Z}  {actor:<12} {what:<10} {detail}")
@@ -112,12 +117,12 @@ def _triage(config: Config, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _print_queue(entries: list, config: Config) -> None:
+def _print_queue(entries: list[QueueEntry], playbook: Playbook, timezone: str) -> None:
     if not entries:
         print("No open items.")
         return
-    zone = ZoneInfo(config.timezone)
-    templates = {category.name: category.response_template for category in config.playbook.categories}
+    zone = ZoneInfo(timezone)
+    templates = {category.name: category.response_template for category in playbook.categories}
     print(f"{'priority':>8}  {'due':<16} {'queue':<12} {'category':<16} {'status':<8} {'assignee':<10} mention")
     for entry in entries:
         flag = "!" if entry.escalated else " "
@@ -128,12 +133,12 @@ def _print_queue(entries: list, config: Config) -> None:
             print(f"{'':>8}  reply: {templates[entry.category]}")
 
 
-def _staffing(config: Config, arguments: argparse.Namespace) -> int:
+def _staffing(config: Config, playbook: Playbook, arguments: argparse.Namespace) -> int:
     from care.staffing import daily_staffing, queue_staffing, staffing_plan
 
     week_start = _week_start(arguments.week, config.timezone)
     with open_for_reading(config) as connection:
-        plan = staffing_plan(connection, week_start, queues=queue_staffing(config.playbook), timezone=config.timezone)
+        plan = staffing_plan(connection, week_start, queues=queue_staffing(playbook), timezone=config.timezone)
     print(f"Staffing for the week of {week_start} ({config.timezone}), {plan.model}; weeks of history: "
           + json.dumps(plan.weeks_used))
     print(f"{'queue':<14} {'day':<11} {'arrivals':>9} {'peak agents':>12} {'agent-hours':>12}")

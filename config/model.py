@@ -8,7 +8,7 @@ setting. Loading (YAML, environment variables, relative paths, error messages) i
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -241,7 +241,7 @@ class BlueskySource(_Strict):
 
 
 SOURCE_MODELS = (FeedSource, BlogSource, XSource, RedditSource, HackerNewsSource, MastodonSource, GoogleNewsSource, BlueskySource)
-SOURCE_KINDS = tuple(model.model_fields["kind"].annotation.__args__[0] for model in SOURCE_MODELS)
+SOURCE_KINDS = tuple(get_args(model.model_fields["kind"].annotation)[0] for model in SOURCE_MODELS)
 Source = Annotated[
     FeedSource | BlogSource | XSource | RedditSource | HackerNewsSource | MastodonSource | GoogleNewsSource | BlueskySource,
     Field(discriminator="kind"),

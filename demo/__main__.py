@@ -93,11 +93,14 @@ def main() -> int:
 
 def _render_weekly_report(config: Config) -> None:
     """Render the report of the week the demo's data covers, as the weekly_mention_report DAG would."""
+    from cli.warehouse_access import open_for_reading
     from reports.publishing import last_complete_week, publish_weekly_report
-    from warehouse.connection import read_warehouse
 
-    with read_warehouse(config.warehouse.path) as connection:
+    with open_for_reading(config) as connection:
         week = last_complete_week(connection, config)
+        if week is None:
+            print("\nNo week has been loaded to its end yet: no weekly report.")
+            return
         files = publish_weekly_report(connection, config, week, email=False)
     print(f"\nWeekly mention report {files.week}: {files.html} (open it in a browser; mentions in {files.csv.name})")
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 LANGUAGE_MODEL = f"py3langid-{version('py3langid')}"
 UNDETERMINED = "und"
@@ -29,7 +33,7 @@ class LanguageDetector:
         self.min_confidence = min_confidence
 
     @cached_property
-    def _identifier(self):  # loaded on first use: the model takes a moment to unpack
+    def _identifier(self) -> LanguageIdentifier:  # loaded on first use: the model takes a moment to unpack
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -62,7 +62,7 @@ def export_parquet(
         SELECT b.* FROM mention_brands AS b WHERE b.mention_key IN (SELECT mention_key FROM ({selected}))
         ORDER BY b.mention_key, b.brand
     """, window)
-    rows = connection.execute(f"SELECT count(*) FROM read_parquet('{_quoted(mentions)}')").fetchone()[0]
+    [(rows,)] = connection.execute(f"SELECT count(*) FROM read_parquet('{_quoted(mentions)}')").fetchall()
     return ParquetExport(mentions, brands, rows)
 
 

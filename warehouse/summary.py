@@ -52,9 +52,9 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
             """,
             {"run_id": run_id},
         ).fetchall()
-        total, earned = connection.execute(
+        [(total, earned)] = connection.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT is_owned AND NOT is_deleted) FROM mentions"
-        ).fetchone()
+        ).fetchall()
         unhealthy = connection.execute(
             """
             SELECT source, health, consecutive_failures, consecutive_zero_runs, last_matched_at
