@@ -18,7 +18,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,4 +159,4 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -35,6 +35,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -49,7 +50,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import torch
+    from enrich.sentiment import Precision
+
+# One way of scoring: it scores the texts it is given (what it returns is not used).
+Scorer = Callable[[list[str]], object]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment"
 STEPS = ("bare", "bare-sorted", "backend", "pipeline")
@@ -104,7 +108,8 @@ def main() -> None:
         parser.error("--texts, --repeat and --batch-size must be at least 1")
     if not (arguments.data / "val.tsv").is_file():
         parser.exit(2, f"{parser.prog}: skipped: {arguments.data / 'val.tsv'} is not there (see shared/data/README.md)\n")
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     texts = tweets(arguments.data / "val.tsv", arguments.texts)
     if arguments.step:
         print(json.dumps(measure(arguments.step, arguments.workdir / "model", texts, arguments)))
@@ -137,18 +142,19 @@ def run_benchmark(workdir: Path, texts: list[str], arguments: argparse.Namespace
         build_model(model, arguments.data)
         print(f"built the model in {time.perf_counter() - started:.1f} s")
     print(describe(model, texts, arguments.batch_size))
-    steps = {name: Step(name, [], [], [], 0.0) for name in arguments.steps}
+    by_name = {name: Step(name, [], [], [], 0.0) for name in arguments.steps}
     for round_number in range(1, arguments.repeat + 1):
         for name in arguments.steps:
             seconds, cpu_seconds, load_seconds, peak_rss_mb = _child(name, workdir, arguments)
-            steps[name].passes.append(seconds)
-            steps[name].cores.append(cpu_seconds / seconds)
-            steps[name].load_seconds.append(load_seconds)
-            steps[name].peak_rss_mb = max(steps[name].peak_rss_mb, peak_rss_mb)
+            step = by_name[name]
+            step.passes.append(seconds)
+            step.cores.append(cpu_seconds / seconds)
+            step.load_seconds.append(load_seconds)
+            step.peak_rss_mb = max(step.peak_rss_mb, peak_rss_mb)
             print(f"round {round_number} {name}: {seconds:.2f} s, {len(texts) / seconds:,.1f} texts/s, "
                   f"CPU {cpu_seconds / seconds:.2f} cores, peak RSS {peak_rss_mb:,.0f} MB; "
                   f"load average {_load_average()}")
-    steps = list(steps.values())
+    steps = list(by_name.values())
     print()
     print("| step | texts/s median | texts/s best | passes s | CPU cores busy | load s | peak RSS MB |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -220,7 +226,7 @@ def measure(step: str, model: Path, texts: list[str], arguments: argparse.Namesp
 
     torch.set_num_threads(arguments.threads)
     started = time.perf_counter()
-    score = SCORERS[step](model, arguments.batch_size, getattr(torch, arguments.precision))
+    score = SCORERS[step](model, arguments.batch_size, arguments.precision)
     load_seconds = time.perf_counter() - started
     score(texts[: arguments.batch_size])
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -231,13 +237,13 @@ def measure(step: str, model: Path, texts: list[str], arguments: argparse.Namesp
     }
 
 
-def bare_model(model: Path, batch_size: int, dtype: torch.dtype, *, sort: bool = False) -> Callable[[list[str]], None]:
+def bare_model(model: Path, batch_size: int, precision: Precision, *, sort: bool = False) -> Scorer:
     """Tokenize + forward in batches, nothing else: in input order, or batched by number of tokens."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
-    network = AutoModelForSequenceClassification.from_pretrained(model, dtype=dtype).eval()
+    network = AutoModelForSequenceClassification.from_pretrained(model, dtype=getattr(torch, precision)).eval()
 
     def in_order(texts: list[str]) -> None:
         with torch.inference_mode():
@@ -259,19 +265,21 @@ def bare_model(model: Path, batch_size: int, dtype: torch.dtype, *, sort: bool =
     return by_tokens if sort else in_order
 
 
-def our_backend(model: Path, batch_size: int, dtype: torch.dtype) -> Callable[[list[str]], None]:
+def our_backend(model: Path, batch_size: int, precision: Precision) -> Scorer:
     """`TransformerSentiment` on the saved model, as the pipeline would build it."""
     from enrich.sentiment import TransformerSentiment
 
-    precision = str(dtype).removeprefix("torch.")
     return TransformerSentiment(str(model), device="cpu", batch_size=batch_size, precision=precision).score
 
 
-def naive_pipeline(model: Path, batch_size: int, dtype: torch.dtype) -> Callable[[list[str]], None]:
+def naive_pipeline(model: Path, batch_size: int, precision: Precision) -> Scorer:
     """`pipeline("text-classification")` called once per text, every class's probability returned."""
+    import torch
     from transformers import pipeline
 
-    classify = pipeline("text-classification", model=str(model), device="cpu", dtype=dtype, top_k=None)
+    classify = pipeline(
+        "text-classification", model=str(model), device="cpu", dtype=getattr(torch, precision), top_k=None
+    )
 
     def score(texts: list[str]) -> None:
         for text in texts:
@@ -280,12 +288,12 @@ def naive_pipeline(model: Path, batch_size: int, dtype: torch.dtype) -> Callable
     return score
 
 
-SCORERS: dict[str, Callable[[Path, int, torch.dtype], Callable[[list[str]], None]]] = {
+SCORERS: dict[str, Callable[[Path, int, Precision], Scorer]] = {
     "bare": bare_model,
-    "bare-sorted": lambda model, batch_size, dtype: bare_model(model, batch_size, dtype, sort=True),
+    "bare-sorted": lambda model, batch_size, precision: bare_model(model, batch_size, precision, sort=True),
     "backend": our_backend,
     "pipeline": naive_pipeline,
-    "bare-single": lambda model, batch_size, dtype: bare_model(model, 1, dtype),
+    "bare-single": lambda model, batch_size, precision: bare_model(model, 1, precision),
 }
 
 

@@ -29,7 +29,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -121,19 +123,20 @@ def run_size(warehouse: Path, mentions: int, arguments: argparse.Namespace) -> d
     connection.execute(_MENTIONS_SQL, {"n": mentions, "words": _WORDS})
     connection.execute(_BRANDS_SQL)
     connection.execute("CHECKPOINT")
-    brand_rows = connection.execute("SELECT count(*) FROM mention_brands").fetchone()[0]
+    [(brand_rows,)] = connection.execute("SELECT count(*) FROM mention_brands").fetchall()
     print(f"\n{mentions:,} mentions, {brand_rows:,} brand rows: built in {time.perf_counter() - started:.1f} s")
 
     publish = [_timed(lambda: publish_snapshot(connection, warehouse, "bench")) for _ in range(arguments.repeat)]
     db_copy = [_timed(lambda: publish_by_database_copy(connection, warehouse)) for _ in range(arguments.repeat)]
     publish_snapshot(connection, warehouse, "bench")
     snapshot = snapshot_path(warehouse)
-    with read_warehouse(warehouse) as reader:
-        assert reader.execute("SELECT count(*) FROM mentions").fetchone()[0] == mentions
+    with _read(warehouse) as snapshot_reader:
+        assert snapshot_reader.execute("SELECT count(*) FROM mentions").fetchall() == [(mentions,)]
 
     reader = subprocess.Popen(
         [sys.executable, __file__, "--reader", str(warehouse)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    assert reader.stdout is not None  # stdout=PIPE
     reader.stdout.readline()  # "ready": it has opened the snapshot once
     time.sleep(arguments.seconds)
     publishing_from = time.time()
@@ -141,9 +144,8 @@ def run_size(warehouse: Path, mentions: int, arguments: argparse.Namespace) -> d
     while time.time() < publishing_from + arguments.seconds:
         during.append(_timed(lambda: publish_snapshot(connection, warehouse, "bench")))
     publishing_until = time.time()
-    reader.stdin.close()
-    samples = json.loads(reader.stdout.read())
-    reader.wait()
+    output, _ = reader.communicate()  # closes its stdin: it prints its samples and exits
+    samples = json.loads(output)
     connection.close()
 
     idle = [ms for at, ms in samples["latencies"] if at < publishing_from]
@@ -177,7 +179,7 @@ def publish_by_database_copy(connection: duckdb.DuckDBPyConnection, warehouse: P
     """The alternative: ATTACH a new file, COPY FROM DATABASE into it, add snapshot_info, fsync, rename."""
     target = snapshot_path(warehouse)
     copying = target.with_name(target.name + ".copying")
-    source = connection.execute("SELECT current_database()").fetchone()[0]
+    [(source,)] = connection.execute("SELECT current_database()").fetchall()
     connection.execute(f"ATTACH '{copying}' AS copied")
     connection.execute("BEGIN TRANSACTION")
     connection.execute(f'COPY FROM DATABASE "{source}" TO copied')
@@ -193,16 +195,20 @@ def publish_by_database_copy(connection: duckdb.DuckDBPyConnection, warehouse: P
 
 def read_in_a_loop(warehouse: Path) -> None:
     """The reader process: open, query, close, until stdin closes; then print latencies and errors as JSON."""
-    import threading
-
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    latencies, errors = [], []
+
+    def stop_when_stdin_closes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
+    latencies: list[tuple[float, float]] = []
+    errors: list[str] = []
     print("ready", flush=True)
     while not stop.is_set():
         started_at, started = time.time(), time.perf_counter()
         try:
-            with read_warehouse(warehouse) as connection:
+            with _read(warehouse) as connection:
                 for query in READER_QUERIES:
                     connection.execute(query).fetchall()
         except duckdb.Error as error:
@@ -212,7 +218,15 @@ def read_in_a_loop(warehouse: Path) -> None:
     print(json.dumps({"latencies": latencies, "errors": errors}))
 
 
-def _timed(step) -> float:
+def _read(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse as an analyst opens it: its snapshot, published before any reader starts."""
+    connection = read_warehouse(warehouse)
+    if connection is None:
+        raise FileNotFoundError(f"no warehouse at {warehouse}: build and publish one first")
+    return connection
+
+
+def _timed(step: Callable[[], object]) -> float:
     started = time.perf_counter()
     step()
     return time.perf_counter() - started

@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from care.spikes import Spike, SpikeSettings, recent_spikes  # noqa: E402
+from care.spikes import Spike, SpikeKey, SpikeSettings, recent_spikes  # noqa: E402
 
 HOUR = timedelta(hours=1)
 START_LOCAL_DATE = datetime(2026, 8, 31)  # a Monday
@@ -129,7 +129,7 @@ def main() -> None:
     detect_zone = arguments.detect_zone or arguments.zone
     rng = np.random.default_rng(arguments.seed)
     series, injected = synthetic_series(arguments.weeks, zone, arguments.day_noise, settings.baseline_weeks, rng)
-    volumes = {(brand, None): counts for brand, counts in series.items()}
+    volumes: dict[SpikeKey, dict[datetime, int]] = {(brand, None): counts for brand, counts in series.items()}
     all_hours = sorted(next(iter(series.values())))
     evaluated_from = (START_LOCAL_DATE + timedelta(weeks=settings.baseline_weeks)).replace(tzinfo=zone).astimezone(UTC)
     run_ends = [hour + HOUR for hour in all_hours if hour >= evaluated_from]

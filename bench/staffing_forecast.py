@@ -178,11 +178,11 @@ def back_test(
             totals = daily.setdefault(hour_start.astimezone(zone).date(), [0.0, 0.0])
             totals[0] += expected
             totals[1] += actual
-        for expected, actual in daily.values():
-            tally.daily_abs_error += abs(expected - actual)
-            if actual:
+        for day_expected, day_actual in daily.values():
+            tally.daily_abs_error += abs(day_expected - day_actual)
+            if day_actual:
                 tally.days_with_arrivals += 1
-                tally.daily_ape_sum += abs(expected - actual) / actual
+                tally.daily_ape_sum += abs(day_expected - day_actual) / day_actual
     return tally
 
 
