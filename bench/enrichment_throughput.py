@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from config import load_config  # noqa: E402
-from core.mention import Mention  # noqa: E402
+from config import load_config
+from core.mention import Mention
 
 TWEETS = REPO.parent / "shared" / "data" / "sentiment" / "train.tsv"
 BRAND_WORDS = ["Brightwave", "Brightwave Broadband", "#brightwavedown", "@brightwavehelp", "Tidewell", "Skylark Fibre"]
@@ -58,7 +58,10 @@ def enrich_slice(arguments: tuple[int, int]) -> tuple[int, float]:
     enricher = Enricher(config)
     enricher.language.detect("warm up the language model once")
     started = time.perf_counter()
-    kept = sum(1 for _ in enricher.enrich(mentions))
+    kept = 0
+    for enriched in enricher.enrich(mentions):
+        enriched.to_json()  # the staged row, as the enrich task writes it
+        kept += 1
     return kept, time.perf_counter() - started
 
 

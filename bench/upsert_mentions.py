@@ -20,6 +20,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -61,8 +62,8 @@ _WORDS = (
     "fines operator over misleading speeds"
 ).split()
 
-# One enriched row per range value, every column of warehouse.load.STAGED_COLUMNS plus `lang_hint`
-# (Mention.to_json writes it too). $first is the unit's first global row number, $sources its sources.
+# One enriched row per range value, with every field of `EnrichedMention.to_json()` (so every column of
+# warehouse.load.STAGED_COLUMNS). $first is the unit's first global row number, $sources its sources.
 _ROWS_SQL = """
 SELECT
     'https://' || domain || '/' || strftime(published, '%Y/%m/') || slug AS key,
@@ -82,11 +83,14 @@ SELECT
         AS engagement,
     NULL::VARCHAR AS parent_id,
     NULL::VARCHAR AS thread_id,
-    json_object(
-        'feed_title', 'The ' || source || ' feed',
-        'tags', ['broadband', CASE WHEN h % 2 = 0 THEN 'outage' ELSE 'pricing' END]
-    ) AS extras,
     NULL::VARCHAR AS lang_hint,
+    NULL::VARCHAR AS amplifies,
+    CASE WHEN h % 4 = 0 THEN ['https://regulator.example/report-' || (h % 50)] ELSE []::VARCHAR[] END
+        AS shared_links,
+    NULL::BIGINT AS community_size,
+    false AS score_hidden,
+    'The ' || source || ' feed' AS publisher,
+    json_object('tags', ['broadband', CASE WHEN h % 2 = 0 THEN 'outage' ELSE 'pricing' END]) AS extras,
     CASE h % 20 WHEN 0 THEN 'de' WHEN 1 THEN 'fr' ELSE 'en' END AS lang,
     round(0.80 + (h % 200) / 1000.0, 3) AS lang_confidence,
     'py3langid-0.4.0' AS lang_model,
@@ -97,7 +101,9 @@ SELECT
     round(greatest(0.0, score) * 0.9 + 0.05, 4) AS sentiment_positive,
     'vader-3.3.2' AS sentiment_model,
     (CASE WHEN $platform = 'news' THEN 5000 ELSE 1000 END)::BIGINT AS reach_estimate,
-    'reach-v1' AS reach_model,
+    (CASE WHEN $platform = 'news' THEN 50 ELSE 10 END)::BIGINT AS reach_low,
+    (CASE WHEN $platform = 'news' THEN 1000 ELSE 200 END)::BIGINT AS reach_high,
+    'reach-v2' AS reach_model,
     h % 100 = 0 AS is_owned,
     CASE WHEN h % 100 = 0 THEN 'Brightwave' ELSE NULL END AS owned_by,
     brands
@@ -176,7 +182,8 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.rows < 1 or arguments.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     if arguments.step:
         report = STEPS[arguments.step](arguments.workdir, arguments.rows)
         print(json.dumps(report))
@@ -333,11 +340,11 @@ def generate(workdir: Path, rows: int) -> dict[str, Any]:
         )
         first += count
     files = [staging.url(unit["id"], "enriched.jsonl") for unit in UNITS]
-    brand_rows, mean_text = connection.execute(
+    [(brand_rows, mean_text)] = connection.execute(
         "SELECT sum(len(brands)), avg(length(text)) FROM read_json(?, format = 'newline_delimited', "
         "columns = {'brands': 'STRUCT(brand VARCHAR, role VARCHAR, terms VARCHAR[])[]', 'text': 'VARCHAR'})",
         [files],
-    ).fetchone()
+    ).fetchall()
     connection.close()
     (workdir / "manifests.json").write_text(json.dumps(manifests), encoding="utf-8")
     return {
@@ -444,7 +451,7 @@ def _check(
             for table, count in expected.items():
                 if name == "baseline.duckdb" and table in ("runs", "source_cursors"):
                     continue
-                found = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                [(found,)] = connection.execute(f"SELECT count(*) FROM {table}").fetchall()
                 if found != count:
                     problems.append(f"{name}: {table} has {found:,} rows, expected {count:,}")
     if problems:

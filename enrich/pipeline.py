@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from itertools import islice
-from typing import Any
+from dataclasses import dataclass
+from itertools import count, islice
 
 from config.model import Config
+from core.enriched_mention import EnrichedMention
 from core.mention import Mention
 from core.staging import StagingArea, read_json, read_jsonl
-from enrich.language import LANGUAGE_MODEL, LanguageDetector
+from enrich.language import LANGUAGE_MODEL, LanguageDetector, LanguageGuess
 from enrich.ownership import OwnedContent
-from enrich.reach import REACH_MODEL, reach_estimate
+from enrich.reach import REACH_MODEL, Reach, reach_estimate
 from enrich.sentiment import SentimentBackend, sentiment_backend
-from query.brand_matching import BrandMatcher
+from query.brand_matching import BrandMatch, BrandMatcher
 
 _SENTIMENT_BATCH = 256
 
 
 class Enricher:
-    """Turns collected mentions into warehouse rows.
+    """Turns collected mentions into enriched mentions (`core.enriched_mention.EnrichedMention`).
 
     Args:
         config: brands, competitors, sources and reach defaults.
@@ -39,13 +40,33 @@ class Enricher:
         self.matched: Counter[str] = Counter()
         self.dropped_unmatched: Counter[str] = Counter()
 
-    def enrich(self, mentions: Iterable[Mention]) -> Iterator[dict[str, Any]]:
-        """Rows for the mentions that match a brand or competitor; the rest are counted per source and dropped."""
+    def enrich(self, mentions: Iterable[Mention]) -> Iterator[EnrichedMention]:
+        """The enriched mentions that match a brand or competitor; the rest are counted per source and dropped.
+
+        Args:
+            mentions: one unit's collected mentions.
+
+        Yields:
+            Each matching mention with its enrichment, `ordinal` counting from 0.
+        """
         matching = self._matching(mentions)
+        ordinals = count()
         while batch := list(islice(matching, _SENTIMENT_BATCH)):
-            scores = self.sentiment.score([_readable_text(mention) for mention, _ in batch])
-            for (mention, row), score in zip(batch, scores, strict=True):
-                row.update(
+            scores = self.sentiment.score([_readable_text(matched.mention) for matched in batch])
+            for matched, score in zip(batch, scores, strict=True):
+                yield EnrichedMention(
+                    mention=matched.mention,
+                    ordinal=next(ordinals),
+                    brands=tuple(matched.brands),
+                    is_owned=matched.owner is not None,
+                    owned_by=matched.owner,
+                    lang=matched.language.lang,
+                    lang_confidence=matched.language.confidence,
+                    lang_model=LANGUAGE_MODEL,
+                    reach_estimate=matched.reach.potential,
+                    reach_low=matched.reach.actual_low,
+                    reach_high=matched.reach.actual_high,
+                    reach_model=REACH_MODEL,
                     sentiment_label=score.label,
                     sentiment_score=score.score,
                     sentiment_negative=score.probabilities["negative"],
@@ -53,9 +74,8 @@ class Enricher:
                     sentiment_positive=score.probabilities["positive"],
                     sentiment_model=score.model,
                 )
-                yield row
 
-    def _matching(self, mentions: Iterable[Mention]) -> Iterator[tuple[Mention, dict[str, Any]]]:
+    def _matching(self, mentions: Iterable[Mention]) -> Iterator[_Matched]:
         for mention in mentions:
             text = _readable_text(mention)
             guess = self.language.detect(text, mention.lang_hint) if self.matcher.needs_language else None
@@ -64,23 +84,24 @@ class Enricher:
                 self.dropped_unmatched[mention.source] += 1
                 continue
             self.matched[mention.source] += 1
-            owner = self.owned.owner(mention.author_handle, mention.url)
-            guess = guess or self.language.detect(text, mention.lang_hint)
-            reach = reach_estimate(mention, self.config.source(mention.source), self.config.reach)
-            row = mention.to_json()
-            row.update(
-                brands=[{"brand": m.brand, "role": m.role, "terms": list(m.terms)} for m in matches],
-                is_owned=owner is not None,
-                owned_by=owner,
-                lang=guess.lang,
-                lang_confidence=guess.confidence,
-                lang_model=LANGUAGE_MODEL,
-                reach_estimate=reach.potential,
-                reach_low=reach.actual_low,
-                reach_high=reach.actual_high,
-                reach_model=REACH_MODEL,
+            yield _Matched(
+                mention=mention,
+                brands=matches,
+                owner=self.owned.owner(mention.author_handle, mention.url),
+                language=guess or self.language.detect(text, mention.lang_hint),
+                reach=reach_estimate(mention, self.config.source(mention.source), self.config.reach),
             )
-            yield mention, row
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """A mention that matched, with what is known of it before sentiment (scored in batches)."""
+
+    mention: Mention
+    brands: list[BrandMatch]
+    owner: str | None
+    language: LanguageGuess
+    reach: Reach
 
 
 def enrich_unit(config: Config, collected_url: str, staging: StagingArea, enricher: Enricher | None = None) -> str:
@@ -100,8 +121,7 @@ def enrich_unit(config: Config, collected_url: str, staging: StagingArea, enrich
     enricher = enricher or Enricher(config)
     unit_id = manifest["unit"]["id"]
     mentions = (Mention.from_json(record) for record in read_jsonl(manifest["mentions"]))
-    rows = (dict(row, ordinal=ordinal) for ordinal, row in enumerate(enricher.enrich(mentions)))
-    rows_url = staging.write_jsonl(f"{unit_id}/enriched.jsonl", rows)
+    rows_url = staging.write_jsonl(f"{unit_id}/enriched.jsonl", (enriched.to_json() for enriched in enricher.enrich(mentions)))
     fallback = getattr(enricher.sentiment, "fallback_reason", None)
     for outcome in manifest["sources"]:
         outcome["mentions_matched"] = enricher.matched[outcome["source"]]

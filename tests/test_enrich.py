@@ -108,19 +108,18 @@ def test_enricher_keeps_matches_counts_drops_and_records_versions():
         Mention("blog", "blog", None, "https://brightwave.example/press", "Tidewell and Brightwave agree on a deal."),
     ]
     enricher = Enricher(config)
-    rows = list(enricher.enrich(mentions))
+    enriched = list(enricher.enrich(mentions))
 
-    assert [row["key"] for row in rows] == ["https://news.example/a", "https://brightwave.example/press"]
-    first, press = rows
-    assert first["brands"] == [{"brand": "Brightwave", "role": "brand", "terms": ["Brightwave"]}]
-    assert first["sentiment_label"] == "negative" and first["sentiment_model"] == "vader-3.3.2"
-    assert (first["reach_estimate"], first["reach_low"], first["reach_high"], first["reach_model"]) == (
-        12000, 120, 2400, "reach-v2"
-    )
-    assert (first["is_owned"], first["lang"], first["lang_model"]) == (False, "en", "py3langid-0.4.0")
-    assert [brand["brand"] for brand in press["brands"]] == ["Brightwave", "Tidewell"]
-    assert (press["is_owned"], press["owned_by"]) == (True, "Brightwave")
-    assert press["reach_estimate"] == config.reach.default_blog_audience
+    assert [row.mention.key for row in enriched] == ["https://news.example/a", "https://brightwave.example/press"]
+    assert [row.ordinal for row in enriched] == [0, 1]
+    first, press = enriched
+    assert first.brands == (BrandMatch("Brightwave", "brand", ("Brightwave",)),)
+    assert first.sentiment_label == "negative" and first.sentiment_model == "vader-3.3.2"
+    assert (first.reach_estimate, first.reach_low, first.reach_high, first.reach_model) == (12000, 120, 2400, "reach-v2")
+    assert (first.is_owned, first.lang, first.lang_model) == (False, "en", "py3langid-0.4.0")
+    assert [match.brand for match in press.brands] == ["Brightwave", "Tidewell"]
+    assert (press.is_owned, press.owned_by) == (True, "Brightwave")
+    assert press.reach_estimate == config.reach.default_blog_audience
     assert enricher.matched == {"news": 1, "blog": 1}
     assert enricher.dropped_unmatched == {"news": 1}
 
@@ -143,8 +142,8 @@ def test_a_brand_query_decides_instead_of_terms_with_fields_and_proximity():
 
 
 def test_brand_queries_are_sent_to_x_and_reddit_in_their_syntax():
-    from collectors.reddit import search_queries
-    from collectors.x import build_queries
+    from collectors.reddit.queries import search_queries
+    from collectors.x.queries import build_queries
 
     outages = BrandConfig(name="Brightwave", query='"Brightwave Broadband" AND (outage OR down) NOT author:brightwavehelp')
     assert build_queries([outages, TIDEWELL], include_retweets=False, languages=[]) == [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import types
 from datetime import UTC, datetime
 
@@ -12,13 +14,15 @@ import warehouse.load
 from collectors.source_run import SourceRun
 from collectors.units import CollectionUnit, stage_unit
 from config.model import Config
+from core.enriched_mention import EnrichedMention
 from core.mention import Mention
 from core.staging import StagingArea
+from core.transactions import transaction
 from enrich.pipeline import enrich_unit
 from warehouse.connection import open_warehouse
 from warehouse.cursors import read_cursors
-from warehouse.load import load_run
-from warehouse.schema import migrate
+from warehouse.load import NOT_MENTION_COLUMNS, STAGED_COLUMNS, load_run
+from warehouse.schema import migrate, migrations
 from warehouse.summary import run_summary
 
 WINDOW = (datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC))
@@ -58,8 +62,27 @@ def test_migrations_apply_once(tmp_path):
     connection = open_warehouse(tmp_path / "w.duckdb")
     assert migrate(connection) == []
     assert connection.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall() == [
-        (1, "initial"), (2, "source_health_and_deletions"), (3, "reach_v2"), (4, "stories"), (5, "social_care"), (6, "analyst_views")
+        (version, name) for version, name, _ in migrations()
     ]
+    assert [name for _, name, _ in migrations()][:7] == [
+        "initial", "source_health_and_deletions", "reach_v2", "stories", "social_care", "analyst_views",
+        "typed_mention_fields",
+    ]
+
+
+def test_every_field_of_the_enriched_mention_is_loaded_or_excluded_for_a_reason(tmp_path):
+    connection = open_warehouse(tmp_path / "w.duckdb")
+    connection.execute(f"CREATE TEMP TABLE staged ({', '.join(f'{name} {kind}' for name, kind in STAGED_COLUMNS.items())})")
+    types_of = dict(connection.execute(
+        "SELECT table_name || '.' || column_name, data_type FROM duckdb_columns() WHERE table_name IN ('staged', 'mentions')"
+    ).fetchall())
+
+    assert list(STAGED_COLUMNS) == list(EnrichedMention.row_types())
+    assert {
+        name: types_of.get(f"mentions.{'mention_key' if name == 'key' else name}")
+        for name in STAGED_COLUMNS if name not in NOT_MENTION_COLUMNS
+    } == {name: types_of[f"staged.{name}"] for name in STAGED_COLUMNS if name not in NOT_MENTION_COLUMNS}
+    assert set(NOT_MENTION_COLUMNS) < set(STAGED_COLUMNS) and all(NOT_MENTION_COLUMNS.values())
 
 
 def test_load_records_mentions_brands_runs_and_cursors(config):
@@ -219,3 +242,79 @@ def test_unique_author_reach_counts_each_author_once_per_day(config):
 
     assert table(config, "SELECT brand, day::VARCHAR, mentions, unique_authors, unique_author_reach, unique_author_reach_high "
                          "FROM daily_unique_author_reach") == [("Brightwave", "2026-11-02", 5, 2, 1500, 300)]
+
+
+def test_the_mentions_typed_fields_are_loaded_and_a_later_sighting_updates_them(config):
+    page = dataclasses.replace(
+        article("outage", "Brightwave is down across the north."),
+        lang_hint="en-GB", publisher="Techwire", shared_links=["https://status.brightwave.example/incident/7"],
+    )
+    crosspost = Mention(
+        "reddit", "techwire", "t3_b", "https://www.reddit.com/r/UKBroadband/comments/b/", "Brightwave down again?",
+        amplifies="reddit:t3_a", community_size=120_000, score_hidden=True, publisher="r/UKBroadband",
+    )
+    columns = "mention_key, lang_hint, amplifies, shared_links, community_size, score_hidden, publisher"
+    load_run(config.warehouse.path, "run-1", WINDOW,
+             stage_run(config, "run-1", [SourceRun("techwire", "rss", "ok", mentions=[page, crosspost])]))
+
+    assert table(config, f"SELECT {columns} FROM mentions ORDER BY 1") == [
+        ("https://techwire.example/outage", "en-GB", None, ["https://status.brightwave.example/incident/7"], None, False,
+         "Techwire"),
+        ("reddit:t3_b", None, "reddit:t3_a", [], 120_000, True, "r/UKBroadband"),
+    ]
+
+    seen_again = dataclasses.replace(crosspost, community_size=121_500, score_hidden=False)
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW,
+             stage_run(config, "run-2", [SourceRun("techwire", "rss", "ok", mentions=[seen_again])]))
+
+    assert table(config, f"SELECT {columns} FROM mentions WHERE mention_key = 'reddit:t3_b'") == [
+        ("reddit:t3_b", None, "reddit:t3_a", [], 121_500, False, "r/UKBroadband")
+    ]
+
+
+def test_an_upgraded_warehouse_finds_the_typed_fields_in_extras(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    connection.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL)")
+    for version, name, sql in migrations():
+        if version < 7:
+            with transaction(connection):
+                connection.execute(sql)
+                connection.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, name])
+    # As collectors wrote them before the typed fields existed.
+    before = [
+        ("x:100", "x", {"referenced_tweets": None, "entities": {"urls": []}}),
+        ("x:101", "x", {"referenced_tweets": [{"type": "retweeted", "id": "100"}], "retweet_of": "x:100",
+                        "entities": {"urls": ["https://techwire.example/outage"]}}),
+        ("x:102", "x", {"referenced_tweets": [{"type": "quoted", "id": "100"}],
+                        "entities": {"urls": ["https://techwire.example/outage?utm_source=x", {"not": "a url"}]}}),
+        ("mastodon:m.s:2", "mastodon", {"instance": "m.s", "reblog_of": "mastodon:m.s:1"}),
+        ("bluesky:at://b/3", "bluesky", {"repost_of": "bluesky:at://a/1"}),
+        ("reddit:t3_a", "reddit", {"subreddit": "UKBroadband", "subreddit_subscribers": 120000, "over_18": False}),
+        ("https://techwire.example/outage", "news", {"feed_title": "Techwire", "tags": []}),
+        ("https://news.example/price", "news", {"publisher": "The Daily", "publisher_url": "https://daily.example"}),
+        ("https://homefixers.example/post", "blog", {"sitename": "Home Fixers"}),
+    ]
+    for key, platform, extras in before:
+        connection.execute(
+            """INSERT INTO mentions (mention_key, platform, source, text, published_at, extras, is_owned, first_run_id,
+                                     first_seen_at, last_run_id, last_seen_at)
+               VALUES (?, ?, 'old', 'Brightwave is down', ?, ?, false, 'run-0', ?, 'run-0', ?)""",
+            [key, platform, WINDOW[0], json.dumps(extras), WINDOW[0], WINDOW[0]],
+        )
+
+    assert migrate(connection)[0] == 7
+
+    assert connection.execute(
+        "SELECT mention_key, amplifies, shared_links, community_size, score_hidden, publisher FROM mentions ORDER BY 1"
+    ).fetchall() == [
+        ("bluesky:at://b/3", "bluesky:at://a/1", [], None, False, None),
+        ("https://homefixers.example/post", None, [], None, False, "Home Fixers"),
+        ("https://news.example/price", None, [], None, False, "The Daily"),
+        ("https://techwire.example/outage", None, [], None, False, "Techwire"),
+        ("mastodon:m.s:2", "mastodon:m.s:1", [], None, False, None),
+        ("reddit:t3_a", None, [], 120_000, False, "r/UKBroadband"),
+        ("x:100", None, [], None, False, None),
+        ("x:101", "x:100", ["https://techwire.example/outage"], None, False, None),
+        ("x:102", None, ["https://x.com/i/web/status/100", "https://techwire.example/outage?utm_source=x"], None, False,
+         None),
+    ]

@@ -5,71 +5,89 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 import duckdb
 import fsspec
 
+from core.enriched_mention import EnrichedMention
 from core.staging import read_json
 from core.transactions import transaction
 from warehouse.connection import open_warehouse
 from warehouse.daily_aggregates import mention_days, refresh_daily_aggregates
 from warehouse.snapshot import publish_snapshot
 
-# The enriched rows as DuckDB reads them from staging (see enrich.pipeline).
-STAGED_COLUMNS = {
-    "key": "VARCHAR",
-    "ordinal": "BIGINT",
-    "platform": "VARCHAR",
-    "source": "VARCHAR",
-    "native_id": "VARCHAR",
-    "url": "VARCHAR",
-    "title": "VARCHAR",
-    "text": "VARCHAR",
-    "author_handle": "VARCHAR",
-    "author_name": "VARCHAR",
-    "author_followers": "BIGINT",
-    "published_at": "TIMESTAMPTZ",
-    "engagement": "JSON",
-    "parent_id": "VARCHAR",
-    "thread_id": "VARCHAR",
-    "extras": "JSON",
-    "lang": "VARCHAR",
-    "lang_confidence": "DOUBLE",
-    "lang_model": "VARCHAR",
-    "sentiment_label": "VARCHAR",
-    "sentiment_score": "DOUBLE",
-    "sentiment_negative": "DOUBLE",
-    "sentiment_neutral": "DOUBLE",
-    "sentiment_positive": "DOUBLE",
-    "sentiment_model": "VARCHAR",
-    "reach_estimate": "BIGINT",
-    "reach_low": "BIGINT",
-    "reach_high": "BIGINT",
-    "reach_model": "VARCHAR",
-    "is_owned": "BOOLEAN",
-    "owned_by": "VARCHAR",
-    "brands": "STRUCT(brand VARCHAR, role VARCHAR, terms VARCHAR[])[]",
+# Fields of the staged row (`EnrichedMention.to_json()`) that are not columns of `mentions`, and why.
+NOT_MENTION_COLUMNS = {
+    "ordinal": "orders a unit's rows, so that the first sighting of a key in a run is the one loaded",
+    "brands": "loaded into mention_brands, one row per brand",
+}
+# Columns a later sighting of the same mention leaves as they were; it refreshes all the others.
+_KEPT_FROM_FIRST_SIGHTING = {
+    "mention_key", "platform", "source", "native_id", "url", "published_at", "parent_id", "thread_id", "first_run_id",
+    "first_seen_at",
+}
+_DUCKDB_SCALARS: dict[object, str] = {
+    str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMPTZ",
 }
 
-# Columns a later sighting of the same mention refreshes; the rest keep their first values.
-_REFRESHED = [
-    "title", "text", "author_handle", "author_name", "author_followers", "engagement", "extras",
-    "lang", "lang_confidence", "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative",
-    "sentiment_neutral", "sentiment_positive", "sentiment_model", "reach_estimate", "reach_low", "reach_high",
-    "reach_model", "is_owned", "owned_by", "last_run_id", "last_seen_at",
-]
+
+def duckdb_type(python_type: object) -> str:
+    """The DuckDB type that holds a staged field of this Python type.
+
+    Args:
+        python_type: a type hint of `EnrichedMention.row_types()`: a scalar, `X | None`, a Literal,
+            `list[X]` or `tuple[X, ...]`, a dict (kept as JSON), or a record class (a struct of its
+            dataclass fields or protocol properties).
+
+    Returns:
+        The DuckDB type, e.g. `VARCHAR[]` or `STRUCT(brand VARCHAR, ...)[]`.
+
+    Raises:
+        TypeError: for a type with no DuckDB counterpart here.
+    """
+    origin, arguments = get_origin(python_type), get_args(python_type)
+    if origin in (Union, UnionType):
+        (inner,) = [argument for argument in arguments if argument is not type(None)]
+        return duckdb_type(inner)
+    if origin is Literal:
+        return duckdb_type(type(arguments[0]))
+    if origin is dict:
+        return "JSON"
+    if origin in (list, tuple):
+        return f"{duckdb_type(arguments[0])}[]"
+    if python_type in _DUCKDB_SCALARS:
+        return _DUCKDB_SCALARS[python_type]
+    if isinstance(python_type, type) and (members := _record_members(python_type)):
+        return "STRUCT(" + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in members.items()) + ")"
+    raise TypeError(
+        f"no DuckDB type for a staged field of type {python_type!r}: give it one in warehouse/load.py (duckdb_type)"
+    )
+
+
+def _record_members(record: type) -> dict[str, object]:
+    """The typed members of a record class: a dataclass's fields, or a protocol's properties."""
+    if is_dataclass(record):
+        return get_type_hints(record)
+    return {
+        name: get_type_hints(member.fget)["return"]
+        for name, member in vars(record).items()
+        if isinstance(member, property) and member.fget is not None
+    }
+
+
+# The enriched rows as DuckDB reads them from staging, derived from the typed record enrichment writes.
+STAGED_COLUMNS = {name: duckdb_type(python_type) for name, python_type in EnrichedMention.row_types().items()}
 MENTION_COLUMNS = [
-    "mention_key", "platform", "source", "native_id", "url", "title", "text", "author_handle", "author_name",
-    "author_followers", "published_at", "engagement", "parent_id", "thread_id", "extras", "lang", "lang_confidence",
-    "lang_model", "sentiment_label", "sentiment_score", "sentiment_negative", "sentiment_neutral",
-    "sentiment_positive", "sentiment_model", "reach_estimate", "reach_low", "reach_high", "reach_model", "is_owned",
-    "owned_by", "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
+    *("mention_key" if name == "key" else name for name in STAGED_COLUMNS if name not in NOT_MENTION_COLUMNS),
+    "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
 ]
+_REFRESHED = [column for column in MENTION_COLUMNS if column not in _KEPT_FROM_FIRST_SIGHTING]
 _RUN_COLUMNS = [
     "run_id", "source", "kind", "status", "items_fetched", "mentions_collected", "mentions_matched",
     "dropped_unmatched", "mentions_new", "mentions_deleted", "error", "warnings", "duration_seconds",
@@ -164,7 +182,7 @@ def _load(
             "SELECT source, count(*) FROM staged WHERE key NOT IN (SELECT mention_key FROM mentions) GROUP BY source"
         ).fetchall()
     )
-    staged_count = connection.execute("SELECT count(*) FROM staged").fetchone()[0]
+    [(staged_count,)] = connection.execute("SELECT count(*) FROM staged").fetchall()
     connection.execute(
         f"""
         INSERT INTO mentions ({", ".join(MENTION_COLUMNS)})
@@ -208,10 +226,11 @@ def _mark_deleted(connection: duckdb.DuckDBPyConnection, keys: list[str], when: 
     """Mark the mentions a platform says are gone as deleted; returns how many were not already."""
     if not keys:
         return 0
-    return connection.execute(
+    [(marked,)] = connection.execute(
         "UPDATE mentions SET is_deleted = true, deleted_at = ? WHERE mention_key IN (SELECT unnest(?)) AND NOT is_deleted",
         [when, keys],
-    ).fetchone()[0]
+    ).fetchall()
+    return int(marked)
 
 
 def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
