@@ -42,16 +42,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.mention import Mention  # noqa: E402
-from enrich.stories import (  # noqa: E402
-    MIN_WORDS,
-    DuckDBStoryStore,
-    MemoryStoryStore,
-    StoryIndex,
-    assign_warehouse_stories,
-    minhash_signatures,
-    story_words,
-)
+from core.mention import Mention
+from enrich.stories.duckdb_store import DuckDBStoryStore, assign_warehouse_stories
+from enrich.stories.index import MIN_WORDS, StoryIndex
+from enrich.stories.minhash import minhash_signatures, story_words
+from enrich.stories.store import MemoryStoryStore, StoryAssignment
 
 TWEETS = REPO.parent / "shared" / "data" / "sentiment" / "train.tsv"
 START = datetime(2026, 11, 2, tzinfo=UTC)
@@ -60,21 +55,22 @@ TRACKING = ["utm_source=twitter&utm_medium=social", "fbclid=IwAR{n}", "utm_campa
 # The columns of `mentions` that story assignment reads and writes (the rest do not matter to it).
 SCHEMA_SQL = """
 CREATE TABLE mentions (mention_key VARCHAR PRIMARY KEY, platform VARCHAR, title VARCHAR, text VARCHAR,
-    author_followers BIGINT, published_at TIMESTAMPTZ, extras JSON, is_deleted BOOLEAN NOT NULL DEFAULT false,
+    author_followers BIGINT, published_at TIMESTAMPTZ, amplifies VARCHAR, shared_links VARCHAR[],
+    is_deleted BOOLEAN NOT NULL DEFAULT false,
     story_id VARCHAR, story_reason VARCHAR, story_via VARCHAR, story_similarity DOUBLE, story_model VARCHAR,
     amplified_by INTEGER NOT NULL DEFAULT 0, amplified_reach BIGINT NOT NULL DEFAULT 0);
 CREATE TABLE story_bands (band_hash BIGINT NOT NULL, mention_key VARCHAR NOT NULL);
 """
 
 
-def synthetic_mentions(count: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """`count` staged rows and what was planted among them."""
+def synthetic_mentions(count: int, seed: int) -> tuple[list[Mention], dict[str, Any]]:
+    """`count` mentions and what was planted among them."""
     tweets = [line.split("\t", 1)[0] for line in TWEETS.read_text(encoding="utf-8").splitlines()[1:]]
     chooser = random.Random(seed)
     chooser.shuffle(tweets)
     articles = [f"https://news{n % 20}.example/2026/11/story-{n}" for n in range(1_000)]
     collected_articles = articles[::3]
-    rows: list[dict[str, Any]] = []
+    rows: list[Mention] = []
     x_originals: list[str] = []
     long_texts: list[int] = []
     planted: dict[str, Any] = {"retweets": {}, "links": {}, "near_duplicates": {}}
@@ -85,23 +81,21 @@ def synthetic_mentions(count: int, seed: int) -> tuple[list[dict[str, Any]], dic
         followers = chooser.randrange(20_000)
         if draw < 0.05 and x_originals:
             original = chooser.choice(x_originals)
-            text = "RT @someone: " + rows[int(original[2:])]["text"]
-            extras = {"referenced_tweets": [{"type": "retweeted", "id": original[2:]}], "retweet_of": original}
-            rows.append(_row("x", number, text, followers, at, extras))
+            text = "RT @someone: " + rows[int(original[2:])].text
+            rows.append(_row("x", number, text, followers, at, amplifies=original))
             planted["retweets"][f"x:{number}"] = original
             continue
         if draw < 0.15 and long_texts:
             source = chooser.choice(long_texts)
-            text = _edit(rows[source]["text"], chooser)
-            rows.append(_row(chooser.choice(PLATFORMS[:-2]), number, text, followers, at, {}))
-            planted["near_duplicates"][rows[-1]["key"]] = rows[source]["key"]
+            text = _edit(rows[source].text, chooser)
+            rows.append(_row(chooser.choice(PLATFORMS[:-2]), number, text, followers, at))
+            planted["near_duplicates"][rows[-1].key] = rows[source].key
             continue
         if draw < 0.23:
             target = chooser.choice(articles)
             query = chooser.choice(TRACKING).format(n=number)
-            entities = {"urls": [target + ("?" + query if query else "")], "mentions": [], "hashtags": []}
             rows.append(_row("x", number, "Worth a read: " + tweets[number % len(tweets)][:60], followers, at,
-                             {"entities": entities}))
+                             shared_links=[target + ("?" + query if query else "")]))
             planted["links"][f"x:{number}"] = target
             continue
         if fresh < len(tweets):
@@ -113,9 +107,9 @@ def synthetic_mentions(count: int, seed: int) -> tuple[list[dict[str, Any]], dic
         platform = PLATFORMS[number % len(PLATFORMS)]
         if platform == "news" and collected_articles:
             url = collected_articles.pop()  # a list: a set's order would change with PYTHONHASHSEED
-            rows.append(Mention("news", "wire", url, url, text, title=text[:40], published_at=at).to_json())
+            rows.append(Mention("news", "wire", url, url, text, title=text[:40], published_at=at))
         else:
-            rows.append(_row(platform, number, text, followers, at, {}))
+            rows.append(_row(platform, number, text, followers, at))
             if platform == "x":
                 x_originals.append(f"x:{number}")
         if len(story_words(text)) >= MIN_WORDS + 2:
@@ -123,10 +117,11 @@ def synthetic_mentions(count: int, seed: int) -> tuple[list[dict[str, Any]], dic
     return rows, planted
 
 
-def _row(platform: str, number: int, text: str, followers: int, at: datetime, extras: dict[str, Any]) -> dict[str, Any]:
+def _row(platform: str, number: int, text: str, followers: int, at: datetime, amplifies: str | None = None,
+         shared_links: list[str] | None = None) -> Mention:
     native = {"reddit": f"t3_{number}", "mastodon": f"m.s:{number}"}.get(platform, str(number))
     return Mention(platform, platform, native, None, text, author_handle=f"@user{number % 7000}",
-                   author_followers=followers, published_at=at, extras=extras).to_json()
+                   author_followers=followers, published_at=at, amplifies=amplifies, shared_links=shared_links or [])
 
 
 def _edit(text: str, chooser: random.Random) -> str:
@@ -149,9 +144,9 @@ def true_jaccard(first: str, second: str) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-def check(rows: list[dict[str, Any]], planted: dict[str, Any], assigned: dict[str, Any]) -> dict[str, Any]:
+def check(rows: list[Mention], planted: dict[str, Any], assigned: dict[str, StoryAssignment]) -> dict[str, Any]:
     """How the stories compare with what was planted."""
-    text = {row["key"]: row["text"] for row in rows}
+    text = {row.key: row.text for row in rows}
     story = {key: assignment.story_id for key, assignment in assigned.items()}
     retweets_right = sum(
         assigned[key].reason == "retweet" and story[key] == story.get(original, original)
@@ -165,7 +160,7 @@ def check(rows: list[dict[str, Any]], planted: dict[str, Any], assigned: dict[st
             above, above_grouped = above + 1, above_grouped + grouped
         else:
             below, below_grouped = below + 1, below_grouped + grouped
-    matched = [true_jaccard(text[key], text[a.via]) for key, a in assigned.items() if a.reason == "near_duplicate"]
+    matched = [true_jaccard(text[key], text[a.via]) for key, a in assigned.items() if a.reason == "near_duplicate" and a.via]
     reasons: dict[str, int] = {}
     for assignment in assigned.values():
         reasons[assignment.reason] = reasons.get(assignment.reason, 0) + 1
@@ -185,7 +180,7 @@ def run_mode(mode: str, count: int, batch: int, seed: int) -> dict[str, Any]:
     rss_before = _rss_mb()
     report: dict[str, Any] = {"mode": mode, "mentions": count, "rss_after_generation_mb": rss_before}
     if mode == "memory-1":
-        texts = [story_words(row["text"]) for row in rows]
+        texts = [story_words(row.text) for row in rows]
         started = time.perf_counter()
         minhash_signatures([words for words in texts if len(words) >= MIN_WORDS])
         report["signatures_only_seconds"] = time.perf_counter() - started
@@ -207,7 +202,9 @@ def run_mode(mode: str, count: int, batch: int, seed: int) -> dict[str, Any]:
     return report
 
 
-def _duckdb_batches(rows: list[dict[str, Any]], batch: int) -> tuple[dict[str, Any], float, float, dict[str, Any]]:
+def _duckdb_batches(
+    rows: list[Mention], batch: int
+) -> tuple[dict[str, StoryAssignment], float, float, dict[str, Any]]:
     """Successive loads of `batch` rows, each followed by `assign_warehouse_stories`, which alone is timed."""
     import duckdb
 
@@ -217,25 +214,25 @@ def _duckdb_batches(rows: list[dict[str, Any]], batch: int) -> tuple[dict[str, A
         connection.execute("SET memory_limit = '1GB'")
         connection.execute(SCHEMA_SQL)
         timed, loading = 0.0, 0.0
-        columns = ["key", "platform", "title", "text", "author_followers", "published_at"]
+        columns = ["key", "platform", "title", "text", "author_followers", "published_at", "amplifies", "shared_links"]
         for first in range(0, len(rows), batch):
             part = rows[first:first + batch]
             started = time.perf_counter()
             connection.execute(
-                "INSERT INTO mentions (mention_key, platform, title, text, author_followers, published_at, extras) "
-                "SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?::TIMESTAMPTZ[]), "
-                "unnest(?::JSON[])",
-                [[row[c] for row in part] for c in columns] + [[json.dumps(row["extras"]) for row in part]],
+                "INSERT INTO mentions (mention_key, platform, title, text, author_followers, published_at, amplifies, "
+                "shared_links) SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?::TIMESTAMPTZ[]), "
+                "unnest(?), unnest(?::VARCHAR[][])",
+                [[getattr(row, column) for row in part] for column in columns],
             )
             loading += time.perf_counter() - started
             started = time.perf_counter()
             assign_warehouse_stories(connection)
             timed += time.perf_counter() - started
         store = DuckDBStoryStore(connection)
-        assigned = store.assignments([row["key"] for row in rows])
-        indexed, band_rows = connection.execute(
+        assigned = store.assignments([row.key for row in rows])
+        [(indexed, band_rows)] = connection.execute(
             "SELECT count(DISTINCT mention_key), count(*) FROM story_bands"
-        ).fetchone()
+        ).fetchall()
         # The index table alone, copied into a file of its own to weigh it.
         connection.execute(f"ATTACH '{Path(workdir) / 'index.duckdb'}' AS index_only")
         connection.execute("CREATE TABLE index_only.story_bands AS SELECT * FROM story_bands")

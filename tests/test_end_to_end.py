@@ -75,6 +75,17 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
         assert query(warehouse, "SELECT story_id, mentions, links FROM stories WHERE mentions > 1") == [
             ("x:2117198102787928064", 2, 1)
         ]
+        # Facts the stages share are typed columns, filled by the collectors (docs/data-dictionary.md):
+        # per platform, mentions with a publisher, a declared language, a shared link, a community size.
+        assert query(warehouse, """
+            SELECT platform, count(publisher), count(lang_hint), count(*) FILTER (WHERE len(shared_links) > 0),
+                   count(community_size)
+            FROM mentions GROUP BY platform ORDER BY platform""") == [
+            ("blog", 5, 0, 0, 0), ("bluesky", 0, 5, 0, 0), ("hackernews", 0, 0, 0, 0), ("mastodon", 0, 8, 0, 0),
+            ("news", 21, 21, 0, 0), ("reddit", 21, 0, 0, 8), ("x", 0, 17, 3, 0),
+        ]
+        assert query(warehouse, "SELECT shared_links FROM mentions WHERE story_id = 'x:2117198102787928064' "
+                                "AND story_reason = 'link'") == [(["https://x.com/i/web/status/2117198102787928064"],)]
         # The demo playbook triages the new earned mentions (docs/social-care.md).
         assert query(warehouse, "SELECT queue, count(*) FROM triage_items GROUP BY 1 ORDER BY 1") == [
             ("care", 12), ("retention", 4), ("sales", 4)

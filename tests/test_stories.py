@@ -3,6 +3,7 @@ texts into the first of them; the same rows always give the same stories, batch 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -10,30 +11,24 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from datasketch import MinHash
 
 from core.mention import Mention
-from enrich.stories import (
-    BUCKET_CAP,
+from enrich.stories.duckdb_store import DuckDBStoryStore, assign_warehouse_stories
+from enrich.stories.index import BUCKET_CAP, STORY_MODEL, StoryIndex
+from enrich.stories.minhash import (
     LSH_BANDS,
     MAX_WORDS,
     NUM_PERM,
     PERMUTATION_SEED,
-    STORY_MODEL,
-    Amplification,
-    DuckDBStoryStore,
-    MemoryStoryStore,
-    StoryAssignment,
-    StoryIndex,
-    assign_warehouse_stories,
     minhash_signatures,
     shingle_hashes,
     story_words,
 )
+from enrich.stories.store import Amplification, MemoryStoryStore, StoryAssignment
 from warehouse.connection import open_warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,29 +68,28 @@ UNRELATED = [
 ]
 
 
-def x_post(number: int, text: str, followers: int | None = None, minute: int = 0, **extras: Any) -> dict[str, Any]:
-    """An X post as a staged row (`Mention.to_json()`)."""
+def x_post(number: int, text: str, followers: int | None = None, minute: int = 0, amplifies: str | None = None,
+           shared_links: list[str] | None = None) -> Mention:
+    """An X post as the X collector records it."""
     return Mention(
         "x", "x-search", str(number), f"https://x.com/user{number}/status/{number}", text,
         author_handle=f"@user{number}", author_followers=followers, published_at=START + timedelta(minutes=minute),
-        extras=extras,
-    ).to_json()
+        amplifies=amplifies, shared_links=shared_links or [],
+    )
 
 
-def retweet(number: int, original: int, text: str, followers: int | None = None, minute: int = 0) -> dict[str, Any]:
+def retweet(number: int, original: int, text: str, followers: int | None = None, minute: int = 0) -> Mention:
     """A retweet as the X collector records it."""
-    return x_post(number, f"RT @user{original}: {text}", followers, minute,
-                  referenced_tweets=[{"type": "retweeted", "id": str(original)}], retweet_of=f"x:{original}")
+    return x_post(number, f"RT @user{original}: {text}", followers, minute, amplifies=f"x:{original}")
 
 
-def x_linking(number: int, text: str, *urls: str, minute: int = 0) -> dict[str, Any]:
-    entities = {"urls": list(urls), "mentions": [], "hashtags": [], "cashtags": []}
-    return x_post(number, text, minute=minute, entities=entities)
+def x_linking(number: int, text: str, *urls: str, minute: int = 0) -> Mention:
+    return x_post(number, text, minute=minute, shared_links=list(urls))
 
 
-def article(url: str, text: str, title: str, minute: int = 0, source: str = "techwire") -> dict[str, Any]:
+def article(url: str, text: str, title: str, minute: int = 0, source: str = "techwire") -> Mention:
     published_at = START + timedelta(minutes=minute)
-    return Mention("news", source, url, url, text, title=title, published_at=published_at).to_json()
+    return Mention("news", source, url, url, text, title=title, published_at=published_at)
 
 
 def stories(assignments: dict[str, StoryAssignment]) -> dict[str, set[str]]:
@@ -139,11 +133,11 @@ def test_a_retweet_seen_before_its_original_names_the_story_after_the_original()
 
 
 def test_mastodon_reblogs_and_bluesky_reposts_are_retweets_too():
-    original = Mention("mastodon", "fedi", "mastodon.social:1", "https://mastodon.social/@a/1", OUTAGE).to_json()
+    original = Mention("mastodon", "fedi", "mastodon.social:1", "https://mastodon.social/@a/1", OUTAGE)
     reblog = Mention("mastodon", "fedi", "mastodon.social:2", "https://mastodon.social/@b/2", OUTAGE,
-                     author_followers=700, extras={"reblog_of": "mastodon:mastodon.social:1"}).to_json()
+                     author_followers=700, amplifies="mastodon:mastodon.social:1")
     repost = Mention("bluesky", "sky", "at://did:plc:b/app.bsky.feed.repost/3", None, "", author_followers=30,
-                     extras={"repost_of": "bluesky:at://did:plc:a/app.bsky.feed.post/9"}).to_json()
+                     amplifies="bluesky:at://did:plc:a/app.bsky.feed.post/9")
     index = StoryIndex()
     assigned = index.assign([original, reblog, repost])
 
@@ -165,9 +159,9 @@ def test_posts_linking_one_article_share_its_story_whatever_the_tracking_paramet
         x_linking(2, "wow", "https://NEWS.techwire.example:443/2026/11/tidewell-skylark?fbclid=a#c", minute=2),
         Mention("reddit", "r-uk", "t3_abc", "https://www.reddit.com/r/uk/comments/abc/tidewell/",
                 "Tidewell buys Skylark", title="Tidewell buys Skylark", published_at=START + timedelta(minutes=3),
-                extras={"subreddit": "uk", "url": f"{url}?ref_src=twsrc", "is_self": False}).to_json(),
+                shared_links=[f"{url}?ref_src=twsrc"]),
         Mention("mastodon", "fedi", "m.s:5", "https://m.s/@c/5", "Tidewell is buying Skylark Fibre",
-                published_at=START + timedelta(minutes=4), extras={"links": [f"{url}?utm_campaign=x"]}).to_json(),
+                published_at=START + timedelta(minutes=4), shared_links=[f"{url}?utm_campaign=x"]),
         article(url, MERGER, "Tidewell to buy Skylark Fibre", minute=0),
     ])
 
@@ -195,10 +189,10 @@ def test_a_linked_article_stays_with_its_linkers_even_when_it_copies_another():
     assert assigned[gazette] == StoryAssignment(gazette, "original")
 
 
-def test_a_reddit_self_post_links_nowhere():
+def test_a_post_linking_itself_links_nowhere():
     permalink = "https://www.reddit.com/r/uk/comments/xyz/brightwave_down/"
     post = Mention("reddit", "r-uk", "t3_xyz", permalink, "Brightwave down?", title="Brightwave down?",
-                   extras={"subreddit": "uk", "url": permalink, "is_self": True}).to_json()
+                   shared_links=[permalink])
 
     assert StoryIndex().assign([post])["reddit:t3_xyz"] == StoryAssignment("reddit:t3_xyz", "original")
 
@@ -220,8 +214,7 @@ def test_a_quote_joins_the_quoted_posts_story_but_is_not_amplification():
     assigned = index.assign([
         x_post(10, OUTAGE, followers=100),
         x_post(11, "This is the third time this month", followers=9_000, minute=5,
-               referenced_tweets=[{"type": "quoted", "id": "10"}],
-               entities={"urls": ["https://twitter.com/user10/status/10"]}),
+               shared_links=["https://x.com/i/web/status/10", "https://twitter.com/user10/status/10"]),
     ])
 
     assert assigned["x:11"] == StoryAssignment("x:10", "link", via="x:10")
@@ -240,8 +233,7 @@ def test_home_pages_profiles_and_a_posts_own_media_are_not_stories():
 
 def test_a_retweet_is_a_retweet_even_when_it_carries_the_originals_links():
     url = "https://news.techwire.example/a"
-    rt = retweet(31, 30, "Read " + url, followers=5)
-    rt["extras"]["entities"] = {"urls": [url]}
+    rt = dataclasses.replace(retweet(31, 30, "Read " + url, followers=5), shared_links=[url])
     assigned = StoryIndex().assign([x_linking(30, "Read " + url, url), rt])
 
     assert assigned["x:30"] == StoryAssignment(url, "link", via=url)
@@ -265,14 +257,14 @@ def test_syndicated_copies_group_under_the_first_published():
         assert assigned[key].story_id == "https://wire.example/merger"
         assert assigned[key].reason == "near_duplicate"
         assert assigned[key].similarity >= 0.7
-        assert assigned[key].via in {row["key"] for row in rows} - {key}
+        assert assigned[key].via in {row.key for row in rows} - {key}
 
 
 def test_a_copy_paste_campaign_is_one_story_of_near_duplicates():
     rows = [x_post(1000 + n, f"@user{n * 7} {CAMPAIGN} @brightwavehelp", minute=n) for n in range(40)]
     assigned = StoryIndex().assign(rows)
 
-    assert stories(assigned) == {"x:1000": {row["key"] for row in rows}}
+    assert stories(assigned) == {"x:1000": {row.key for row in rows}}
     assert [a.reason for a in assigned.values()].count("near_duplicate") == 39
 
 
@@ -308,7 +300,7 @@ def test_urls_handles_and_case_do_not_make_texts_different():
 # --- Batches, reruns, determinism -----------------------------------------------------------------
 
 
-def first_batch() -> list[dict[str, Any]]:
+def first_batch() -> list[Mention]:
     return [
         x_post(100, OUTAGE, followers=80),
         retweet(101, 100, OUTAGE, followers=1_000, minute=1),
@@ -318,7 +310,7 @@ def first_batch() -> list[dict[str, Any]]:
     ]
 
 
-def second_batch() -> list[dict[str, Any]]:
+def second_batch() -> list[Mention]:
     return [
         retweet(102, 100, OUTAGE, followers=250, minute=60),
         x_linking(700, "Big fibre news", "https://wire.example/merger?utm_source=tw", minute=61),
@@ -378,11 +370,12 @@ def test_the_same_rows_give_the_same_stories_in_another_process():
     rows = first_batch() + second_batch()[:-1]
     here = {key: [a.story_id, a.reason, a.similarity, a.via] for key, a in StoryIndex().assign(rows).items()}
     script = (
-        "import json, sys\nfrom enrich.stories import StoryIndex\n"
-        "assigned = StoryIndex().assign(json.load(sys.stdin))\n"
+        "import json, sys\nfrom core.mention import Mention\nfrom enrich.stories.index import StoryIndex\n"
+        "assigned = StoryIndex().assign(Mention.from_json(row) for row in json.load(sys.stdin))\n"
         "print(json.dumps({k: [a.story_id, a.reason, a.similarity, a.via] for k, a in assigned.items()}))"
     )
-    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(rows), capture_output=True, text=True,
+    rows_json = json.dumps([row.to_json() for row in rows])
+    done = subprocess.run([sys.executable, "-c", script], input=rows_json, capture_output=True, text=True,
                           cwd=REPO, env={**os.environ, "PYTHONHASHSEED": "12345"}, timeout=60, check=True)
 
     assert json.loads(done.stdout) == here
@@ -430,23 +423,23 @@ def warehouse(tmp_path):
     connection.close()
 
 
-def load(connection, rows: list[dict[str, Any]], chunk: int = 10_000) -> dict[str, StoryAssignment]:
+def load(connection, rows: list[Mention], chunk: int = 10_000) -> dict[str, StoryAssignment]:
     """A load (the rows upserted into mentions, first row of a key wins, no story yet), then the
     stories step after it; returns the stories of the rows' keys as the warehouse holds them."""
-    firsts: dict[str, dict[str, Any]] = {}
+    firsts: dict[str, Mention] = {}
     for row in rows:
-        firsts.setdefault(row["key"], row)
-    for row in firsts.values():
+        firsts.setdefault(row.key, row)
+    for key, row in firsts.items():
         connection.execute(
             """
             INSERT INTO mentions (mention_key, platform, source, title, text, author_handle, author_followers,
-                                  published_at, extras, is_owned, first_run_id, first_seen_at, last_run_id,
-                                  last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false, 'run', ?, 'run', ?)
+                                  published_at, amplifies, shared_links, is_owned, first_run_id, first_seen_at,
+                                  last_run_id, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, 'run', ?, 'run', ?)
             ON CONFLICT (mention_key) DO NOTHING
             """,
-            [row["key"], row["platform"], row["source"], row["title"], row["text"], row["author_handle"],
-             row["author_followers"], row["published_at"], json.dumps(row["extras"]), START, START],
+            [key, row.platform, row.source, row.title, row.text, row.author_handle, row.author_followers,
+             row.published_at, row.amplifies, row.shared_links, START, START],
         )
     assign_warehouse_stories(connection, chunk=chunk)
     stored = DuckDBStoryStore(connection).assignments(list(firsts))
@@ -509,7 +502,7 @@ def test_mentions_loaded_before_stories_existed_get_theirs(warehouse):
 
     assert assign_warehouse_stories(warehouse) == 10
     rows = first_batch() + second_batch()
-    assert DuckDBStoryStore(warehouse).assignments([row["key"] for row in rows]) == StoryIndex().assign(rows)
+    assert DuckDBStoryStore(warehouse).assignments([row.key for row in rows]) == StoryIndex().assign(rows)
     assert amplification_columns(warehouse, "x:100") == (2, 1_250)
     assert assign_warehouse_stories(warehouse) == 0
 
@@ -524,8 +517,8 @@ def test_long_pages_are_compared_by_their_opening_across_loads(warehouse):
     load(warehouse, [first])
     assigned = load(warehouse, [second])
 
-    assert assigned[second["key"]].story_id == first["key"]
-    assert assigned[second["key"]].similarity >= 0.9
+    assert assigned[second.key].story_id == first.key
+    assert assigned[second.key].similarity >= 0.9
 
 
 def test_deleted_retweets_stop_counting(warehouse):
@@ -542,7 +535,7 @@ def test_a_large_campaign_keeps_the_index_small(warehouse):
     assigned = load(warehouse, rows[:150])
     assigned.update(load(warehouse, rows[150:]))
 
-    assert stories(assigned) == {"x:2000": {row["key"] for row in rows}}
+    assert stories(assigned) == {"x:2000": {row.key for row in rows}}
     indexed, bands = index_sizes(warehouse)
     assert indexed <= BUCKET_CAP
     assert bands <= BUCKET_CAP * LSH_BANDS

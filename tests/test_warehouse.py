@@ -19,6 +19,7 @@ from core.mention import Mention
 from core.staging import StagingArea
 from core.transactions import transaction
 from enrich.pipeline import enrich_unit
+from enrich.stories.duckdb_store import DuckDBStoryStore, assign_warehouse_stories
 from warehouse.connection import open_warehouse
 from warehouse.cursors import read_cursors
 from warehouse.load import NOT_MENTION_COLUMNS, STAGED_COLUMNS, load_run
@@ -272,7 +273,7 @@ def test_the_mentions_typed_fields_are_loaded_and_a_later_sighting_updates_them(
     ]
 
 
-def test_an_upgraded_warehouse_finds_the_typed_fields_in_extras(tmp_path):
+def test_an_upgraded_warehouse_finds_the_typed_fields_in_extras_and_tells_the_same_stories(tmp_path):
     connection = duckdb.connect(str(tmp_path / "w.duckdb"))
     connection.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL)")
     for version, name, sql in migrations():
@@ -317,4 +318,9 @@ def test_an_upgraded_warehouse_finds_the_typed_fields_in_extras(tmp_path):
         ("x:101", "x:100", ["https://techwire.example/outage"], None, False, None),
         ("x:102", None, ["https://x.com/i/web/status/100", "https://techwire.example/outage?utm_source=x"], None, False,
          None),
+    ]
+    assign_warehouse_stories(connection)
+    stories = DuckDBStoryStore(connection).assignments(["x:101", "x:102"])
+    assert [(stories[key].story_id, stories[key].reason, stories[key].via) for key in ("x:101", "x:102")] == [
+        ("x:100", "retweet", "x:100"), ("x:100", "link", "x:100")
     ]
