@@ -3,26 +3,36 @@
 `daily_volume`, `share_of_voice`, `net_sentiment` and `daily_unique_author_reach` read two tables,
 `daily_brand_volume` and `daily_brand_authors`, instead of aggregating every mention on each query:
 on 10,000,000 mentions the aggregation takes seconds, reading the tables milliseconds
-(docs/benchmarks.md). This module holds the aggregation, the one place it is written: the load
-recomputes the days its mentions fall on, in its own transaction; erasing an author recomputes the
-days of the erased mentions; the migration that created the tables builds them for the mentions
-already there. Days are UTC days of `coalesce(published_at, first_seen_at)`.
+(docs/benchmarks.md). The tables hold the formula macros `brand_volume_of` and `unique_author_reach_of`
+(warehouse/migrations/008_formulas_once.sql) per UTC day; this module only says which days to
+recompute: the load recomputes the days its mentions fall on, in its own transaction; erasing an author
+recomputes the days of the erased mentions; migrating a warehouse that had mentions before the tables
+existed builds them for every day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
-_DAY = "CAST(timezone('UTC', coalesce(m.published_at, m.first_seen_at)) AS DATE)"
+# The rows the two tables aggregate, restricted to the days being recomputed.
+_BRAND_MENTIONS = """
+    WITH brand_mentions AS (
+        SELECT * FROM earned_brand_mentions_between($start::TIMESTAMPTZ, $end::TIMESTAMPTZ)
+    )
+"""
 
 
 def mention_days(connection: duckdb.DuckDBPyConnection, keys_table_sql: str, parameters: object = None) -> set[date]:
     """The UTC days of the mentions whose keys `keys_table_sql` selects (one column of mention keys)."""
     rows = connection.execute(
-        f"SELECT DISTINCT {_DAY} FROM mentions AS m WHERE m.mention_key IN ({keys_table_sql})", parameters
+        f"""
+        SELECT DISTINCT period_day(coalesce(published_at, first_seen_at), 'day', 'UTC')
+        FROM mentions WHERE mention_key IN ({keys_table_sql})
+        """,
+        parameters,
     ).fetchall()
     return {day for (day,) in rows}
 
@@ -36,46 +46,32 @@ def refresh_daily_aggregates(connection: duckdb.DuckDBPyConnection, days: Collec
     """
     if days is not None and not days:
         return
-    chosen = "" if days is None else f"WHERE {_DAY} IN (SELECT unnest($days::DATE[]))"
-    where_day = "" if days is None else "WHERE day IN (SELECT unnest($days::DATE[]))"
-    parameters = {} if days is None else {"days": sorted(days)}
+    if days is None:
+        chosen, chosen_days = "", {}
+        bounds: dict[str, object] = {"start": "-infinity", "end": "infinity"}
+    else:
+        chosen, chosen_days = "WHERE day IN (SELECT unnest($days::DATE[]))", {"days": sorted(days)}
+        # One range from the first day to the last, so DuckDB reads only the row groups that can hold them.
+        bounds = {"start": _utc_midnight(min(days)), "end": _utc_midnight(max(days) + timedelta(days=1))}
     for table in ("daily_brand_volume", "daily_brand_authors"):
-        connection.execute(f"DELETE FROM {table} {where_day}", parameters)
+        connection.execute(f"DELETE FROM {table} {chosen}", chosen_days)
     connection.execute(
         f"""
-        INSERT INTO daily_brand_volume
-        SELECT
-            {_DAY} AS day, b.brand, any_value(b.role), m.platform,
-            count(*),
-            count(DISTINCT m.platform || ':' || coalesce(m.author_handle, m.source)),
-            coalesce(sum(m.reach_estimate), 0),
-            count(*) FILTER (WHERE m.sentiment_label = 'positive'),
-            count(*) FILTER (WHERE m.sentiment_label = 'neutral'),
-            count(*) FILTER (WHERE m.sentiment_label = 'negative')
-        FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)
-        {chosen}
-        GROUP BY ALL
+        INSERT INTO daily_brand_volume BY NAME
+        {_BRAND_MENTIONS}
+        SELECT * FROM brand_volume_of('brand_mentions', 'day', 'UTC') {chosen}
         """,
-        parameters,
+        {**bounds, **chosen_days},
     )
     connection.execute(
         f"""
-        INSERT INTO daily_brand_authors
-        WITH per_author AS (
-            SELECT
-                b.brand, {_DAY} AS day,
-                m.platform || ':' || coalesce(m.author_handle, m.source) AS author,
-                max(m.reach_estimate) AS author_reach,
-                max(m.reach_low) AS author_reach_low,
-                max(m.reach_high) AS author_reach_high,
-                count(*) AS mentions
-            FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)
-            {chosen}
-            GROUP BY ALL
-        )
-        SELECT day, brand, sum(mentions), count(*), coalesce(sum(author_reach), 0),
-               coalesce(sum(author_reach_low), 0), coalesce(sum(author_reach_high), 0)
-        FROM per_author GROUP BY day, brand
+        INSERT INTO daily_brand_authors BY NAME
+        {_BRAND_MENTIONS}
+        SELECT * FROM unique_author_reach_of('brand_mentions', 'day', 'UTC') {chosen}
         """,
-        parameters,
+        {**bounds, **chosen_days},
     )
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
