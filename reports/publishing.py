@@ -28,7 +28,7 @@ def due_week(connection: duckdb.DuckDBPyConnection, config: Config) -> str | Non
 
 def last_complete_week(connection: duckdb.DuckDBPyConnection, config: Config) -> str | None:
     """The latest ISO week (in the config's timezone) that the loads have covered to its end, or None."""
-    latest = connection.execute("SELECT max(window_end) FROM runs").fetchone()[0]
+    [(latest,)] = connection.execute("SELECT max(window_end) FROM runs").fetchall()
     if latest is None:
         return None
     local_day = latest.astimezone(ZoneInfo(config.timezone)).date()

@@ -1,11 +1,12 @@
 """The report week's mentions, and the week before's, staged once in temporary tables.
 
-Every number of the weekly report comes from earned mentions (`earned_mentions`: not owned, not
-deleted) of the configured brands and competitors whose `coalesce(published_at, first_seen_at)` falls in
-the report week or the week before. Those rows are read once, with filters DuckDB can answer from its
-per-row-group minimum and maximum (`published_at` in range, or `published_at` missing and
-`first_seen_at` in range), so a report reads two weeks of a warehouse however much history it holds.
-Their brands and categories are joined once too; every section then aggregates the small tables.
+Every number of the weekly report comes from earned mentions of the configured brands and competitors
+whose `mentioned_at` falls in the report week or the week before: the rows of the warehouse's
+`earned_mentions_between` macro (migration 008), read once with filters DuckDB answers from its
+per-row-group minimum and maximum, so a report reads two weeks of a warehouse however much history it
+holds. Their brands are joined once too, in the shape of `earned_brand_mentions_between`, so the brand
+figures come from the same formula macros the analyst views use; every other section aggregates the
+small tables.
 
 The tables are temporary (they live in memory, per connection, and work on a read-only connection) and
 are dropped on leaving the `with` block.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from types import TracebackType
+from typing import Self
 
 import duckdb
 
@@ -26,13 +28,13 @@ class WeekMentions:
 
     Inside the `with` block:
     - `mentions` (table name) has one row per earned mention of a configured brand or competitor in the
-      two weeks: `mention_key, platform, source, url, title, text, author_handle, author_name,
-      author_followers, published_at, first_seen_at, mentioned_at` (= `coalesce(published_at,
-      first_seen_at)`), `this_week` (false: the week before), `local_day` (the day in the report's time
-      zone), `author` (`platform:handle`, or `platform:source` for web items), `sentiment_label,
-      sentiment_score, reach_estimate, story_id` and the model columns.
-    - `brands` has one row per mention and configured brand: `mention_key, brand, role, this_week,
-      local_day, author, reach_estimate, sentiment_label, author_followers, platform`.
+      two weeks (`earned_mentions_between`): `mention_key, platform, source, url, title, text,
+      author_handle, author_name, author_followers, published_at, first_seen_at, mentioned_at` (=
+      `coalesce(published_at, first_seen_at)`), `this_week` (false: the week before), `author`
+      (`platform:handle`, or `platform:source` for web items), `sentiment_label, sentiment_score,
+      reach_estimate, reach_low, reach_high, story_id` and the model columns.
+    - `brands` has one row per mention and configured brand: the columns of `earned_brand_mentions_between`
+      (so the formula macros such as `brand_volume_of` take it as it is) and `this_week`.
     - `categories` has one row per mention and playbook category: `mention_key, category, this_week,
       sentiment_label`.
 
@@ -51,7 +53,7 @@ class WeekMentions:
         self.brands = f"overheard_report_brands_{suffix}"
         self.categories = f"overheard_report_categories_{suffix}"
 
-    def __enter__(self) -> WeekMentions:
+    def __enter__(self) -> Self:
         try:
             self._stage()
         except BaseException:
@@ -66,35 +68,25 @@ class WeekMentions:
 
     def _stage(self) -> None:
         week = self.week
-        bounds = {"from": week.previous_start, "to": week.end}
+        # The mentions first: the brand join then knows how few they are and hashes them, not mention_brands.
         self.connection.execute(
             f"""
             CREATE TEMP TABLE {self.mentions} AS
-            WITH in_range AS (
-                SELECT * FROM earned_mentions WHERE published_at >= $from AND published_at < $to
-                UNION ALL
-                SELECT * FROM earned_mentions
-                WHERE published_at IS NULL AND first_seen_at >= $from AND first_seen_at < $to
-            )
             SELECT
                 mention_key, platform, source, url, title, text, author_handle, author_name, author_followers,
-                published_at, first_seen_at,
-                coalesce(published_at, first_seen_at) AS mentioned_at,
-                coalesce(published_at, first_seen_at) >= $start AS this_week,
-                CAST(timezone($timezone, coalesce(published_at, first_seen_at)) AS DATE) AS local_day,
-                platform || ':' || coalesce(author_handle, source) AS author,
-                sentiment_label, sentiment_score, reach_estimate, story_id,
+                published_at, first_seen_at, mentioned_at, mentioned_at >= $start AS this_week, author,
+                sentiment_label, sentiment_score, reach_estimate, reach_low, reach_high, story_id,
                 sentiment_model, lang_model, reach_model, story_model
-            FROM in_range
+            FROM earned_mentions_between($from, $to)
             """,
-            {**bounds, "start": week.start, "timezone": week.timezone},
+            {"from": week.previous_start, "to": week.end, "start": week.start},
         )
         self.connection.execute(
             f"""
             CREATE TEMP TABLE {self.brands} AS
-            SELECT b.mention_key, b.brand, b.role, m.this_week, m.local_day, m.author, m.reach_estimate,
-                   m.sentiment_label, m.author_followers, m.platform
-            FROM mention_brands AS b JOIN {self.mentions} AS m USING (mention_key)
+            SELECT m.mention_key, b.brand, b.role, m.platform, m.mentioned_at, m.author,
+                   m.reach_estimate, m.reach_low, m.reach_high, m.sentiment_label, m.this_week
+            FROM {self.mentions} AS m JOIN mention_brands AS b USING (mention_key)
             WHERE list_contains($brands, b.brand)
             """,
             {"brands": self.brand_names},

@@ -1,14 +1,13 @@
 """The weekly mention report's numbers, for one ISO week in the configured time zone.
 
-What each number is (a mention counts in a week when `coalesce(published_at, first_seen_at)` falls in
-it; only earned mentions of the configured brands and competitors count):
-- Volume: mentions per brand (or competitor) and local day. A mention of two brands counts for each.
-- Share of voice, among the configured brands and competitors: a brand's mentions over all brands'
-  mentions; its potential reach (sum of `reach_estimate`) over all brands' reach; its unique authors
-  (`platform:handle`, or `platform:source` for web items) over the sum of all brands' unique authors.
-  The same definitions as the `share_of_voice` view, over a week instead of a UTC day.
-- Net sentiment: (P − N) / (P + N), P and N the mentions labelled positive and negative (none when
-  P + N = 0), from −1 (all negative) to 1 (all positive). The split also counts neutral and unscored.
+Volume (per local day and per week), share of voice, net sentiment and source health are the
+warehouse's formula macros (`brand_volume_of`, `share_of_voice_of`, `net_sentiment_of`,
+`source_health_between`: migration 008, described in docs/views.md under "Formulas"), the ones the
+analyst views read, taken here for the report week and the week before, over the earned mentions of the
+configured brands and competitors (`reports.week_mentions`). Source health is as of the week's end, from
+the runs whose window ended in the week; a configured source without such runs is "no runs".
+
+The rest is selected here:
 - Week-over-week change: against the ISO week before, in the same time zone. Volume changes are
   relative (+0.25 = 25% more); share and net-sentiment changes are differences (+0.05 = 5 points).
 - Top mentions, authors and sites cover the mentions of the brands (role `brand`), not competitors.
@@ -22,10 +21,6 @@ it; only earned mentions of the configured brands and competitors count):
   closed). So the report of a past week reads the same whenever it is rendered.
 - Staffing: `care.staffing` (staffing-v1) for the week after the report week, from the 4 weeks before
   it (the report week included).
-- Source health, at the week's end, from the runs whose window ended in the week: the `source_health`
-  view's rules (skipped, broken, failing, silent, healthy) applied to those runs, with "produced"
-  meaning a run up to the week's end collected something. A configured source without runs in the
-  week is "no runs".
 - Formula versions: the model columns of the week's mentions, triage items and spikes, and the
   staffing formula.
 """
@@ -35,7 +30,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 import duckdb
 
@@ -49,7 +45,6 @@ TOP_MENTIONS = 10
 TOP_AUTHORS = 10
 TOP_SITES = 10
 LISTED_BREACHES = 20
-SILENT_AFTER_EMPTY_RUNS = 3  # as the source_health view
 _SITE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#@]+)"
 
 
@@ -347,10 +342,10 @@ class WeeklyReport:
     def summary(self) -> tuple[str, ...]:
         """A few plain-text lines for an email body: volume, share of voice and net sentiment of the brands."""
         week = self.week
-        lines = [
+        lines = [(
             f"Week {week.label} ({week.days[0]:%d %b} to {week.days[-1]:%d %b %Y}, {week.timezone}): "
             f"{self.mentions:,} earned mentions, {_describe_change(self.mentions, self.previous_mentions)}."
-        ]
+        )]
         if not self.mentions:
             return (*lines, "No mentions this week.")
         shares = {share.brand: share for share in self.share_of_voice}
@@ -401,10 +396,10 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
     connection, week = staged.connection, staged.week
     brands = [(brand.name, "brand") for brand in config.brands]
     brands += [(brand.name, "competitor") for brand in config.competitors]
-    mentions, previous_mentions = connection.execute(
+    [(mentions, previous_mentions)] = connection.execute(
         f"SELECT count(*) FILTER (WHERE this_week), count(*) FILTER (WHERE NOT this_week) FROM {staged.mentions}"
-    ).fetchone()
-    totals = _brand_totals(staged)
+    ).fetchall()
+    volume, share_of_voice, sentiment = _brand_figures(staged, brands)
     playbook = config.playbook
     service_levels, breaches, breach_count = _service_levels(connection, week, playbook)
     spikes = _spikes(connection, week, [name for name, _ in brands])
@@ -414,9 +409,9 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
         competitors=tuple(brand.name for brand in config.competitors),
         mentions=mentions,
         previous_mentions=previous_mentions,
-        volume=_volume(staged, brands, totals),
-        share_of_voice=_share_of_voice(brands, totals),
-        sentiment=_sentiment(brands, totals),
+        volume=volume,
+        share_of_voice=share_of_voice,
+        sentiment=sentiment,
         top_mentions=_top_mentions(staged),
         top_authors=_top_authors(staged),
         top_sites=_top_sites(staged),
@@ -432,81 +427,75 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
     )
 
 
-# Per brand and week (True: the report week): mentions, reach, authors, positive, neutral, negative, unscored.
-_Totals = dict[tuple[str, bool], tuple[int, int, int, int, int, int, int]]
+class _BrandWeek(NamedTuple):
+    """A brand's figures for one of the two weeks, as the formula macros give them."""
+
+    mentions: int
+    reach: int
+    unique_authors: int
+    share_by_volume: float | None
+    share_by_reach: float | None
+    share_by_unique_authors: float | None
+    positive: int
+    neutral: int
+    negative: int
+    unscored: int
+    net_sentiment: float | None
 
 
-def _brand_totals(staged: WeekMentions) -> _Totals:
-    rows = staged.connection.execute(
+def _brand_figures(
+    staged: WeekMentions, brands: list[tuple[str, str]]
+) -> tuple[tuple[BrandVolume, ...], tuple[VoiceShare, ...], tuple[SentimentSplit, ...]]:
+    """Volume, share of voice and net sentiment of each brand, in configuration order, from the formula macros."""
+    week = staged.week
+    monday, previous_monday = week.days[0], week.days[0] - timedelta(weeks=1)
+    names = [name for name, _ in brands]
+    weekly = staged.connection.execute(
         f"""
-        SELECT brand, this_week, count(*), coalesce(sum(reach_estimate), 0), count(DISTINCT author),
-               count(*) FILTER (WHERE sentiment_label = 'positive'),
-               count(*) FILTER (WHERE sentiment_label = 'neutral'),
-               count(*) FILTER (WHERE sentiment_label = 'negative'),
-               count(*) FILTER (WHERE coalesce(sentiment_label NOT IN ('positive', 'neutral', 'negative'), true))
-        FROM {staged.brands} GROUP BY ALL
-        """
+        WITH week_volume AS (
+            SELECT * FROM brand_volume_of('{staged.brands}', 'week', $time_zone)
+            UNION ALL BY NAME  -- every brand in both weeks: 0 without mentions, and no share when no brand had any
+            SELECT brand, day, 0 AS mentions, 0 AS unique_authors, 0 AS reach, 0 AS positive, 0 AS neutral,
+                   0 AS negative
+            FROM (SELECT unnest($brands) AS brand) CROSS JOIN (SELECT unnest([$previous_monday, $monday]) AS day)
+        ),
+        week_sentiment AS (
+            SELECT day, brand, sum(positive) AS positive, sum(neutral) AS neutral, sum(negative) AS negative
+            FROM week_volume GROUP BY day, brand
+        )
+        SELECT s.brand, s.day = $monday, s.mentions, s.reach, s.unique_authors,
+               s.share_by_volume, s.share_by_reach, s.share_by_unique_authors,
+               t.positive, t.neutral, t.negative, s.mentions - t.positive - t.neutral - t.negative,
+               net_sentiment_of(t.positive, t.negative)
+        FROM share_of_voice_of('week_volume') AS s JOIN week_sentiment AS t USING (day, brand)
+        """,
+        {"time_zone": week.timezone, "brands": names, "monday": monday, "previous_monday": previous_monday},
     ).fetchall()
-    return {(brand, this_week): tuple(int(value) for value in values) for brand, this_week, *values in rows}
-
-
-def _volume(staged: WeekMentions, brands: list[tuple[str, str]], totals: _Totals) -> tuple[BrandVolume, ...]:
-    daily: dict[tuple[str, date], int] = {
-        (brand, day): count
-        for brand, day, count in staged.connection.execute(
-            f"SELECT brand, local_day, count(*) FROM {staged.brands} WHERE this_week GROUP BY ALL"
+    figures = {(brand, this_week): _BrandWeek(*values) for brand, this_week, *values in weekly}
+    daily = dict.fromkeys(((brand, day) for brand in names for day in week.days), 0)
+    daily |= {
+        (brand, day): int(mentions)
+        for brand, day, mentions in staged.connection.execute(
+            f"""
+            SELECT brand, day, sum(mentions) FROM brand_volume_of('{staged.brands}', 'day', $time_zone)
+            WHERE day >= $monday GROUP BY ALL
+            """,
+            {"time_zone": week.timezone, "monday": monday},
         ).fetchall()
     }
-    empty = (0,) * 7
-    return tuple(
-        BrandVolume(
-            brand=brand,
-            role=role,
-            daily=tuple(daily.get((brand, day), 0) for day in staged.week.days),
-            mentions=totals.get((brand, True), empty)[0],
-            previous_mentions=totals.get((brand, False), empty)[0],
-        )
-        for brand, role in brands
-    )
-
-
-def _share_of_voice(brands: list[tuple[str, str]], totals: _Totals) -> tuple[VoiceShare, ...]:
-    empty = (0,) * 7
-
-    def shares(this_week: bool) -> dict[str, tuple[float | None, float | None, float | None]]:
-        rows = {brand: totals.get((brand, this_week), empty) for brand, _ in brands}
-        sums = [sum(row[metric] for row in rows.values()) for metric in range(3)]
-        return {
-            brand: tuple(row[metric] / sums[metric] if sums[metric] else None for metric in range(3))
-            for brand, row in rows.items()
-        }
-
-    now, before = shares(True), shares(False)
-    return tuple(
-        VoiceShare(
-            brand, role, *totals.get((brand, True), empty)[:3], *now[brand], *before[brand]
-        )
-        for brand, role in brands
-    )
-
-
-def _sentiment(brands: list[tuple[str, str]], totals: _Totals) -> tuple[SentimentSplit, ...]:
-    empty = (0,) * 7
-    result = []
+    volume, share_of_voice, sentiment = [], [], []
     for brand, role in brands:
-        _, _, _, positive, neutral, negative, unscored = totals.get((brand, True), empty)
-        previous = totals.get((brand, False), empty)
-        result.append(SentimentSplit(
-            brand, role, positive, neutral, negative, unscored,
-            net_sentiment=_net_sentiment(positive, negative),
-            previous_net_sentiment=_net_sentiment(previous[3], previous[5]),
+        now, before = figures[brand, True], figures[brand, False]
+        volume.append(BrandVolume(brand, role, tuple(daily[brand, day] for day in week.days), now.mentions,
+                                  before.mentions))
+        share_of_voice.append(VoiceShare(
+            brand, role, now.mentions, now.reach, now.unique_authors,
+            now.share_by_volume, now.share_by_reach, now.share_by_unique_authors,
+            before.share_by_volume, before.share_by_reach, before.share_by_unique_authors,
         ))
-    return tuple(result)
-
-
-def _net_sentiment(positive: int, negative: int) -> float | None:
-    """(P − N) / (P + N); None without positive or negative mentions."""
-    return (positive - negative) / (positive + negative) if positive + negative else None
+        sentiment.append(SentimentSplit(brand, role, now.positive, now.neutral, now.negative, now.unscored,
+                                        now.net_sentiment, before.net_sentiment))
+    return tuple(volume), tuple(share_of_voice), tuple(sentiment)
 
 
 def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
@@ -654,36 +643,10 @@ def _staffing(
 
 def _sources(connection: duckdb.DuckDBPyConnection, week: ReportWeek, configured: list[str]) -> tuple[SourceWeek, ...]:
     rows = connection.execute(
-        f"""
-        WITH week_runs AS (
-            SELECT *, row_number() OVER (PARTITION BY source ORDER BY window_end DESC, run_id DESC) AS recency
-            FROM runs WHERE window_end > $start AND window_end <= $end
-        ),
-        per_source AS (
-            SELECT source, count(*) AS runs,
-                   count(*) FILTER (WHERE status = 'failed') AS failed,
-                   count(*) FILTER (WHERE status = 'empty') AS empty,
-                   sum(items_fetched) AS items_fetched, sum(mentions_collected) AS mentions_collected,
-                   sum(mentions_new) AS mentions_new,
-                   coalesce(min(recency) FILTER (WHERE status <> 'empty'), count(*) + 1) - 1 AS zero_streak
-            FROM week_runs GROUP BY source
-        ),
-        produced AS (
-            SELECT source, bool_or(mentions_collected > 0) AS has_produced FROM runs
-            WHERE window_end <= $end AND source IN (SELECT source FROM per_source) GROUP BY source
-        )
-        SELECT p.source, latest.kind, p.runs, p.failed, p.empty, p.items_fetched, p.mentions_collected, p.mentions_new,
-               latest.status, latest.error,
-               CASE
-                   WHEN latest.status = 'skipped' THEN 'skipped'
-                   WHEN latest.status = 'failed' AND produced.has_produced THEN 'broken'
-                   WHEN latest.status = 'failed' THEN 'failing'
-                   WHEN p.zero_streak >= {SILENT_AFTER_EMPTY_RUNS} AND produced.has_produced THEN 'silent'
-                   ELSE 'healthy'
-               END
-        FROM per_source AS p
-        JOIN week_runs AS latest ON latest.source = p.source AND latest.recency = 1
-        JOIN produced ON produced.source = p.source
+        """
+        SELECT source, kind, runs, failed_runs, empty_runs, items_fetched, mentions_collected, mentions_new,
+               last_status, last_error, health
+        FROM source_health_between($start, $end)
         """,
         {"start": week.start, "end": week.end},
     ).fetchall()
