@@ -1,4 +1,4 @@
-"""The analyst views give the numbers an analyst would work out by hand."""
+"""The analyst views give the numbers an analyst would work out by hand, and the weekly report the same ones."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from config.model import Config
+from reports.weekly import weekly_report_data
 from warehouse.connection import open_warehouse
 from warehouse.daily_aggregates import refresh_daily_aggregates
 
@@ -71,3 +73,73 @@ def test_top_authors_and_top_stories_cover_the_last_28_days(warehouse):
     assert warehouse.execute("SELECT story_id, mentions, reach, url FROM top_stories").fetchall() == [
         ("x:big", 1, 9_000, "https://e.example/x:big"), ("x:k0", 3, 150, "https://e.example/x:k0")
     ]
+
+
+def test_the_views_and_the_weekly_report_give_the_same_figures(warehouse, tmp_path):
+    # 2026-W45 in UTC: Monday 2 to Sunday 8 November. Each week's mentions fall on its Wednesday, so the
+    # views' figures for that day are the week's.
+    for n, sentiment in enumerate(["positive"] * 3 + ["negative"] + ["neutral"] * 2):
+        mention(warehouse, f"x:b{n}", "Brightwave", day=2, sentiment=sentiment, author=f"b{n % 3}", reach=500)
+    for n, sentiment in enumerate(["positive"] + ["negative"] * 3):
+        mention(warehouse, f"x:t{n}", "Tidewell", day=2, sentiment=sentiment, author=f"t{n}", reach=1_500,
+                role="competitor")
+    mention(warehouse, "x:before-b", "Brightwave", day=-5, sentiment="positive")
+    for n in range(3):
+        mention(warehouse, f"x:before-t{n}", "Tidewell", day=-5, sentiment="negative", author=f"t{n}",
+                role="competitor")
+    # techwire produced, then fell silent; gazette produced, then failed.
+    runs = [("techwire", "ok", 2, 1), ("gazette", "ok", 1, 1), ("gazette", "failed", 0, 3)]
+    runs += [("techwire", "empty", 0, day) for day in (3, 4, 5)]
+    for source, status, collected, day in runs:
+        warehouse.execute(
+            """INSERT INTO runs (run_id, source, kind, status, items_fetched, mentions_collected, mentions_matched,
+                   dropped_unmatched, mentions_new, error, warnings, duration_seconds, window_start, window_end)
+               VALUES (?, ?, 'rss', ?, ?, ?, ?, 0, ?, NULL, [], 1.0, ?, ?)""",
+            [f"run-{day}", source, status, collected, collected, collected, collected,
+             DAY + timedelta(days=day, hours=-1), DAY + timedelta(days=day)],
+        )
+    refresh_daily_aggregates(warehouse)
+    config = Config.model_validate({
+        "timezone": "UTC", "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"),
+        "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
+        "competitors": [{"name": "Tidewell", "aliases": ["Tidewell"]}],
+        "sources": [{"kind": "rss", "name": name, "url": f"https://{name}.example/feed"}
+                    for name in ("techwire", "gazette")],
+    })
+    report = weekly_report_data(warehouse, config, "2026-W45")
+
+    def view(sql: str, day: date) -> dict[str, tuple]:
+        return {brand: tuple(values) for brand, *values in warehouse.execute(sql, [day]).fetchall()}
+
+    wednesday, wednesday_before = date(2026, 11, 4), date(2026, 10, 28)
+    volume = view("SELECT brand, sum(mentions) FROM daily_volume WHERE day = ? GROUP BY brand", wednesday)
+    assert volume == {"Brightwave": (6,), "Tidewell": (4,)}
+    assert {row.brand: (row.mentions, row.daily[2]) for row in report.volume} == {
+        "Brightwave": (6, 6), "Tidewell": (4, 4)
+    }
+
+    share_sql = ("SELECT brand, share_by_volume, share_by_reach, share_by_unique_authors, unique_authors "
+                 "FROM share_of_voice WHERE day = ?")
+    shares, shares_before = view(share_sql, wednesday), view(share_sql, wednesday_before)
+    assert shares == {"Brightwave": (0.6, 0.3333, 0.4286, 3), "Tidewell": (0.4, 0.6667, 0.5714, 4)}
+    for row in report.share_of_voice:
+        assert (row.share_by_volume, row.share_by_reach, row.share_by_unique_authors, row.unique_authors) == (
+            pytest.approx(shares[row.brand], abs=5e-5)
+        )
+        assert row.previous_share_by_volume == shares_before[row.brand][0]
+    assert {brand: share[0] for brand, share in shares_before.items()} == {"Brightwave": 0.25, "Tidewell": 0.75}
+
+    sentiment = view("SELECT brand, net_sentiment, net_sentiment_7d FROM net_sentiment WHERE day = ?", wednesday)
+    assert sentiment == {"Brightwave": (0.5, 0.5), "Tidewell": (-0.5, -0.5)}
+    assert {row.brand: row.net_sentiment for row in report.sentiment} == {"Brightwave": 0.5, "Tidewell": -0.5}
+    assert {row.brand: row.previous_net_sentiment for row in report.sentiment} == {
+        "Brightwave": 1.0, "Tidewell": -1.0
+    }
+
+    # Reach-v2 counts each author once: three Brightwave authors, two mentions of 500 each.
+    assert view("SELECT brand, unique_authors, unique_author_reach FROM daily_unique_author_reach WHERE day = ?",
+                wednesday) == {"Brightwave": (3, 1_500), "Tidewell": (4, 6_000)}
+
+    health = dict(warehouse.execute("SELECT source, health FROM source_health").fetchall())
+    assert health == {"techwire": "silent", "gazette": "broken"}
+    assert {row.source: row.health for row in report.sources} == health
