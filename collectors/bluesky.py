@@ -19,7 +19,7 @@ from collectors.context import CollectionContext
 from collectors.exceptions import HttpStatusError
 from collectors.http import HttpClient
 from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, collect_searches, json_body
-from collectors.search_terms import separate_terms
+from collectors.search_terms import NO_SEARCH_TERMS, separate_terms
 from collectors.source_run import SourceRun
 from config.model import BlueskySource
 from core.errors import CollectorError, CredentialsRejected, TerminalError
@@ -49,11 +49,11 @@ def collect_bluesky(source: BlueskySource, cursor: Mapping[str, Any] | None, con
     handle = str(credentials.get("login") or "").strip().lstrip("@")
     password = str(credentials.get("password") or "")
     if not handle or not password:
-        return SourceRun(source.name, source.kind, "skipped", error=NO_CREDENTIALS.format(
+        return SourceRun.skipped(source.name, source.kind, NO_CREDENTIALS.format(
             connection=source.connection, variable=source.connection.upper()))
     terms = separate_terms(context.brands, hashtags_as_words=False)
     if not terms:
-        return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
+        return SourceRun.skipped(source.name, source.kind, NO_SEARCH_TERMS)
     try:
         token = create_session(context.client, source, handle, password)
     except CollectorError as error:

@@ -18,7 +18,7 @@ import feedparser
 
 from collectors.context import CollectionContext
 from collectors.rss import conditional_headers, parse_feed, validators
-from collectors.search_terms import or_query
+from collectors.search_terms import NO_SEARCH_TERMS, or_query
 from collectors.source_run import SourceRun
 from config.model import GoogleNewsSource
 from core.errors import CollectorError
@@ -48,7 +48,7 @@ def collect_google_news(
     """
     queries = list(dict.fromkeys(query for brand in context.brands if (query := or_query(brand))))
     if not queries:
-        return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
+        return SourceRun.skipped(source.name, source.kind, NO_SEARCH_TERMS)
     stored: Mapping[str, Mapping[str, Any]] = (cursor or {}).get("queries", {})
     states: dict[str, Any] = {}
     run = SourceRun(source.name, source.kind, "empty", cursor={"queries": states})

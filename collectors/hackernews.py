@@ -19,7 +19,7 @@ from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
 from collectors.http import HttpClient
 from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, Tombstone, collect_searches, json_body
-from collectors.search_terms import separate_terms
+from collectors.search_terms import NO_SEARCH_TERMS, separate_terms
 from collectors.source_run import SourceRun
 from config.model import HackerNewsSource
 from core.errors import TerminalError
@@ -44,7 +44,7 @@ def collect_hackernews(
     """
     terms = separate_terms(context.brands, hashtags_as_words=True)
     if not terms:
-        return SourceRun(source.name, source.kind, "skipped", error="no search terms: give the brands aliases or hashtags")
+        return SourceRun.skipped(source.name, source.kind, NO_SEARCH_TERMS)
     window_start = math.floor(context.window[0].timestamp()) + 1  # the window is (start, end]
     window_end = math.floor(context.window[1].timestamp())
     search = RangeSearch(

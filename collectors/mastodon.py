@@ -43,8 +43,8 @@ def collect_mastodon(source: MastodonSource, cursor: Mapping[str, Any] | None, c
     """
     tags = hashtag_names(context.brands, source.hashtags)
     if not tags:
-        return SourceRun(source.name, source.kind, "skipped",
-                         error="no hashtags: set hashtags on the source or give the brands hashtags")
+        return SourceRun.skipped(source.name, source.kind,
+                                 "no hashtags: set hashtags on the source or give the brands hashtags")
     timelines = TagTimelines(context.client, tags, context.window, source.name)
     return collect_searches(source, context, source.instances, cursor, timelines, cursor_field="min_ids")
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from config.model import BrandConfig
 
+NO_SEARCH_TERMS = "no search terms: give the brands aliases or hashtags"
+
 
 def separate_terms(brands: Iterable[BrandConfig], *, hashtags_as_words: bool) -> list[str]:
     """One search per term: aliases (multi-word ones quoted) and hashtags.

@@ -46,6 +46,11 @@ class SourceRun:
         """A source that produced nothing usable this run."""
         return cls(source=source, kind=kind, status="failed", error=str(error))
 
+    @classmethod
+    def skipped(cls, source: str, kind: str, reason: str) -> SourceRun:
+        """A source that was not collected this run; `reason` says what to configure."""
+        return cls(source=source, kind=kind, status="skipped", error=reason)
+
     def summary(self) -> dict[str, Any]:
         """Everything but the mentions, JSON-ready: what the warehouse records in `runs`."""
         return {
