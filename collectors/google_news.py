@@ -88,7 +88,8 @@ def collect_google_news(
                 news = with_publisher(mention, *publishers.get(item_id, (None, None)), query=query)
                 mentions.setdefault(news.key, news)
         # With items left for the next run, the next poll must not be answered 304.
-        states[query] = {**({"etag": None, "last_modified": None} if deferred else validators(response)), "seen": seen_now}
+        kept = {"etag": None, "last_modified": None} if deferred else validators(response)
+        states[query] = {**kept, "seen": seen_now}
     if len(failures) == len(queries):
         return SourceRun.failed(source.name, source.kind, "; ".join(failures))
     run.mentions = list(mentions.values())

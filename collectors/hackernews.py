@@ -121,7 +121,9 @@ def parse_search_page(document: Any, url: str, page: int) -> SearchPage[int, int
             warnings.append(f"a hit without objectID or created_at_i skipped: {str(hit)[:120]}")
     pages, matched = document.get("nbPages"), document.get("nbHits")
     more = bool(hits) and isinstance(pages, int) and page + 1 < pages
-    return SearchPage(items, len(hits), page + 1 if more else None, matched if isinstance(matched, int) else None, warnings)
+    return SearchPage(
+        items, len(hits), page + 1 if more else None, matched if isinstance(matched, int) else None, warnings
+    )
 
 
 def _fetch_page(

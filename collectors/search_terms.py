@@ -74,4 +74,5 @@ def _quoted(term: str) -> str:
 def _contains_words(term: str, other: str) -> bool:
     """Whether `other`'s words appear, in order and together, among `term`'s (case-insensitively)."""
     words, part = term.lower().split(), other.lower().split()
-    return 0 < len(part) < len(words) and any(words[i : i + len(part)] == part for i in range(len(words) - len(part) + 1))
+    starts = range(len(words) - len(part) + 1)
+    return 0 < len(part) < len(words) and any(words[i : i + len(part)] == part for i in starts)

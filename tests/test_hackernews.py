@@ -80,8 +80,9 @@ def test_one_search_per_term_paged_and_filtered_on_the_window(api: PublicApisSer
     collect(api, fast_http)
 
     searches = [request.params for request in api.requests_to("/hn/api/v1/search_by_date")]
-    assert separate_terms(BRANDS, hashtags_as_words=True) == ['Brightwave', 'brightwavedown', '"Skylark Fibre"', 'skylarkfibre', 'Tidewell']
-    assert list(dict.fromkeys(params["query"] for params in searches)) == separate_terms(BRANDS, hashtags_as_words=True)
+    terms = separate_terms(BRANDS, hashtags_as_words=True)
+    assert terms == ['Brightwave', 'brightwavedown', '"Skylark Fibre"', 'skylarkfibre', 'Tidewell']
+    assert list(dict.fromkeys(params["query"] for params in searches)) == terms
     assert {(params["tags"], params["numericFilters"], params["hitsPerPage"]) for params in searches} == {
         ("(story,comment)", "created_at_i>=1793491201,created_at_i<=1793577600", "100")
     }
@@ -123,6 +124,20 @@ def test_a_run_that_stops_early_leaves_a_gap_the_next_run_reads(api: PublicApisS
     assert first.items_fetched == 10 and "max_items_per_run 10" in first.warnings[-1]
     assert first.cursor["terms"]["Brightwave"][0]["high"] is not None  # the gap, read first next time
     assert third.cursor["terms"]["Brightwave"] == [{"low": 1793545200, "high": None, "seen": ["45212000"]}]
+
+
+def test_a_spent_time_budget_reads_nothing_and_keeps_every_term_where_it_was(
+    api: PublicApisServer, fast_http: HttpSettings
+) -> None:
+    source = HackerNewsSource(kind="hackernews", name="hn", api_base_url=api.url("hackernews"))
+    context = CollectionContext(HttpClient(fast_http), BRANDS, (NOV_1, NOV_2), time_budget_seconds=0)
+
+    run = collect_hackernews(source, None, context)
+
+    assert (run.status, run.mentions, api.requests) == ("empty", [], [])
+    assert run.cursor == {"terms": {term: [{"low": 1793491201, "high": None, "seen": []}]
+                                    for term in separate_terms(BRANDS, hashtags_as_words=True)}}
+    assert run.warnings == ["stopped after 0 items (max_items_per_run 500, or the time budget); the rest is read next run"]
 
 
 def test_a_server_error_then_success_is_retried(api: PublicApisServer, fast_http: HttpSettings) -> None:
