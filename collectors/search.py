@@ -145,7 +145,7 @@ def collect_searches(
 
     Args:
         source: the source's config.
-        context: the run's context (its `time_budget_seconds` and `sleep` make the time budget).
+        context: the run's context (its `time_budget()` is the time part of the budget).
         terms: the searches, in order.
         cursor: the previous run's `{cursor_field: {term: term cursor}}`, or None.
         search: how the platform reads a term.
@@ -158,7 +158,7 @@ def collect_searches(
     """
     stored = (cursor or {}).get(cursor_field)
     stored = stored if isinstance(stored, Mapping) else {}
-    budget = ReadBudget(source.max_items_per_run, TimeBudget(context.time_budget_seconds, context.sleep))
+    budget = ReadBudget(source.max_items_per_run, context.time_budget())
     cursors: dict[str, Any] = {}
     run = SourceRun(source.name, source.kind, "empty", cursor={cursor_field: cursors})
     mentions: dict[str, Mention] = {}
