@@ -39,11 +39,11 @@ def main() -> None:
     if not arguments.warehouse.exists():
         sys.exit(f"{arguments.warehouse} does not exist: build it with .venv/bin/python bench/report_render.py")
     connection = duckdb.connect(str(arguments.warehouse), read_only=True)
-    mentions = connection.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    [(mentions,)] = connection.execute("SELECT count(*) FROM mentions").fetchall()
     views = [name for (name,) in connection.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name"
     ).fetchall()]
-    threads = connection.execute("SELECT current_setting('threads')").fetchone()[0]
+    [(threads,)] = connection.execute("SELECT current_setting('threads')").fetchall()
     print(f"warehouse={arguments.warehouse} mentions={mentions:,} threads={threads}")
     timings = {}
     for view in views:
@@ -54,12 +54,12 @@ def main() -> None:
             connection.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {query}")
             if attempt:  # the first run warms the buffer cache
                 seconds.append(time.perf_counter() - started)
-        rows = connection.execute("SELECT count(*) FROM measured").fetchone()[0]
+        [(rows,)] = connection.execute("SELECT count(*) FROM measured").fetchall()
         timings[view] = statistics.median(seconds)
         print(f"{view:<28} {timings[view]:>7.3f} s  {rows:>12,} rows  (runs: {', '.join(f'{s:.3f}' for s in seconds)})")
     connection.close()
     _time_refresh(arguments.warehouse)
-    slowest = max(timings, key=timings.get)
+    slowest = max(timings, key=lambda view: timings[view])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"slowest_view={slowest} slowest_s={timings[slowest]:.3f} peak_rss_mb={peak_mb:.0f}")
 
@@ -70,9 +70,9 @@ def _time_refresh(warehouse: Path) -> None:
 
     connection = duckdb.connect(str(warehouse))
     connection.execute("SET enable_progress_bar = false")
-    newest = connection.execute(
+    [(newest,)] = connection.execute(
         "SELECT max(CAST(timezone('UTC', coalesce(published_at, first_seen_at)) AS DATE)) FROM mentions"
-    ).fetchone()[0]
+    ).fetchall()
     for label, days in (("2 days", [newest - timedelta(days=1), newest]), ("every day", None)):
         connection.execute("BEGIN TRANSACTION")
         started = time.perf_counter()

@@ -18,6 +18,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -70,7 +71,8 @@ def main() -> None:
     if arguments.mentions < 1000 or arguments.repeat < 1:
         parser.error("--mentions must be at least 1000 and --repeat at least 1")
     warehouse = arguments.warehouse or ROOT / "var" / "bench" / f"report-{arguments.mentions}.duckdb"
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     if arguments.render_child:
         print(json.dumps(render_once(warehouse, arguments.week, arguments.render_child)))
         return
@@ -297,7 +299,7 @@ def build_warehouse(path: Path, mentions: int, memory_limit: str) -> dict[str, i
     refresh_daily_aggregates(connection)  # what the loads would have kept up to date, built at once
     print(f"daily aggregates built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     counts = {
-        table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        table: connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         for table in ("mentions", "mention_brands", "mention_categories", "triage_items", "spikes", "runs")
     }
     connection.execute("CHECKPOINT")
