@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pydantic
 import yaml
+from pydantic_core.core_schema import ErrorType
 
 from config.model import SOURCE_KINDS, Config
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# pydantic's own error types; any other type is one our validators raise, with a complete message.
+_PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
+# The longest value quoted back in an error; a mapping or a list is named, never printed.
+_QUOTED_VALUE_CHARACTERS = 80
 
 
 class ConfigError(Exception):
@@ -113,7 +119,13 @@ def _join(key_path: str, key: Any) -> str:
 
 
 def _describe(error: Any, document: Any) -> str:
-    """One line for one pydantic error: `brands[1].aliases: expected a list of strings`."""
+    """One line for one pydantic error: `brands[1].aliases: expected a list of strings`.
+
+    The line is the key path and the message only. Our validators' messages are complete as written;
+    one that checks names across a section (a routing rule's queue) adds the path below the section
+    as `key_path` in the error's context. pydantic's own messages quote the wrong value when it is
+    short, and only name its kind when it is a mapping or a list (a whole playbook, otherwise).
+    """
     key_path, node = "", document
     for part in error["loc"]:
         if isinstance(part, int):
@@ -125,7 +137,12 @@ def _describe(error: Any, document: Any) -> str:
             key_path = _join(key_path, part)
             node = node.get(part) if isinstance(node, dict) else None
     kind = error["type"]
-    if kind == "missing":
+    below = (error.get("ctx") or {}).get("key_path")
+    if below:
+        key_path = f"{key_path}{below}" if below.startswith("[") else _join(key_path, below)
+    if kind not in _PYDANTIC_ERROR_TYPES:
+        message = error["msg"]
+    elif kind == "missing":
         message = "required, but missing"
     elif kind == "extra_forbidden":
         message = "unknown key (check its spelling against config/example.yaml)"
@@ -133,8 +150,16 @@ def _describe(error: Any, document: Any) -> str:
         message = f"unknown source kind {error['input'].get('kind')!r}; expected one of {', '.join(SOURCE_KINDS)}"
     elif kind == "union_tag_not_found":
         message = f"missing 'kind' (one of {', '.join(SOURCE_KINDS)})"
-    elif kind in ("string_list", "http_url", "hashtag", "cashtag", "handle", "no_terms", "timezone", "duplicate", "query"):
-        message = error["msg"]
     else:
-        message = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {error['input']!r}"
+        message = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_quoted(error['input'])}"
     return f"{key_path or '(top level)'}: {message}"
+
+
+def _quoted(value: Any) -> str:
+    """A wrong value as an error quotes it: short values in full, long ones cut, collections by kind."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= _QUOTED_VALUE_CHARACTERS else f"{text[: _QUOTED_VALUE_CHARACTERS - 1]}…"

@@ -110,7 +110,7 @@ class PriorityWeights(_Strict):
     def _sum_to_one(self) -> PriorityWeights:
         total = self.negativity + self.reach + self.velocity + self.severity + self.influence
         if abs(total - 1) > 1e-6:
-            raise PydanticCustomError("weights", "the weights must sum to 1, not {total:.3f}", {"total": total})
+            raise PydanticCustomError("weights", "the weights must sum to 1, not {total}", {"total": f"{total:.3f}"})
         return self
 
 
@@ -177,8 +177,8 @@ class Playbook(_Strict):
         for where, name, known in references:
             if name not in known:
                 raise PydanticCustomError(
-                    "unknown_name", "{where}: '{name}' is not defined; defined: {known}",
-                    {"where": where, "name": name, "known": ", ".join(known) or "none"},
+                    "unknown_name", "'{name}' is not defined; defined: {known}",
+                    {"key_path": where, "name": name, "known": ", ".join(known) or "none"},
                 )
         return self
 

@@ -114,3 +114,50 @@ def test_shipped_configs_are_valid(monkeypatch):
     root = Path(__file__).resolve().parents[1]
     for name in ("example.yaml", "demo.yaml"):
         assert load_config(root / "config" / name).sources
+
+
+PLAYBOOK = """
+playbook:
+  categories:
+    - {name: crisis, query: '(fire OR injured)', about: any, severity: 1.0, sla_minutes: 15, queue: escalations,
+       response_template: "We're sorry to see this. Please DM us now so our incident team can help straight away."}
+    - {name: complaint, query: '(outage OR down OR slow*)', sentiment: [negative, neutral], sla_minutes: 60}
+  queues:
+    - {name: care, calendar: uk-office, agents: [{name: ana, skills: [en]}, {name: bo, skills: [en, es]}]}
+    - {name: escalations}
+  default_queue: care
+  routing:
+    - {escalated: true, queue: escalations}
+    - {languages: [es], queue: care, skills: [es]}
+  calendars:
+    uk-office:
+      timezone: Europe/London
+      hours: {mon: ["08:00-20:00"], tue: ["08:00-20:00"], wed: ["08:00-20:00"], thu: ["08:00-20:00"]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("{escalated: true, queue: escalations}", "{escalated: true, queue: escalation}"),
+         "playbook.routing[0].queue: 'escalation' is not defined; defined: care, escalations"),
+        (("{name: care, calendar: uk-office,", "{name: care, calendar: uk-ofice,"),
+         "playbook.queues[0].calendar: 'uk-ofice' is not defined; defined: uk-office"),
+        (("sla_minutes: 60}", "sla_minutes: 60, queue: billing}"),
+         "playbook.categories[1].queue: 'billing' is not defined; defined: care, escalations"),
+        (("queues:\n", "priority_weights: {reach: 0.9}\n  queues:\n"),
+         "playbook.priority_weights: the weights must sum to 1, not 1.700"),
+        (('mon: ["08:00-20:00"]', 'mon: ["8am-8pm"]'),
+         "playbook.calendars.uk-office: hours.mon[0]: '8am-8pm' is not HH:MM-HH:MM, write '08:00-20:00'"),
+        (("agents: [{name: ana, skills: [en]}, {name: bo, skills: [en, es]}]", "agents: {name: ana}"),
+         "playbook.queues[0].agents: input should be a valid list, got a mapping"),
+    ],
+)
+def test_a_playbook_mistake_is_one_line_naming_its_key_never_the_whole_playbook(tmp_path, capsys, change, expected):
+    old, new = change
+    assert old in PLAYBOOK
+    path = write(tmp_path, VALID + PLAYBOOK.replace(old, new, 1))
+
+    assert overheard(["check-config", str(path)]) == 2
+
+    assert capsys.readouterr().err.splitlines() == [f"{path} is not a valid Overheard config:", f"  {expected}"]
