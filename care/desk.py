@@ -1,7 +1,9 @@
 """The triage desk: what agents and leads do with triage items, each action kept in the audit trail.
 
 Every action updates the item in `triage_items` and appends a row to `triage_actions` (who, when,
-what) in one transaction. Nothing is deleted: closing and reopening are actions too.
+what) in one transaction. Nothing is deleted: closing and reopening are actions too. With a playbook,
+names are checked against it: only people on its roster (`leads` and each queue's `agents`) act or
+are given items, and a queue must be one of its queues; a wrong name is an error listing the right ones.
 
     desk = TriageDesk(connection, actor="ana")
     desk.queue("care")                          # open items, escalated first, then priority, then due time
@@ -27,7 +29,7 @@ STATUSES = ("open", "claimed", "responded", "closed")
 
 
 class TriageError(ValueError):
-    """An action that cannot be done to this item (unknown item, wrong status); the message says why."""
+    """An action that cannot be done (unknown item, queue or person, wrong status); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -52,26 +54,34 @@ class TriageDesk:
     """Triage actions on the warehouse, by one person.
 
     Args:
-        connection: the warehouse, open for writing, outside a transaction.
-        actor: who acts (an agent's or lead's name); recorded with every action.
-        playbook: the playbook, for the queues' business calendars (first-response time is counted
-            on them); without it the clock is always open.
+        connection: the warehouse, open for writing (read-only is enough for `queue` and `history`),
+            outside a transaction.
+        actor: who acts (an agent's or lead's name), recorded with every action; None for a desk that
+            only reads (`queue`, `history`).
+        playbook: the playbook: its roster and queues (names are checked against them) and the queues'
+            business calendars (first-response time is counted on them); without it no name is checked
+            and the clock is always open.
         clock: the time of an action when none is given (default: now, UTC).
+
+    Raises:
+        TriageError: the actor is blank, or not on the playbook's roster.
     """
 
     def __init__(
         self,
         connection: duckdb.DuckDBPyConnection,
-        actor: str,
+        actor: str | None,
         playbook: Playbook | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
-        if not actor.strip():
-            raise TriageError("say who is acting: an agent's or lead's name")
         self.connection = connection
         self.actor = actor
         self.playbook = playbook
         self.clock = clock
+        if actor is not None:
+            if not actor.strip():
+                raise TriageError("say who is acting: an agent's or lead's name")
+            self._check_on_roster(actor, f"{actor!r} cannot act on triage items")
 
     def queue(
         self, queue: str | None = None, assignee: str | None = None, include_claimed: bool = True
@@ -82,7 +92,14 @@ class TriageDesk:
             queue: only this queue.
             assignee: only items assigned to this agent ("my queue").
             include_claimed: also items someone has claimed but not yet answered.
+
+        Raises:
+            TriageError: the queue is not one of the playbook's, or the assignee is not on its roster.
         """
+        if queue is not None:
+            self._check_queue(queue)
+        if assignee is not None:
+            self._check_on_roster(assignee, f"no items can be assigned to {assignee!r}")
         statuses = ["open", "claimed"] if include_claimed else ["open"]
         rows = self.connection.execute(
             """
@@ -149,8 +166,9 @@ class TriageDesk:
     def reassign(self, mention_key: str, to: str, queue: str | None = None, at: datetime | None = None) -> None:
         """Give an item to another agent (and, optionally, another queue)."""
         status, assignee = self._item(mention_key, allowed=("open", "claimed", "responded"))
-        if queue is not None and self.playbook is not None and queue not in {q.name for q in self.playbook.queues}:
-            raise TriageError(f"no queue named {queue!r}; queues: {', '.join(q.name for q in self.playbook.queues)}")
+        self._check_on_roster(to, f"{mention_key} cannot be given to {to!r}")
+        if queue is not None:
+            self._check_queue(queue)
         changes: dict[str, object] = {"assignee": to}
         if queue is not None:
             changes["queue"] = queue
@@ -159,7 +177,12 @@ class TriageDesk:
         self._act(mention_key, "reassigned", at, {"from": assignee, "to": to, "queue": queue}, **changes)
 
     def history(self, mention_key: str) -> list[tuple[datetime, str, str, str]]:
-        """The item's audit trail: (when, who, action, detail JSON), oldest first."""
+        """The item's audit trail: (when, who, action, detail JSON), oldest first.
+
+        Raises:
+            TriageError: there is no triage item with this key.
+        """
+        self._item(mention_key, allowed=STATUSES)
         return self.connection.execute(
             "SELECT acted_at, actor, action, detail FROM triage_actions WHERE mention_key = ? ORDER BY action_id",
             [mention_key],
@@ -175,14 +198,28 @@ class TriageDesk:
             raise TriageError(f"{mention_key} is {row[0]}; this action needs it to be {' or '.join(allowed)}")
         return row
 
+    def _check_on_roster(self, name: str, refused: str) -> None:
+        if self.playbook is not None and name not in self.playbook.roster:
+            on_it = ", ".join(self.playbook.roster) or "nobody yet"
+            raise TriageError(
+                f"{refused}: not on the playbook's roster (playbook.leads and each queue's agents); on it: {on_it}"
+            )
+
+    def _check_queue(self, queue: str) -> None:
+        if self.playbook is not None and queue not in {q.name for q in self.playbook.queues}:
+            raise TriageError(f"no queue named {queue!r}; queues: {', '.join(q.name for q in self.playbook.queues)}")
+
     def _act(self, mention_key: str, action: str, at: datetime | None, detail: dict, **changes: object) -> None:
+        actor = self.actor
+        if actor is None:
+            raise TriageError(f"{action}: say who is acting (an agent's or lead's name)")
         at = at or self.clock()
         with transaction(self.connection):
             assignments = ", ".join(f"{column} = ?" for column in [*changes, "updated_at"])
             self.connection.execute(
                 f"UPDATE triage_items SET {assignments} WHERE mention_key = ?", [*changes.values(), at, mention_key]
             )
-            record_action(self.connection, mention_key, action, self.actor, at, detail)
+            record_action(self.connection, mention_key, action, actor, at, detail)
 
     def _calendar(self, queue: str) -> BusinessCalendar:
         if self.playbook is None or queue not in {q.name for q in self.playbook.queues}:

@@ -3,7 +3,7 @@
     overheard triage list --config C [--queue Q] [--mine --as ana]
     overheard triage claim KEY --config C --as ana
     overheard triage note KEY "text" --config C --as ana
-    overheard triage respond KEY URL --config C --as ana [--at 2026-11-02T12:30:00+00:00]
+    overheard triage respond KEY URL --config C --as ana [--at 2026-11-02T12:30]
     overheard triage close KEY --config C --as ana [--reason TEXT]
     overheard triage reopen KEY --config C --as lead [--reason TEXT]
     overheard triage reassign KEY --to bo [--queue Q] --config C --as lead
@@ -40,13 +40,17 @@ def add_care_commands(commands: argparse._SubParsersAction) -> None:
     triage.add_argument("text", nargs="?", help="note: its text; respond: the response URL")
     triage.add_argument("--config", required=True, type=Path)
     triage.add_argument(
-        "--as", dest="actor", help="who acts (an agent's or lead's name); needed by every action but list and history"
+        "--as", dest="actor",
+        help="who acts: a name on the playbook's roster (its leads and agents); needed by every action but list and history",
     )
     triage.add_argument("--queue", help="list: only this queue; reassign: move to this queue")
     triage.add_argument("--mine", action="store_true", help="list: only items assigned to --as")
-    triage.add_argument("--to", help="reassign: the agent to give it to")
+    triage.add_argument("--to", help="reassign: who to give it to (a name on the roster)")
     triage.add_argument("--reason", default="", help="close / reopen: why")
-    triage.add_argument("--at", type=datetime.fromisoformat, help="respond: when the response was posted (default now)")
+    triage.add_argument(
+        "--at", type=_moment,
+        help="respond: when the response was posted, ISO 8601, in the config's timezone unless it has an offset (default now)",
+    )
     staffing = commands.add_parser("staffing", help="forecast next week's arrivals per queue and the agents needed")
     staffing.add_argument("--config", required=True, type=Path)
     staffing.add_argument("--week", help="ISO week to plan, e.g. 2026-W49 (default: next week)")
@@ -87,7 +91,7 @@ def _triage(config: Config, playbook: Playbook, arguments: argparse.Namespace) -
     # Listing reads the snapshot every action publishes, so it never waits for a writer.
     reading = action in ("list", "history")
     with open_for_reading(config) if reading else open_for_writing(config) as connection:
-        desk = TriageDesk(connection, arguments.actor or "viewer", playbook)
+        desk = TriageDesk(connection, arguments.actor, playbook)
         if action == "list":
             if arguments.mine and not arguments.actor:
                 raise TriageError("--mine needs --as NAME")
@@ -102,7 +106,10 @@ def _triage(config: Config, playbook: Playbook, arguments: argparse.Namespace) -
         elif action == "respond":
             if not arguments.text:
                 raise TriageError("triage respond needs the response URL after the key")
-            desk.respond(arguments.key, arguments.text, arguments.at)
+            at = arguments.at
+            if at is not None and at.tzinfo is None:
+                at = at.replace(tzinfo=ZoneInfo(config.timezone))
+            desk.respond(arguments.key, arguments.text, at)
         elif action == "close":
             desk.close(arguments.key, arguments.reason)
         elif action == "reopen":
@@ -157,6 +164,16 @@ def _erase(config: Config, arguments: argparse.Namespace) -> int:
     print(f"Erased {erased.mentions_deleted} mentions by {arguments.platform}:{arguments.handle}; "
           f"{erased.triage_items_pseudonymised} triage items and {erased.actions_pseudonymised} actions pseudonymised.")
     return 0
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 time from the command line (naive ones are read in the config's timezone later)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-11-02T12:30 or 2026-11-02T12:30+01:00"
+        ) from None
 
 
 def _week_start(week: str | None, timezone: str) -> date:

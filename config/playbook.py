@@ -153,6 +153,7 @@ class Playbook(_Strict):
     categories: list[CategoryConfig] = Field(min_length=1)
     queues: list[QueueConfig] = Field(min_length=1)
     default_queue: str
+    leads: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
     routing: list[RoutingRule] = []
     calendars: dict[str, CalendarConfig] = {}
     escalation_threshold: float = Field(default=0.7, ge=0, le=1)
@@ -181,6 +182,11 @@ class Playbook(_Strict):
                     {"key_path": where, "name": name, "known": ", ".join(known) or "none"},
                 )
         return self
+
+    @property
+    def roster(self) -> list[str]:
+        """Everyone who may act on triage items: the leads, then each queue's agents, each name once."""
+        return list(dict.fromkeys([*self.leads, *(agent.name for queue in self.queues for agent in queue.agents)]))
 
     def queue(self, name: str) -> QueueConfig:
         """The queue called `name`."""

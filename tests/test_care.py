@@ -38,6 +38,7 @@ PLAYBOOK = {
         {"name": "sales", "calendar": "office"},
     ],
     "default_queue": "care",
+    "leads": ["lead"],
     "routing": [{"escalated": True, "queue": "escalations"}, {"languages": ["es"], "queue": "care", "skills": ["es"]}],
     "calendars": {"office": {"timezone": "Europe/London", "hours": {
         day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}, "holidays": ["2026-11-03"]}},

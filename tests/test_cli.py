@@ -1,0 +1,88 @@
+"""The command line as a new user meets it: a wrong name is an error listing the right ones, and
+changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from care.triage import CareStep
+from cli.main import main as overheard
+from config.model import Config
+from tests.test_care import MONDAY_NOON, config, first_batch, warehouse  # noqa: F401 (fixtures)
+from warehouse.connection import open_warehouse
+
+ROSTER = "on it: lead, ana, bo"
+
+
+@pytest.fixture
+def triaged(config: Config, warehouse, tmp_path: Path) -> Path:  # noqa: F811 (the imported fixture)
+    """A config file whose warehouse holds the six triage items of `first_batch`."""
+    first_batch(warehouse)
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    warehouse.close()
+    path = tmp_path / "config.json"
+    path.write_text(config.model_dump_json(exclude_none=True))
+    return path
+
+
+def _trail(config: Config) -> list[tuple]:
+    with open_warehouse(config.warehouse.path) as connection:
+        return connection.execute(
+            "SELECT i.mention_key, i.queue, i.status, i.assignee, a.actor, a.action FROM triage_items AS i "
+            "JOIN triage_actions AS a USING (mention_key) ORDER BY a.action_id"
+        ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["reassign", "x:2", "--to", "zed", "--as", "lead"],
+         f"x:2 cannot be given to 'zed': not on the playbook's roster (playbook.leads and each queue's agents); {ROSTER}"),
+        (["claim", "x:6", "--as", "zed"],
+         f"'zed' cannot act on triage items: not on the playbook's roster (playbook.leads and each queue's agents); "
+         f"{ROSTER}"),
+        (["history", "x:1", "--as", "Ana"],
+         f"'Ana' cannot act on triage items: not on the playbook's roster (playbook.leads and each queue's agents); "
+         f"{ROSTER}"),
+        (["list", "--queue", "nosuch"], "no queue named 'nosuch'; queues: care, escalations, sales"),
+        (["reassign", "x:2", "--to", "ana", "--queue", "billing", "--as", "lead"],
+         "no queue named 'billing'; queues: care, escalations, sales"),
+        (["history", "nosuch:key"], "no triage item 'nosuch:key'; list a queue to see the items"),
+    ],
+)
+def test_an_unknown_agent_queue_or_item_is_an_error_listing_the_known_ones(config, triaged, capsys, arguments, error):
+    before = _trail(config)
+    action, *rest = arguments
+
+    assert overheard(["triage", action, *rest, "--config", str(triaged)]) == 2
+
+    output = capsys.readouterr()
+    assert (output.err.strip(), output.out) == (error, "")
+    assert _trail(config) == before
+
+
+def test_known_names_act_and_the_history_shows_it(config, triaged, capsys):
+    assert overheard(["triage", "reassign", "x:2", "--to", "ana", "--config", str(triaged), "--as", "lead"]) == 0
+    assert overheard(["triage", "history", "x:2", "--config", str(triaged)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[-1].startswith("20")  # the history's last line: the reassignment
+    assert _trail(config)[-1] == ("x:2", "care", "open", "ana", "lead", "reassigned")
+
+
+def test_a_response_time_without_an_offset_is_read_in_the_configs_timezone(config, triaged, capsys):
+    madrid = config.model_copy(update={"timezone": "Europe/Madrid"})  # UTC+1 in November
+    triaged.write_text(madrid.model_dump_json(exclude_none=True))
+    respond = ["triage", "respond", "x:1", "https://x.example/r/1", "--config", str(triaged), "--as", "ana", "--at"]
+
+    # x:1 was opened at 12:00 UTC: 12:30 in Madrid is before it, 13:30 half an hour after.
+    assert overheard([*respond, "2026-11-02T12:30"]) == 2
+    assert capsys.readouterr().err.strip() == "the response time 2026-11-02 12:30 CET is before the item was opened"
+    assert overheard([*respond, "2026-11-02T13:30"]) == 0
+
+    with open_warehouse(config.warehouse.path) as connection:
+        assert connection.execute(
+            "SELECT first_response_at, first_response_minutes FROM triage_items WHERE mention_key = 'x:1'"
+        ).fetchone() == (MONDAY_NOON + timedelta(minutes=30), 30.0)
