@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import pytest
+import requests
 
 from collectors.context import CollectionContext
 from collectors.http import HttpClient
 from collectors.reddit import collect_reddit
 from collectors.reddit.parsing import is_gone, parse_listing, parse_thread
 from collectors.reddit.queries import search_queries
+from collectors.reddit.transport import answer_summary
 from collectors.source_run import SourceRun
 from config.model import BrandConfig, HttpSettings, RedditSource
 from core.errors import TransientError
@@ -24,6 +27,8 @@ from demo.fake_apis.reddit_api import (
     TOKEN_PATH,
     FakeRedditApi,
     Reply,
+    forbidden,
+    html_error,
     malformed_json,
     rate_limited,
     server_error,
@@ -60,6 +65,7 @@ THREAD_COMMENTS = {
     "reddit:t1_lqc7m01", "reddit:t1_lqc7m02",  # price rise thread
     "reddit:t1_lqe4p01",  # DNS thread
     "reddit:t1_lqh6t01",  # gaming thread
+    "reddit:t1_lqf0z01",  # under the removed referral post: its title names Brightwave, its comments stay public
 }
 STREAM_COMMENT = "reddit:t1_lq8k202"  # "Brightwave's own mesh add-on", under a post that names no brand
 EVERYTHING = BRAND_POSTS | {SEARCH_NOISE} | THREAD_COMMENTS | {STREAM_COMMENT}
@@ -112,7 +118,7 @@ def test_brand_posts_their_comments_and_watched_comment_streams(reddit: FakeRedd
 
     assert (run.status, run.error, run.warnings, sleeps) == ("ok", None, [], [])
     assert _keys(run) == EVERYTHING
-    assert len(run.mentions) == len(EVERYTHING) == 25
+    assert len(run.mentions) == len(EVERYTHING) == 26
     assert sorted(run.deleted_keys) == sorted(GONE)
     # Noise stays out: "a bright wave of nostalgia", "the tide well up", "Skylarking", a comment naming no brand.
     assert not _keys(run) & {"reddit:t3_1opd9wq", "reddit:t3_1opqq20", "reddit:t3_1opt5vn", "reddit:t1_lq8k201"}
@@ -157,7 +163,8 @@ def test_brand_posts_their_comments_and_watched_comment_streams(reddit: FakeRedd
     }
     assert all(search["restrict_sr"] == "on" for search in reddit.searches if search["path"].startswith("/r/"))
     threads = {request.path for request in reddit.requests if request.path.startswith("/comments/")}
-    assert threads == {f"/comments/{key.removeprefix('reddit:t3_')}" for key in BRAND_POSTS}
+    # ...and of the removed post whose title names Brightwave: its comments are still public.
+    assert threads == {f"/comments/{key.removeprefix('reddit:t3_')}" for key in BRAND_POSTS} | {"/comments/1oqf0zz"}
 
 
 def test_pages_are_followed_with_after_until_the_listing_ends(fast_http: HttpSettings) -> None:
@@ -255,7 +262,7 @@ def test_rejected_credentials_fail_with_how_to_fix_and_never_the_secret(reddit: 
     run, _ = _collect(reddit, fast_http, credentials=credentials)
 
     assert (run.status, run.mentions, run.cursor) == ("failed", [], None)
-    assert "HTTP 401 from /api/v1/access_token" in run.error
+    assert "rejected the reddit_default credentials (HTTP 401 (Unauthorized) from /api/v1/access_token)" in run.error
     assert "set the reddit_default Airflow connection: login = client id, password = secret" in run.error
     assert "AIRFLOW_CONN_REDDIT_DEFAULT" in run.error
     assert secret not in str(run.summary())
@@ -278,22 +285,38 @@ def test_5xx_then_success_is_ok(reddit: FakeRedditApi, fast_http: HttpSettings) 
     assert (run.status, _keys(run), len(sleeps)) == ("ok", EVERYTHING, 2)
 
 
-def test_persisting_5xx_fails_naming_the_endpoint(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
-    reddit.script("/r/HomeNetworking/search", *[server_error(503)] * 3)
+def test_persisting_5xx_before_anything_was_read_fails_naming_the_endpoint(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
+    reddit.script("/search", *[server_error(503)] * 3)  # the first listing read
 
     run, sleeps = _collect(reddit, fast_http, {"created_utc": 1.0, "seen_ids": []})
 
     assert (run.status, run.mentions, run.cursor, len(sleeps)) == ("failed", [], None, 2)
-    assert run.error == "Reddit answered /r/HomeNetworking/search with HTTP 503 after 3 attempts; it will be tried again next run"
+    assert run.error == "Reddit answered /search with HTTP 503 after 3 attempts; it will be tried again next run"
+
+
+def test_persisting_5xx_after_items_were_read_keeps_them_and_the_cursor(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
+    previous = {"created_utc": 1.0, "seen_ids": []}
+    reddit.script("/r/HomeNetworking/search", *[server_error(503)] * 3)
+
+    run, _ = _collect(reddit, fast_http, previous)
+
+    # The Brightwave searches sitewide and in r/UKBroadband came first: what they found is kept, and the next run
+    # reads again from the same cursor.
+    assert (run.status, run.error, run.cursor) == ("ok", None, previous)
+    assert {"reddit:t3_1oq7b2x", "reddit:t3_1oqc7m3"} <= _keys(run) < EVERYTHING
+    [warning] = run.warnings
+    assert warning == ("Reddit answered /r/HomeNetworking/search with HTTP 503 after 3 attempts; it will be tried again "
+                       f"next run; kept the {len(run.mentions)} items collected before it")
 
 
 def test_malformed_json_fails_naming_the_endpoint(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
-    reddit.script("/r/UKBroadband/search", malformed_json())
+    reddit.script("/search", malformed_json())
 
     run, _ = _collect(reddit, fast_http)
 
     assert (run.status, run.mentions, run.cursor) == ("failed", [], None)
-    assert run.error.startswith("Reddit answered /r/UKBroadband/search with malformed JSON")
+    assert run.error == ("Reddit answered /search with malformed JSON (105 bytes of application/json; charset=UTF-8); "
+                         "it will be tried again next run")
 
 
 def test_items_deleted_or_gone_on_refetch_are_reported_not_collected(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
@@ -334,12 +357,142 @@ def test_without_credentials_the_public_search_feeds_give_posts_with_a_warning(r
     assert feeds and all(request.params["restrict_sr"] == "on" and request.params["sort"] == "new" for request in feeds)
 
 
+def test_a_quarantined_community_or_a_forbidden_thread_is_skipped_once_and_the_rest_is_read(fast_http: HttpSettings) -> None:
+    # Quarantined and banned communities (and threads in them) answer 403 {"message": "Forbidden", "error": 403},
+    # with no reason; the credentials are fine.
+    with FakeRedditApi.from_corpus(quarantined_subreddits=["HomeNetworking"]) as reddit:
+        reddit.script("/comments/1opm8aa", forbidden())  # the Skylark install thread
+        run, _ = _collect(reddit, fast_http)
+
+    assert (run.status, run.error) == ("ok", None)
+    assert run.warnings == [
+        "r/HomeNetworking cannot be read: HTTP 403 (Forbidden), a private, quarantined or banned community; it was skipped",
+        ("the thread t3_1opm8aa cannot be read: HTTP 403 (Forbidden), in a private, quarantined or banned community; "
+        "it was skipped"),
+    ]
+    home_networking = {"reddit:t3_1opz3k9", "reddit:t3_1oqe4pj", "reddit:t1_lq9z301", "reddit:t1_lq9z302",
+                       "reddit:t1_lqe4p01", STREAM_COMMENT}
+    # The install post is kept, and its comment naming Skylark Fibre still comes through r/UKBroadband's stream.
+    assert _keys(run) == EVERYTHING - home_networking - {"reddit:t1_lq8m802"}
+    assert run.cursor == {"created_utc": _epoch("2026-11-01T17:49:26+00:00"), "seen_ids": ["t1_lqh6t01"]}
+    # Once refused, the community is not asked again for the other brands' searches or its comments.
+    assert len(reddit.requests_to("/r/HomeNetworking/search")) == 1
+    assert reddit.requests_to("/r/HomeNetworking/comments") == []
+
+
+@pytest.mark.parametrize("refusal", [forbidden(), Reply(400, b'{"error": "invalid_grant"}')])
+def test_only_the_token_endpoint_refusing_blames_the_credentials(
+    reddit: FakeRedditApi, fast_http: HttpSettings, refusal: Reply
+) -> None:
+    reddit.script(TOKEN_PATH, refusal)
+
+    run, _ = _collect(reddit, fast_http)
+
+    assert run.status == "failed"
+    assert run.error.startswith(f"Reddit rejected the reddit_default credentials (HTTP {refusal.status} (")
+    assert "from /api/v1/access_token); set the reddit_default Airflow connection" in run.error
+
+
+def test_a_deleted_account_is_not_a_deleted_post_and_a_deleted_posts_comments_are_read(
+    reddit: FakeRedditApi, fast_http: HttpSettings
+) -> None:
+    reddit.delete_account("bristol_bee")  # wrote the Brightwave vs Skylark Fibre post
+    reddit.delete_account("phone_it_in")  # wrote a reply in the outage thread
+    reddit.delete("t3_1opz3k9")  # the Tidewell hub post, deleted by its author; its two comments stay
+
+    run, _ = _collect(reddit, fast_http)
+
+    assert run.status == "ok"
+    assert _keys(run) == EVERYTHING - {"reddit:t3_1opz3k9"}
+    assert sorted(run.deleted_keys) == sorted([*GONE, "reddit:t3_1opz3k9"])
+    post = next(mention for mention in run.mentions if mention.key == "reddit:t3_1ophx4c")
+    reply = next(mention for mention in run.mentions if mention.key == "reddit:t1_lqa1b02")
+    assert (post.author_handle, post.author_name, post.title) == (None, None, "Brightwave vs Skylark Fibre in Bristol – which one?")
+    assert (reply.author_handle, reply.author_name) == (None, None)
+    assert reply.text == "The chat bot is useless. Rang the 0800 number and got a human in five minutes."
+    assert {"reddit:t1_lq9z301", "reddit:t1_lq9z302"} <= _keys(run)
+
+
+def test_hidden_scores_are_unknown_and_comments_without_permalink_get_a_url(
+    reddit: FakeRedditApi, fast_http: HttpSettings
+) -> None:
+    outage, created = "t3_1oq7b2x", _epoch("2026-10-31T09:00:00+00:00")
+    reddit.add(
+        posts=[{
+            "id": "1oqa2hs", "subreddit": "UKBroadband", "subreddit_name_prefixed": "r/UKBroadband", "title": "Brightwave hub light codes?",
+            "selftext": "", "author": "blinky", "created_utc": created, "permalink": "/r/UKBroadband/comments/1oqa2hs/x/",
+            "score": 1, "hide_score": True, "upvote_ratio": 1.0, "subreddit_subscribers": 48210,
+        }],
+        comments=[
+            {"id": "lqa1b06", "link_id": outage, "parent_id": outage, "author": "fresh_take", "body": "Back up in LS6 now",
+             "created_utc": created, "permalink": "/r/UKBroadband/comments/1oq7b2x/brightwave_down_in_leeds_again/lqa1b06/",
+             "score": 1, "score_hidden": True},
+            {"id": "lqa1b07", "link_id": outage, "parent_id": outage, "author": "old_client", "body": "Still down in LS4",
+             "created_utc": created + 1, "score": 4, "score_hidden": False},
+        ],
+    )
+
+    run, _ = _collect(reddit, fast_http)
+
+    found = {mention.key: mention for mention in run.mentions}
+    hidden_post, hidden, unlinked = found["reddit:t3_1oqa2hs"], found["reddit:t1_lqa1b06"], found["reddit:t1_lqa1b07"]
+    # Reddit's placeholder score (1) is not engagement: the score is unknown until Reddit shows it.
+    assert (hidden_post.score_hidden, hidden_post.engagement) == (True, {"comments": 0, "upvote_ratio": 1.0})
+    assert (hidden.score_hidden, hidden.engagement) == (True, {})
+    assert (unlinked.score_hidden, unlinked.engagement) == (False, {"score": 4})
+    assert unlinked.url == f"{reddit.base_url}/comments/1oq7b2x/_/lqa1b07/"
+    assert hidden.url == f"{reddit.base_url}/r/UKBroadband/comments/1oq7b2x/brightwave_down_in_leeds_again/lqa1b06/"
+
+
+def test_error_pages_are_summarised_and_warned_once_per_cause(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
+    reddit.script("/r/UKBroadband/search", *[html_error(400)] * 3)  # one per brand's search
+
+    run, _ = _collect(reddit, fast_http, subreddits=["UKBroadband", "HomeNetworking", "NoSuchSub"])
+
+    assert (run.status, run.error) == ("ok", None)
+    assert run.warnings == [
+        ("r/NoSuchSub cannot be read: HTTP 404 (Not Found: banned), a banned or missing subreddit; check source.subreddits; "
+        "it was skipped"),
+        "Reddit answered /r/UKBroadband/search with HTTP 400 (Bad request); check the source's settings; the rest was still read",
+    ]
+    assert BRAND_POSTS <= _keys(run)  # found sitewide
+    assert len(reddit.requests_to("/r/NoSuchSub/search")) == 1 and reddit.requests_to("/r/NoSuchSub/comments") == []
+
+
+def test_a_source_whose_every_search_is_refused_fails_with_the_summary(reddit: FakeRedditApi, fast_http: HttpSettings) -> None:
+    reddit.script("/search", *[html_error(400)] * 3)
+
+    run, _ = _collect(reddit, fast_http, subreddits=[])
+
+    assert (run.status, run.mentions, run.cursor) == ("failed", [], None)
+    assert run.error == "Reddit answered /search with HTTP 400 (Bad request); check the source's settings"
+
+
+@pytest.mark.parametrize(("status", "body", "summary"), [
+    (400, b"<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n",
+     "HTTP 400 (Bad request)"),
+    (403, b'{"message": "Forbidden", "error": 403}', "HTTP 403 (Forbidden)"),
+    (403, b'{"reason": "quarantined", "quarantine_message": "...", "message": "Forbidden", "error": 403}',
+     "HTTP 403 (Forbidden: quarantined)"),
+    (503, b"<!doctype html><html><head><title>Reddit - 503</title></head><body>Our CDN was unable</body></html>",
+     "HTTP 503 (Reddit - 503)"),
+    # A title too long to be one (an echoed request, say) is left out whole, never cut.
+    (401, b'{"message": "' + b"Authorization: Basic b3ZlcmhlYXJkOnNlY3JldA== " * 4 + b'"}', "HTTP 401 (Unauthorized)"),
+    (502, b"", "HTTP 502 (Bad Gateway)"),
+])
+def test_error_answers_are_summarised_to_status_and_title(status: int, body: bytes, summary: str) -> None:
+    response = requests.Response()
+    response.status_code, response._content, response.reason = status, body, HTTPStatus(status).phrase
+
+    assert answer_summary(response) == summary
+
+
 def test_a_private_subreddit_is_skipped_with_a_warning(fast_http: HttpSettings) -> None:
     with FakeRedditApi.from_corpus(private_subreddits=["HomeNetworking"]) as reddit:
         run, _ = _collect(reddit, fast_http)
 
     assert run.status == "ok"
-    assert "r/HomeNetworking cannot be read (private); it was skipped" in run.warnings
+    assert run.warnings == ["r/HomeNetworking cannot be read: HTTP 403 (Forbidden: private); it was skipped"]
     assert STREAM_COMMENT not in _keys(run)
     assert "reddit:t3_1opz3k9" in _keys(run)  # still found by the sitewide search
 

@@ -15,8 +15,11 @@ comments, no scores, and the run says so in a warning.
 
 Retries, rate-limit waits (`Retry-After`, `x-ratelimit-reset`) and the time budget are the retry
 policy's (`collectors.http.RetryPolicy`), waited through the context's `sleep`. A rate limit that
-outlasts the budget stops the source cleanly: what was collected is kept, the cursor stays, and the
-run carries a warning (or fails, if nothing was collected at all).
+outlasts the budget, or any other transient failure, stops the source cleanly: what was collected is
+kept, the cursor stays, and the run carries a warning (or fails, if nothing was collected at all). A
+subreddit or thread Reddit will not show (a 403 on a quarantined, banned or private community) is
+skipped with one warning and the rest are read; only the token endpoint refusing the client id and
+secret blames the credentials.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from collectors.context import CollectionContext
-from collectors.exceptions import RateLimitedError
 from collectors.reddit.collection import CollectionBounds, Harvest
 from collectors.reddit.transport import ApiReader, FeedReader, RedditReader, credentials_help
 from collectors.source_run import SourceRun
@@ -44,9 +46,10 @@ def collect_reddit(source: RedditSource, cursor: Mapping[str, Any] | None, conte
             time budget and sleep.
 
     Returns:
-        The run outcome: ok with the mentions (deleted items in `deleted_keys`) and the next cursor;
-        failed with what to fix (credentials, an endpoint that answered 5xx or malformed JSON) and the
-        cursor unchanged. A rate limit beyond the time budget keeps what was collected and the old cursor.
+        The run outcome: ok with the mentions (deleted items in `deleted_keys`) and the next cursor, with
+        a warning for each subreddit, thread or search that was skipped; failed with what to fix
+        (credentials, an endpoint that kept failing before anything was read) and the cursor unchanged,
+        keeping what was read. A transient failure after items were read keeps them and the old cursor.
     """
     started = time.perf_counter()
     budget = context.time_budget()
@@ -64,8 +67,6 @@ def collect_reddit(source: RedditSource, cursor: Mapping[str, Any] | None, conte
                 f"feeds (search.rss): posts only, no comments, no scores. For the API, {credentials_help(source.connection)}"
             )
         harvest.run(reader)
-    except RateLimitedError as stop:
-        harvest.stopped_by = stop
     except CollectorError as error:
         run = SourceRun.failed(source.name, source.kind, error)
         run.warnings = harvest.warnings

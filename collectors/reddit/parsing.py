@@ -24,6 +24,7 @@ from core.errors import TerminalError, TransientError
 from core.mention import Mention
 
 PLATFORM = "reddit"
+# What Reddit puts in place of a body, and of an author, that is gone.
 GONE_MARKERS = frozenset({"[deleted]", "[removed]"})
 
 @dataclass(frozen=True)
@@ -55,8 +56,13 @@ class Thread:
 
 
 def is_gone(data: Mapping[str, Any]) -> bool:
-    """Whether a post or comment was deleted by its author or removed by moderators."""
-    if data.get("author") in GONE_MARKERS:
+    """Whether a post or comment itself was deleted or removed: its body is `[deleted]` or `[removed]`,
+    or Reddit names why it was removed (`removed_by_category`, the only sign on a removed link post).
+
+    An author shown as `[deleted]` (or missing) with the body intact is a deleted account, not a
+    deleted post: the post is still public, and is kept without an author.
+    """
+    if data.get("removed_by_category"):
         return True
     text = data.get("body") if "body" in data else data.get("selftext")
     return isinstance(text, str) and text.strip() in GONE_MARKERS
@@ -76,50 +82,67 @@ def post_mention(post: Mapping[str, Any], source: str, reddit_url: str) -> Menti
         reddit_url: the base of permalinks (https://www.reddit.com).
 
     Returns:
-        The mention; text is the title and the self-text.
+        The mention; text is the title and the self-text. A score Reddit hides for now (`hide_score`)
+        is a placeholder and is left out of `engagement`; a deleted account leaves no author.
     """
     name = fullname("t3", post)
     title = post.get("title") or ""
     selftext = post.get("selftext") or ""
+    author = _author(post)
+    score_hidden = post.get("hide_score") is True
     return Mention(
         platform=PLATFORM,
         source=source,
         native_id=name,
-        url=_permalink(reddit_url, post.get("permalink")),
+        url=_permalink(reddit_url, post.get("permalink")) or f"{reddit_url.rstrip('/')}/comments/{name.removeprefix('t3_')}/",
         text=f"{title}\n\n{selftext}" if selftext else title,
         title=title,
-        author_handle=f"u/{post['author']}" if post.get("author") else None,
-        author_name=post.get("author"),
+        author_handle=f"u/{author}" if author else None,
+        author_name=author,
         author_followers=None,
         published_at=datetime.fromtimestamp(float(post["created_utc"]), tz=UTC),
-        engagement=_counts(score=post.get("score"), comments=post.get("num_comments"), upvote_ratio=post.get("upvote_ratio")),
+        engagement=_counts(score=None if score_hidden else post.get("score"), comments=post.get("num_comments"),
+                           upvote_ratio=post.get("upvote_ratio")),
         thread_id=name,
         amplifies=f"{PLATFORM}:{post['crosspost_parent']}" if isinstance(post.get("crosspost_parent"), str) else None,
         shared_links=[link] if not post.get("is_self") and (link := post.get("url_overridden_by_dest") or post.get("url")) else [],
         community_size=_community_size(post),
+        score_hidden=score_hidden,
         publisher=post.get("subreddit_name_prefixed"),
         extras=_extras(post),
     )
 
 
 def comment_mention(comment: Mapping[str, Any], source: str, reddit_url: str) -> Mention:
-    """A mention from a comment's fields (a t1 object's `data`); parent and thread point at Reddit fullnames."""
+    """A mention from a comment's fields (a t1 object's `data`); parent and thread point at Reddit fullnames.
+
+    A comment whose score Reddit hides for now (`score_hidden`) carries a placeholder score: it is
+    left out of `engagement` (unknown, not 1). A comment without a `permalink` (older and some
+    listing answers) gets the URL Reddit builds from its post and its id.
+    """
+    name = fullname("t1", comment)
     parent = comment.get("parent_id")
+    thread = comment.get("link_id")
+    author = _author(comment)
+    score_hidden = comment.get("score_hidden") is True
+    url = _permalink(reddit_url, comment.get("permalink"))
+    if url is None and isinstance(thread, str) and thread:
+        url = f"{reddit_url.rstrip('/')}/comments/{thread.removeprefix('t3_')}/_/{name.removeprefix('t1_')}/"
     return Mention(
         platform=PLATFORM,
         source=source,
-        native_id=fullname("t1", comment),
-        url=_permalink(reddit_url, comment.get("permalink")),
+        native_id=name,
+        url=url,
         text=comment.get("body") or "",
-        author_handle=f"u/{comment['author']}" if comment.get("author") else None,
-        author_name=comment.get("author"),
+        author_handle=f"u/{author}" if author else None,
+        author_name=author,
         author_followers=None,
         published_at=datetime.fromtimestamp(float(comment["created_utc"]), tz=UTC),
-        engagement=_counts(score=comment.get("score")),
+        engagement=_counts(score=None if score_hidden else comment.get("score")),
         parent_id=f"{PLATFORM}:{parent}" if parent else None,
-        thread_id=comment.get("link_id"),
+        thread_id=thread,
         community_size=_community_size(comment),
-        score_hidden=comment.get("score_hidden") is True,
+        score_hidden=score_hidden,
         publisher=comment.get("subreddit_name_prefixed"),
         extras=_extras(comment),
     )
@@ -230,6 +253,12 @@ def _feed_selftext(entry: Any) -> str:
         return ""
     bodies = fragment.xpath('.//div[contains(concat(" ", normalize-space(@class), " "), " md ")]')
     return html_to_text(lxml.html.tostring(bodies[0], encoding="unicode")) if bodies else ""
+
+
+def _author(data: Mapping[str, Any]) -> str | None:
+    """The author's username; None when the account was deleted (`[deleted]`) or is not given."""
+    author = data.get("author")
+    return author if isinstance(author, str) and author and author not in GONE_MARKERS else None
 
 
 def _permalink(reddit_url: str, permalink: Any) -> str | None:

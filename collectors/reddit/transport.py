@@ -6,12 +6,23 @@ that knows Reddit's rate-limit headers (`x-ratelimit-remaining`, and `x-ratelimi
 the policy retries 429 and 5xx, waits through the source's time budget, and removes those headers
 once read, so prawcore never sleeps on them itself (it would, with `time.sleep`, outside the
 budget). What is left here is turning praw's, prawcore's and the policy's errors into collector
-errors that name Reddit's endpoint.
+errors that name Reddit's endpoint:
+
+- a 403 on one subreddit's listing or on one thread (private, quarantined, banned: Reddit says
+  `{"message": "Forbidden", "error": 403}`, often without a `reason`), a 404 or a redirect on a
+  subreddit: `ListingUnreadable`, that subreddit or thread is skipped and the rest are read;
+- the token endpoint refusing the client id and secret (400, 401, 403, or an OAuth error in a 200),
+  or a 401 on a request: `CredentialsRejected`, the only errors that blame the credentials;
+- any other error answer: a `TerminalError` or `TransientError` naming the endpoint, its status and
+  a short title (`HTTP 400 (Bad request)`), never the body itself (an HTML page, or a request echoed
+  back with its credentials).
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
@@ -33,13 +44,27 @@ PAGE_LIMIT = 100
 # Comments asked for per thread; the rest sit behind "load more" stubs, which are counted, not expanded.
 THREAD_COMMENT_LIMIT = 500
 REDDIT_RATE_LIMITS = RateLimitHeaders(prefix="x-ratelimit-", reset_is_epoch=False)
-# A subreddit that cannot be read (403 with one of these reasons) is skipped with a warning; any other
-# 401/403 means the credentials.
-_UNREADABLE_SUBREDDIT_REASONS = frozenset({"private", "quarantined", "gold_only", "banned"})
+TOKEN_PATH = "/api/v1/access_token"
+# The statuses with which the token endpoint refuses an app's client id and secret.
+_TOKEN_REFUSALS = frozenset({400, 401, 403})
+# The longest title of an error answer quoted in a message; a longer one is left out, never cut (a cut
+# could keep part of a secret the answer echoed, where no scrubber would recognise it).
+_TITLE_CHARS = 80
+_OAUTH_ERROR_CODE = re.compile(r"[a-z][a-z_]{0,39}")
+_HTML_TITLE = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
-class SubredditUnreadable(CollectorError):
-    """One watched subreddit cannot be read (private, banned, missing); the others still are."""
+class ListingUnreadable(CollectorError):
+    """One subreddit or one thread Reddit will not show (private, quarantined, banned, missing): it is
+    skipped with a warning, and the other subreddits and threads are still read.
+
+    Attributes:
+        where: what cannot be read: `r/<name>`, or `the thread t3_<id>`.
+    """
+
+    def __init__(self, where: str, why: str):
+        self.where = where
+        super().__init__(f"{where} cannot be read: {why}; it was skipped")
 
 
 def credentials_help(connection: str) -> str:
@@ -159,41 +184,63 @@ class ApiReader:
     def _get(self, path: str, params: dict[str, str | int]) -> Any:
         try:
             return self._reddit.request(method="GET", path=path, params=params)
-        except prawcore.exceptions.NotFound:
+        except prawcore.exceptions.NotFound as error:
             if path.startswith("/comments/"):
                 raise
-            raise SubredditUnreadable(f"{_subreddit_of(path)} was not found (HTTP 404 from {path}); check source.subreddits") from None
+            raise self._translate(error.response, path) from None
         except prawcore.exceptions.Redirect:
-            raise SubredditUnreadable(f"{_subreddit_of(path)} does not exist (Reddit redirected {path}); check source.subreddits") from None
+            where = _listing_of(path)
+            if where is None:
+                raise TerminalError(f"Reddit redirected {path}; check oauth_url in the source") from None
+            raise ListingUnreadable(where, "Reddit redirected it, no such subreddit; check source.subreddits") from None
         except prawcore.exceptions.BadJSON as error:
-            raise TransientError(f"Reddit answered {path} with malformed JSON ({_brief_body(error.response)}); "
+            raise TransientError(f"Reddit answered {path} with malformed JSON ({_body_size(error.response)}); "
                                  "it will be tried again next run") from None
         except prawcore.exceptions.OAuthException as error:
             raise CredentialsRejected(
-                f"Reddit refused a token for the {self._connection} connection ({error.error}); {credentials_help(self._connection)}"
+                f"Reddit refused a token for the {self._connection} connection ({_oauth_error(error.error)}); "
+                f"{credentials_help(self._connection)}"
             ) from None
         except prawcore.exceptions.ResponseException as error:
             raise self._translate(error.response, path) from None
         except prawcore.exceptions.RequestException as error:
             raise _gave_up(error.original_exception, path) from None
         except praw.exceptions.RedditAPIException as error:
-            raise TerminalError(f"Reddit refused {path} ({error}); check the source's settings") from None
+            # praw turns a 400 into this, with a body that is not JSON as the "reason" (an HTML page).
+            if isinstance(error.__cause__, prawcore.exceptions.ResponseException):
+                raise self._translate(error.__cause__.response, path) from None
+            codes = ", ".join(sorted({item.error_type for item in error.items})) or "an error"
+            raise TerminalError(f"Reddit refused {path} ({codes}); check the source's settings") from None
 
     def _translate(self, response: requests.Response, path: str) -> CollectorError:
         status = response.status_code
         endpoint = urlsplit(response.url or "").path or path
-        if status in (401, 403):
-            reason = _json_field(response, "reason")
-            if status == 403 and reason in _UNREADABLE_SUBREDDIT_REASONS:
-                return SubredditUnreadable(f"{_subreddit_of(path)} cannot be read ({reason}); it was skipped")
+        answer = answer_summary(response)
+        if endpoint.rstrip("/") == TOKEN_PATH and status in _TOKEN_REFUSALS:
             return CredentialsRejected(
-                f"Reddit rejected the {self._connection} credentials (HTTP {status} from {endpoint}); "
+                f"Reddit rejected the {self._connection} credentials ({answer} from {endpoint}); "
                 f"{credentials_help(self._connection)}"
             )
+        if status == 401:
+            return CredentialsRejected(
+                f"Reddit rejected the token of the {self._connection} connection ({answer} from {endpoint}); "
+                f"{credentials_help(self._connection)}"
+            )
+        where = _listing_of(path)
+        if where is not None and status == 403:
+            reason = _json_field(response, "reason")
+            within = "in " if where.startswith("the thread") else ""
+            return ListingUnreadable(where, answer if reason else f"{answer}, {within}a private, quarantined or banned community")
+        if where is not None and status == 404:
+            return ListingUnreadable(where, f"{answer}, a banned or missing subreddit; check source.subreddits")
         if status == 429 or status >= 500:
-            return TransientError(f"Reddit answered {endpoint} with HTTP {status}; it will be tried again next run")
-        return TerminalError(f"Reddit answered {endpoint} with HTTP {status}; check the source's settings")
-
+            return TransientError(f"Reddit answered {endpoint} with {answer}; it will be tried again next run")
+        if status == 403:
+            return TerminalError(
+                f"Reddit refused {endpoint} ({answer}); check that the user_agent in the {self._connection} connection's "
+                "extra names your app and Reddit username (Reddit refuses generic ones)"
+            )
+        return TerminalError(f"Reddit answered {endpoint} with {answer}; check the source's settings")
 
 
 class FeedReader:
@@ -225,7 +272,7 @@ class FeedReader:
                 raise RateLimitedError(f"Reddit kept answering {path} with 429 Too Many Requests; "
                                     "the next run resumes from the same cursor") from None
             if subreddit and error.status in (403, 404):
-                raise SubredditUnreadable(f"r/{subreddit} cannot be read (HTTP {error.status} from {path}); it was skipped") from None
+                raise ListingUnreadable(f"r/{subreddit}", f"HTTP {error.status} from {path}") from None
             raise
         return parse_search_feed(response.body, response.final_url, response.headers)
 
@@ -280,6 +327,48 @@ def _extra(credentials: Mapping[str, Any], connection: str) -> Mapping[str, Any]
     return extra
 
 
+def answer_summary(response: requests.Response) -> str:
+    """An error answer in a few words, for a message: its status and a short title, never its body.
+
+    The title is the JSON `message` (with its `reason`), an HTML page's `<title>` or first `<h1>`, or
+    a text body's first line; one longer than a short title is replaced by the status's reason phrase.
+
+    Returns:
+        For example `HTTP 400 (Bad request)` or `HTTP 403 (Forbidden: quarantined)`.
+    """
+    title = _title(response)
+    if not title or len(title) > _TITLE_CHARS:
+        title = response.reason or ""
+    return f"HTTP {response.status_code} ({title})" if title else f"HTTP {response.status_code}"
+
+
+def _title(response: requests.Response) -> str:
+    text = response.content.decode(response.encoding or "utf-8", errors="replace").strip()
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if isinstance(document, Mapping):
+        parts = [str(document[name]) for name in ("message", "reason") if isinstance(document.get(name), str | int)]
+        return ": ".join(dict.fromkeys(" ".join(part.split()) for part in parts if part.strip()))
+    if match := _HTML_TITLE.search(text):
+        heading = html.unescape(re.sub(r"<[^>]*>", " ", match[2]))
+        return " ".join(heading.split()).removeprefix(str(response.status_code)).strip(" -:")
+    if text.startswith("<"):
+        return ""
+    return " ".join(text.splitlines()[0].split()) if text else ""
+
+
+def _oauth_error(error: str) -> str:
+    """The OAuth error code Reddit's token endpoint named, or a note that it named none (an echo, say)."""
+    return error if _OAUTH_ERROR_CODE.fullmatch(error) else "its answer named no OAuth error code"
+
+
+def _body_size(response: requests.Response) -> str:
+    size = len(response.content)
+    return f"{size:,} bytes of {response.headers.get('Content-Type') or 'no content type'}" if size else "empty body"
+
+
 def _json_field(response: requests.Response, name: str) -> Any:
     try:
         document = response.json()
@@ -288,12 +377,11 @@ def _json_field(response: requests.Response, name: str) -> Any:
     return document.get(name) if isinstance(document, Mapping) else None
 
 
-def _subreddit_of(path: str) -> str:
-    parts = path.split("/")
-    return f"r/{parts[2]}" if len(parts) > 2 and parts[1] == "r" else path
-
-
-def _brief_body(response: requests.Response) -> str:
-    text = response.text.strip()
-    return f"starts {text[:60]!r}" if text else "empty body"
-
+def _listing_of(path: str) -> str | None:
+    """What a path reads when it is one community's or one thread's: `r/<name>`, `the thread t3_<id>`; else None."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "r":
+        return f"r/{parts[1]}"
+    if len(parts) >= 2 and parts[0] == "comments":
+        return f"the thread t3_{parts[1]}"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -37,3 +38,20 @@ class LoopbackServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def request_echo(method: str, target: str, headers: Mapping[str, str], body: bytes | str = b"") -> str:
+    """A request quoted whole, as a misbehaving upstream echoes it in an error: its line, every header, its body.
+
+    Fakes answer with it to test that no credential a request carried (a Basic or Bearer Authorization,
+    a password in a JSON or form body, a token in the query) reaches a message, a log or a staged file.
+
+    Args:
+        method: GET, POST, ...
+        target: the path with its query string, as sent.
+        headers: the request headers.
+        body: the request body.
+    """
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+    return "\n".join([*lines, "", text]) if text else "\n".join(lines)

@@ -16,12 +16,18 @@ Reddit collector talks to, on one address that stands for both `oauth_url` and `
 - `GET /search.rss` and `/r/{sub}/search.rss`: the same searches as Atom, the way Reddit's public
   feeds look (no scores, no comments), without OAuth;
 - `x-ratelimit-used/-remaining/-reset` on every OAuth answer; a bearer token on every API request,
-  else 401; 404 for an unknown subreddit, 403 `{"reason": "private"}` for a private one.
+  else 401; 404 `{"reason": "banned"}` for an unknown subreddit, 403 `{"reason": "private"}` for a
+  private one, and a bare 403 `{"message": "Forbidden", "error": 403}` for a quarantined one (its
+  listings and threads; its posts left out of sitewide searches, as Reddit does).
 
 Pages hold at most `page_size` items whatever `limit` asks, with `after` the last fullname. Tests
 script the next answers of a path with `script(path, ...)`: `rate_limited`, `server_error`,
-`malformed_json`, `unauthorized`, `forbidden`, or None to answer normally; `delete` turns an item
-into Reddit's "[deleted]" and `remove` makes it vanish (its thread then answers 404).
+`malformed_json`, `unauthorized`, `forbidden` (with a reason, or without one as quarantined and
+banned communities answer), `html_error` (the edge's HTML page), `echoed` (the request echoed back,
+credentials and all), or None to answer normally. `delete` turns an item into Reddit's "[deleted]",
+`delete_account` shows an author as "[deleted]" with their posts intact, and `remove` makes an item
+vanish (its thread then answers 404). Items are served with the fields they were added with, so a
+test adds a comment with `score_hidden` or without `permalink` as Reddit sends them.
 
 Example:
     with FakeRedditApi.from_corpus() as reddit:
@@ -52,7 +58,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from demo.fake_apis.loopback import LoopbackServer
+from demo.fake_apis.loopback import LoopbackServer, request_echo
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "reddit"
 TOKEN_PATH = "/api/v1/access_token"
@@ -93,6 +99,10 @@ class SeenRequest:
     headers: dict[str, str]
 
 
+# One scripted answer: a reply, a function of the request that makes one, or None (answer normally).
+Scripted = Reply | Callable[[SeenRequest], Reply] | None
+
+
 def rate_limited(reset: int = 60, retry_after: int | None = None) -> Reply:
     """Reddit's 429: no requests left, the window resetting in `reset` seconds (and a Retry-After, if given)."""
     headers = {"x-ratelimit-used": str(REQUESTS_PER_WINDOW), "x-ratelimit-remaining": "0.0", "x-ratelimit-reset": str(reset)}
@@ -120,11 +130,36 @@ def unauthorized() -> Reply:
 
 
 def forbidden(reason: str | None = None) -> Reply:
-    """Reddit's 403, with a reason (private, quarantined, ...) when a subreddit cannot be read."""
+    """Reddit's 403, with a reason (private, ...) when it gives one; quarantined, banned and some private
+    communities (and threads in them) answer `{"message": "Forbidden", "error": 403}` alone."""
     document: dict[str, Any] = {"message": "Forbidden", "error": 403}
     if reason:
         document["reason"] = reason
     return Reply(403, _json(document))
+
+
+def html_error(status: int = 400) -> Reply:
+    """An error page from Reddit's edge, as it answers a request it will not pass on (HTML, not JSON)."""
+    titles = {400: "Bad request", 403: "Forbidden", 413: "Request Entity Too Large"}
+    page = (f"<html><body><h1>{status} {titles.get(status, 'Error')}</h1>\n"
+            "Your browser sent an invalid request.\n</body></html>\n")
+    return Reply(status, page.encode(), {"Content-Type": "text/html", "Cache-Control": "no-cache"})
+
+
+def echoed(status: int = 401) -> Callable[[SeenRequest], Reply]:
+    """A script step that answers with the request it received echoed back, Authorization and all, in
+    the JSON `error` and `message` and in a `WWW-Authenticate` header (as a broken proxy or gateway
+    might); with status 200 at the token endpoint it reads as an OAuth error."""
+
+    def reply(request: SeenRequest) -> Reply:
+        query = urlencode(request.params)
+        target = f"{request.path}?{query}" if query and request.method == "GET" else request.path
+        echo = request_echo(request.method, target, request.headers, query if request.method == "POST" else "")
+        authorization = request.headers.get("authorization", "")
+        return Reply(status, _json({"error": echo, "message": echo}),
+                     {"WWW-Authenticate": f'Basic realm="reddit", error="{authorization}"'})
+
+    return reply
 
 
 def load_corpus(directory: Path = CORPUS_DIR) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -166,6 +201,7 @@ class FakeRedditApi(LoopbackServer):
         page_size: the most items on one page, whatever `limit` asks.
         shift_seconds: added to every `created_utc` (the demo moves the corpus into its window).
         private_subreddits: subreddits that answer 403 private.
+        quarantined_subreddits: subreddits that answer a 403 without a reason, threads included.
         host: the loopback address to bind.
         port: the port; 0 picks a free one.
     """
@@ -180,6 +216,7 @@ class FakeRedditApi(LoopbackServer):
         page_size: int = MAX_LIMIT,
         shift_seconds: float = 0.0,
         private_subreddits: Iterable[str] = (),
+        quarantined_subreddits: Iterable[str] = (),
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -188,12 +225,13 @@ class FakeRedditApi(LoopbackServer):
         self.page_size = page_size
         self.shift_seconds = shift_seconds
         self.private_subreddits = {name.lower() for name in private_subreddits}
+        self.quarantined_subreddits = {name.lower() for name in quarantined_subreddits}
         self.requests: list[SeenRequest] = []
         self._posts: dict[str, dict[str, Any]] = {}
         self._comments: dict[str, dict[str, Any]] = {}
         self._removed: set[str] = set()
         self._tokens: set[str] = set()
-        self._scripts: defaultdict[str, deque[Reply | None]] = defaultdict(deque)
+        self._scripts: defaultdict[str, deque[Scripted]] = defaultdict(deque)
         self._window_started = time.monotonic()
         self._window_used = 0
         self._lock = threading.Lock()
@@ -235,17 +273,28 @@ class FakeRedditApi(LoopbackServer):
         """Make a post or comment look deleted by its author: "[deleted]" author and text, still listed."""
         with self._lock:
             if fullname in self._posts:
-                self._posts[fullname].update(author="[deleted]", selftext="[deleted]")
+                self._posts[fullname].update(author="[deleted]", selftext="[deleted]", removed_by_category="deleted")
             else:
                 self._comments[fullname].update(author="[deleted]", body="[deleted]")
+
+    def delete_account(self, username: str) -> None:
+        """Make an account look deleted: its posts and comments stay, their author shown as "[deleted]"."""
+        with self._lock:
+            for item in [*self._posts.values(), *self._comments.values()]:
+                if item.get("author") == username:
+                    item["author"] = "[deleted]"
+                    item.pop("author_fullname", None)
 
     def remove(self, fullname: str) -> None:
         """Make a post or comment vanish: gone from listings, and a post's thread answers 404."""
         with self._lock:
             self._removed.add(fullname)
 
-    def script(self, path: str, *replies: Reply | None) -> None:
-        """Answer the next requests for `path` (exact, without query) with these replies in turn (None: normally)."""
+    def script(self, path: str, *replies: Scripted) -> None:
+        """Answer the next requests for `path` (exact, without query) with these replies in turn.
+
+        A reply is a `Reply`, a function of the request that makes one (`echoed`), or None: answer normally.
+        """
         with self._lock:
             self._scripts[path].extend(replies)
 
@@ -257,10 +306,10 @@ class FakeRedditApi(LoopbackServer):
             # Headers and body go out in separate writes; with Nagle on, each keep-alive answer waits ~40 ms.
             disable_nagle_algorithm = True
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 self._respond("GET", urlsplit(self.path).query)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 self._respond("POST", self.rfile.read(length).decode("utf-8", errors="replace"))
 
@@ -277,7 +326,7 @@ class FakeRedditApi(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler
@@ -286,6 +335,8 @@ class FakeRedditApi(LoopbackServer):
         with self._lock:
             self.requests.append(request)
             scripted = self._scripts[request.path].popleft() if self._scripts[request.path] else None
+            if callable(scripted):
+                return scripted(request)
             if scripted is not None:
                 return scripted
             if request.path == TOKEN_PATH:
@@ -340,6 +391,8 @@ class FakeRedditApi(LoopbackServer):
             return None
         if subreddit.lower() in self.private_subreddits:
             return forbidden("private")
+        if subreddit.lower() in self.quarantined_subreddits:
+            return forbidden()
         if not any(post.get("subreddit", "").lower() == subreddit.lower() for post in self._posts.values()):
             return Reply(404, _json({"message": "Not Found", "error": 404, "reason": "banned"}))
         return None
@@ -351,6 +404,7 @@ class FakeRedditApi(LoopbackServer):
             post for name, post in self._posts.items()
             if name not in self._removed and matches(post)
             and (not restrict or post.get("subreddit", "").lower() == (subreddit or "").lower())
+            and (restrict or post.get("subreddit", "").lower() not in self.quarantined_subreddits)
         ]
         return sorted(found, key=lambda post: (post["created_utc"], post["name"]), reverse=True)
 
@@ -371,6 +425,8 @@ class FakeRedditApi(LoopbackServer):
         post = self._posts.get(post_name)
         if post is None or post_name in self._removed:
             return Reply(404, _json({"message": "Not Found", "error": 404}))
+        if post.get("subreddit", "").lower() in self.quarantined_subreddits:
+            return forbidden()
         children: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for name, comment in self._comments.items():
             if comment.get("link_id") == post_name and name not in self._removed:

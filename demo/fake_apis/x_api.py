@@ -301,7 +301,7 @@ class FakeXApi(LoopbackServer):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out as separate writes
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 params = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
                 request = SeenRequest(parts.path, params, {k.lower(): v for k, v in self.headers.items()})
@@ -312,7 +312,7 @@ class FakeXApi(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler
