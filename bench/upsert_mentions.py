@@ -368,14 +368,14 @@ def baseline(workdir: Path, rows: int) -> dict[str, Any]:
     files = [read_json(url)["mentions"] for url in _manifest_urls(workdir)]
     path = workdir / "baseline.duckdb"
     path.unlink(missing_ok=True)
-    source = f"read_json($files, format = 'newline_delimited', columns = {STAGED_JSON_COLUMNS})"
+    source = f"read_json($files, format = 'newline_delimited', columns = {STAGED_JSON_COLUMNS}) AS staged"
     started = time.perf_counter()
     connection = duckdb.connect(str(path))
     migrate(connection)
     connection.execute("BEGIN TRANSACTION")
     mentions_started = time.perf_counter()
     connection.execute(
-        f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) SELECT {MENTION_VALUES} FROM {source}",
+        f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) SELECT {', '.join(MENTION_VALUES.values())} FROM {source}",
         {"files": files, "run_id": RUN_ID, "seen_at": WINDOW[1]},
     )
     mentions_seconds = time.perf_counter() - mentions_started

@@ -93,14 +93,14 @@ _RUN_COLUMNS = [
     "dropped_unmatched", "mentions_new", "mentions_deleted", "error", "warnings", "duration_seconds",
     "window_start", "window_end",
 ]
-# What fills each of MENTION_COLUMNS from a staged row; $run_id and $seen_at are bound per load.
-MENTION_VALUES = ", ".join(
-    "key" if column == "mention_key"
-    else "$run_id" if column in ("first_run_id", "last_run_id")
+# What fills each of MENTION_COLUMNS from a staged row (`staged`); $run_id and $seen_at are bound per load.
+MENTION_VALUES = {
+    column: "$run_id" if column in ("first_run_id", "last_run_id")
     else "$seen_at" if column in ("first_seen_at", "last_seen_at")
-    else column
+    else "staged.key" if column == "mention_key"
+    else f"staged.{column}"
     for column in MENTION_COLUMNS
-)
+}
 # The `columns` argument of read_json for staged rows.
 STAGED_JSON_COLUMNS = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in STAGED_COLUMNS.items()) + "}"
 
@@ -183,14 +183,24 @@ def _load(
         ).fetchall()
     )
     [(staged_count,)] = connection.execute("SELECT count(*) FROM staged").fetchall()
+    # An upsert in two statements, the mentions seen again then the new ones: several times faster in
+    # DuckDB than INSERT ... ON CONFLICT DO UPDATE, whose conflict checks are slow with list columns.
+    seen = {"run_id": run_id, "seen_at": window[1]}
+    connection.execute(
+        f"""
+        UPDATE mentions SET {", ".join(f"{c} = {MENTION_VALUES[c]}" for c in _REFRESHED)}
+        FROM staged WHERE mentions.mention_key = staged.key
+        AND ({" OR ".join(f"mentions.{c} IS DISTINCT FROM {MENTION_VALUES[c]}" for c in _REFRESHED)})
+        """,
+        seen,
+    )
     connection.execute(
         f"""
         INSERT INTO mentions ({", ".join(MENTION_COLUMNS)})
-        SELECT {MENTION_VALUES} FROM staged
-        ON CONFLICT (mention_key) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _REFRESHED)}
-        WHERE {" OR ".join(f"mentions.{c} IS DISTINCT FROM excluded.{c}" for c in _REFRESHED)}
+        SELECT {", ".join(MENTION_VALUES.values())} FROM staged
+        WHERE staged.key NOT IN (SELECT mention_key FROM mentions)
         """,
-        {"run_id": run_id, "seen_at": window[1]},
+        seen,
     )
     _replace_brand_matches(connection)
     result = LoadResult(mentions_new=sum(new_by_source.values()))
