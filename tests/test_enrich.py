@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.model import BrandConfig, Config, HackerNewsSource, ReachSettings
+from core.enriched_mention import EnrichedMention
 from core.mention import Mention
 from enrich.language import LanguageDetector, LanguageGuess
 from enrich.ownership import OwnedContent
@@ -112,6 +113,7 @@ def test_enricher_keeps_matches_counts_drops_and_records_versions():
 
     assert [row.mention.key for row in enriched] == ["https://news.example/a", "https://brightwave.example/press"]
     assert [row.ordinal for row in enriched] == [0, 1]
+    assert set(enriched[0].to_json()) == set(EnrichedMention.row_types())  # every field the load reads
     first, press = enriched
     assert first.brands == (BrandMatch("Brightwave", "brand", ("Brightwave",)),)
     assert first.sentiment_label == "negative" and first.sentiment_model == "vader-3.3.2"

@@ -82,6 +82,7 @@ class DuckDBStoryStore:
         indexed: Sequence[IndexedText],
         amplifications: Sequence[tuple[str, int]],
     ) -> None:
+        # Assignments are written by assign_warehouse_stories; amplification is counted from them in SQL.
         if not indexed:
             return
         keys = np.array([entry.key for entry in indexed], dtype=object)

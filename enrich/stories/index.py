@@ -1,7 +1,7 @@
 """Story assignment: the stories-v1 rules (see `enrich.stories`) applied to a batch of mentions.
 
 `StoryIndex.assign` takes a batch, asks its `StoryStore` what earlier batches decided, and resolves
-every mention in published order. Near-duplicates are looked up in LSH buckets (`minhash`): a
+every mention in published order. Near-duplicates are looked up in LSH buckets (`.minhash`): a
 candidate is kept when its signature agrees with the mention's on at least `SIMILARITY_THRESHOLD` of
 positions. Two bounds keep a campaign of thousands of copies as cheap as a handful: a near-duplicate
 at least `REPRESENTED_AT` similar to the mention it matched is not indexed itself (that mention
@@ -142,7 +142,7 @@ def _item(key: str, mention: StorySubject) -> _Item:
 
 
 class _Batch:
-    """One call of `StoryIndex.assign`: the batch's rows, what the store knows of them, and the
+    """One call of `StoryIndex.assign`: the batch's mentions, what the store knows of them, and the
     in-batch LSH buckets."""
 
     def __init__(
