@@ -109,7 +109,7 @@ class Mention:
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Mention:
         """The inverse of `to_json`."""
-        values = {f.name: record.get(f.name) for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {f.name: record.get(f.name) for f in dataclasses.fields(cls)}
         if values["published_at"]:
             values["published_at"] = datetime.fromisoformat(values["published_at"])
         values["engagement"] = values["engagement"] or {}
