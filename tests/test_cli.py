@@ -11,18 +11,28 @@ import pytest
 from care.triage import CareStep
 from cli.main import main as overheard
 from config.model import Config
-from tests.test_care import MONDAY_NOON, config, first_batch, warehouse  # noqa: F401 (fixtures)
+from tests.test_care import MONDAY_NOON, PLAYBOOK, first_batch
 from warehouse.connection import open_warehouse
 
-ROSTER = "on it: lead, ana, bo"
+NOT_ON_ROSTER = "not on the playbook's roster (playbook.leads and each queue's agents); on it: lead, ana, bo"
 
 
 @pytest.fixture
-def triaged(config: Config, warehouse, tmp_path: Path) -> Path:  # noqa: F811 (the imported fixture)
+def config(tmp_path: Path) -> Config:
+    return Config.model_validate({
+        "timezone": "Europe/London", "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "s"),
+        "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
+        "competitors": [{"name": "Tidewell", "aliases": ["Tidewell"]}],
+        "sources": [{"kind": "rss", "name": "news", "url": "https://n.example/feed"}], "playbook": PLAYBOOK,
+    })
+
+
+@pytest.fixture
+def triaged(config: Config, tmp_path: Path) -> Path:
     """A config file whose warehouse holds the six triage items of `first_batch`."""
-    first_batch(warehouse)
-    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
-    warehouse.close()
+    with open_warehouse(config.warehouse.path) as warehouse:
+        first_batch(warehouse)
+        CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
     path = tmp_path / "config.json"
     path.write_text(config.model_dump_json(exclude_none=True))
     return path
@@ -39,14 +49,10 @@ def _trail(config: Config) -> list[tuple]:
 @pytest.mark.parametrize(
     ("arguments", "error"),
     [
-        (["reassign", "x:2", "--to", "zed", "--as", "lead"],
-         f"x:2 cannot be given to 'zed': not on the playbook's roster (playbook.leads and each queue's agents); {ROSTER}"),
-        (["claim", "x:6", "--as", "zed"],
-         f"'zed' cannot act on triage items: not on the playbook's roster (playbook.leads and each queue's agents); "
-         f"{ROSTER}"),
-        (["history", "x:1", "--as", "Ana"],
-         f"'Ana' cannot act on triage items: not on the playbook's roster (playbook.leads and each queue's agents); "
-         f"{ROSTER}"),
+        (["reassign", "x:2", "--to", "zed", "--as", "lead"], f"x:2 cannot be given to 'zed': {NOT_ON_ROSTER}"),
+        (["claim", "x:6", "--as", "zed"], f"'zed' cannot act on triage items: {NOT_ON_ROSTER}"),
+        (["history", "x:1", "--as", "Ana"], f"'Ana' cannot act on triage items: {NOT_ON_ROSTER}"),
+        (["list", "--mine", "--as", "zed"], f"'zed' cannot act on triage items: {NOT_ON_ROSTER}"),
         (["list", "--queue", "nosuch"], "no queue named 'nosuch'; queues: care, escalations, sales"),
         (["reassign", "x:2", "--to", "ana", "--queue", "billing", "--as", "lead"],
          "no queue named 'billing'; queues: care, escalations, sales"),
