@@ -1,4 +1,4 @@
-"""Airflow connections that Overheard sends through (SMTP, webhooks), and the secrets they hold.
+"""Airflow connections that Overheard sends through (SMTP, webhooks), in the shape the rest of Overheard reads.
 
 Credentials live in Airflow connections (the metadata database, a secrets backend, or
 `AIRFLOW_CONN_<ID>` variables), never in the config. `airflow.sdk.Connection.get` reads them both
@@ -7,13 +7,10 @@ inside a task and outside one (from a secrets backend or the environment).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from typing import Any
 
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
-
-SHORTEST_SECRET = 4
-_SECRET_EXTRA_MARKERS = ("token", "secret", "password", "passwd", "key", "credential")
 
 
 class ConnectionMissing(LookupError):
@@ -39,15 +36,10 @@ def airflow_connection(conn_id: str, purpose: str) -> Connection:
         ) from None
 
 
-def connection_secrets(connection: Connection) -> list[str]:
-    """The values to keep out of messages: the password, the path of a URL held in it, and
-    secret-looking extras; longest first, so that replacing them leaves no part behind."""
-    secrets = [connection.password or ""]
-    if "://" in secrets[0]:
-        secrets.append(urlsplit(secrets[0]).path.strip("/"))
-    secrets += [
-        value
-        for name, value in connection.extra_dejson.items()
-        if isinstance(value, str) and any(marker in name.lower() for marker in _SECRET_EXTRA_MARKERS)
-    ]
-    return sorted({secret for secret in secrets if len(secret) >= SHORTEST_SECRET}, key=len, reverse=True)
+def connection_credentials(connection: Connection) -> dict[str, Any]:
+    """A connection as collectors take it and `core.secret_scrubbing` reads it: `login`, `password`,
+    `host` and `extra` (a dict)."""
+    return {
+        "login": connection.login, "password": connection.password, "host": connection.host,
+        "extra": connection.extra_dejson,
+    }

@@ -7,7 +7,8 @@ the event, so raising the same spike again on the next run finds the row already
 Delivery goes through Airflow notifiers, one per channel, each reading its Airflow connection when it
 sends. An alert stays pending until every configured channel has it; a channel that fails is tried again
 on the next call while channels that succeeded are not sent to twice. Connection secrets (the SMTP
-password, the webhook token) are scrubbed from every error message before it is raised, logged or stored.
+login and password, the webhook token, in every form `core.secret_scrubbing` knows) are scrubbed from
+every error message before it is raised, logged or stored.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import duckdb
-from airflow.sdk import BaseNotifier, Connection
+from airflow.sdk import BaseNotifier
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_secrets
+from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_credentials
+from core.secret_scrubbing import SecretScrubber
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 _HEADER_LIMIT = 150
 _SECTION_LIMIT = 3000
 _ERROR_LIMIT = 500
-# Names of connection extras whose values are secrets (like the names Airflow's log masker hides).
 
 # slack_sdk logs the whole webhook URL, token included, at DEBUG: hand it a logger that never does.
 _webhook_client_log = logging.getLogger(f"{__name__}.webhook_client")
@@ -132,7 +133,7 @@ class EmailAlertNotifier(BaseNotifier):
         """
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-        secrets = connection_secrets(_connection("email", self.smtp_conn_id))
+        scrubber = _scrubber("email", self.smtp_conn_id)
         try:
             with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
                 smtp.send_email_smtp(
@@ -143,7 +144,7 @@ class EmailAlertNotifier(BaseNotifier):
                     custom_headers={"X-Overheard-Alert": alert.alert_key},
                 )
         except (OSError, AirflowException) as error:
-            raise AlertDeliveryError(_describe("email", self.smtp_conn_id, error, secrets)) from None
+            raise AlertDeliveryError(_describe("email", self.smtp_conn_id, error, scrubber)) from None
 
     def notify(self, context: Mapping[str, Any]) -> None:
         """Airflow's entry point: send the `Alert` in `context["alert"]` (e.g. `notifier({"alert": alert})`)."""
@@ -173,14 +174,14 @@ class WebhookAlertNotifier(BaseNotifier):
         """
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-        secrets = connection_secrets(_connection("webhook", self.webhook_conn_id))
+        scrubber = _scrubber("webhook", self.webhook_conn_id)
         hook = SlackWebhookHook(
             slack_webhook_conn_id=self.webhook_conn_id, timeout=WEBHOOK_TIMEOUT_SECONDS, logger=_webhook_client_log
         )
         try:
             hook.send(**webhook_message(alert))
         except (OSError, AirflowException) as error:
-            raise AlertDeliveryError(_describe("webhook", self.webhook_conn_id, error, secrets)) from None
+            raise AlertDeliveryError(_describe("webhook", self.webhook_conn_id, error, scrubber)) from None
 
     def notify(self, context: Mapping[str, Any]) -> None:
         """Airflow's entry point: send the `Alert` in `context["alert"]` (e.g. `notifier({"alert": alert})`)."""
@@ -377,15 +378,19 @@ def _known_settings(channel: str, settings: Mapping[str, Any], known: set[str]) 
     return settings
 
 
-def _connection(channel: str, conn_id: str) -> Connection:
+def _scrubber(channel: str, conn_id: str) -> SecretScrubber:
+    """The scrubber of the channel's connection's secrets.
+
+    Raises:
+        AlertDeliveryError: the connection is not defined (the message says how to define it).
+    """
     try:
-        return airflow_connection(conn_id, channel)
+        connection = airflow_connection(conn_id, channel)
     except ConnectionMissing as missing:
         raise AlertDeliveryError(str(missing)) from None
+    return SecretScrubber.for_connections({conn_id: connection_credentials(connection)})
 
 
-def _describe(channel: str, conn_id: str, error: Exception, secrets: Sequence[str]) -> str:
-    message = f"{type(error).__name__}: {error}"
-    for secret in secrets:
-        message = message.replace(secret, "***")
+def _describe(channel: str, conn_id: str, error: Exception, scrubber: SecretScrubber) -> str:
+    message = scrubber.scrub(f"{type(error).__name__}: {error}")
     return f"{channel} via connection {conn_id!r}: {_shorten(message, _ERROR_LIMIT)}"

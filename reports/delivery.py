@@ -13,10 +13,10 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_secrets
+from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_credentials
+from core.secret_scrubbing import SecretScrubber
 from reports.exceptions import ReportDeliveryError
 from reports.render import ReportFiles
 
@@ -57,7 +57,7 @@ def email_report(
     paths = [path for path in (files.html, files.csv, files.pdf) if path is not None]
     attached = [path for path in paths if path.stat().st_size <= max_attachment_bytes]
     left_out = [path for path in paths if path not in attached]
-    secrets = connection_secrets(_connection(smtp_conn_id))
+    scrubber = _scrubber(smtp_conn_id)
     try:
         with SmtpHook(smtp_conn_id=smtp_conn_id) as smtp:
             smtp.send_email_smtp(
@@ -69,9 +69,7 @@ def email_report(
                 custom_headers={"X-Overheard-Report": files.week},
             )
     except (OSError, AirflowException) as error:
-        message = f"{type(error).__name__}: {error}"
-        for secret in secrets:
-            message = message.replace(secret, "***")
+        message = scrubber.scrub(f"{type(error).__name__}: {error}")
         raise ReportDeliveryError(f"report email via connection {smtp_conn_id!r}: {message[:_ERROR_LIMIT]}") from None
 
 
@@ -86,8 +84,14 @@ def _email_body(files: ReportFiles, attached: Sequence[Path], left_out: Sequence
     return "\n".join(paragraphs)
 
 
-def _connection(conn_id: str) -> Connection:
+def _scrubber(conn_id: str) -> SecretScrubber:
+    """The scrubber of the SMTP connection's secrets.
+
+    Raises:
+        ReportDeliveryError: the connection is not defined (the message says how to define it).
+    """
     try:
-        return airflow_connection(conn_id, "report email")
+        connection = airflow_connection(conn_id, "report email")
     except ConnectionMissing as missing:
         raise ReportDeliveryError(str(missing)) from None
+    return SecretScrubber.for_connections({conn_id: connection_credentials(connection)})

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import duckdb
 import pytest
@@ -18,6 +21,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope
 
 from care.alerts import Alert, alert_notifiers, deliver_pending, record_alerts
+from reports.delivery import email_report
+from reports.exceptions import ReportDeliveryError
+from reports.render import ReportFiles
 
 ALERTS_DDL = """
 CREATE TABLE alerts (
@@ -66,12 +72,17 @@ def _free_port() -> int:
 
 
 class SmtpSink:
-    """An SMTP server on 127.0.0.1 that wants our login and keeps every message; start and stop at will."""
+    """An SMTP server on 127.0.0.1 that wants our login and keeps every message; start and stop at will.
+
+    With `echo_credentials`, it refuses every login, quoting back the login and the password as
+    AUTH LOGIN sent it (base64), as some relays' error replies do.
+    """
 
     def __init__(self) -> None:
         self.port = _free_port()
         self.messages: list[Message] = []
         self.envelopes: list[Envelope] = []
+        self.echo_credentials = False
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802
@@ -81,6 +92,9 @@ class SmtpSink:
 
     def start(self) -> None:
         def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+            if self.echo_credentials:
+                sent = base64.b64encode(auth_data.password).decode()
+                return AuthResult(success=False, handled=False, message=f"535 5.7.8 {auth_data.login.decode()} / {sent} refused")
             ok = auth_data.login == SMTP_LOGIN.encode() and auth_data.password == SMTP_PASSWORD.encode()
             return AuthResult(success=ok)
 
@@ -98,12 +112,14 @@ class SmtpSink:
 class WebhookSink:
     """An HTTP server on 127.0.0.1 taking webhook POSTs; answers the scripted statuses in turn, the last repeating.
 
-    An error answer echoes the path it was posted to, as some servers do, token and all.
+    An error answer echoes the path it was posted to, as some servers do, token and all; with
+    `echo_url_encoded`, it echoes the whole URL URL-encoded instead, as JSON APIs quoting a request do.
     """
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict]] = []
         self.statuses = [200]
+        self.echo_url_encoded = False
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -111,7 +127,10 @@ class WebhookSink:
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 sink.posts.append((self.path, payload))
                 status = sink.statuses.pop(0) if len(sink.statuses) > 1 else sink.statuses[0]
-                reply = b"ok" if status == 200 else f"no webhook at {self.path}".encode()
+                url = f"http://{self.headers['Host']}{self.path}"
+                echoed = json.dumps({"error": "no_such_hook", "url": quote(url, safe="")}) if sink.echo_url_encoded \
+                    else f"no webhook at {self.path}"
+                reply = b"ok" if status == 200 else echoed.encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
@@ -279,6 +298,38 @@ def test_secrets_stay_out_of_the_alerts_table_errors_and_logs(warehouse, smtp_si
         assert secret not in table
         assert secret not in caplog.text
     assert "***" in error
+
+
+def test_credentials_echoed_back_encoded_stay_out_of_alerts_report_emails_and_logs(
+    warehouse, smtp_sink, webhook_sink, monkeypatch, caplog, tmp_path
+):
+    full_url = f"{webhook_sink.base_url}/services/{WEBHOOK_TOKEN}"
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps({"conn_type": "slackwebhook", "password": full_url}))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_REPORTS", os.environ["AIRFLOW_CONN_SMTP_ALERTS"])
+    webhook_sink.statuses, webhook_sink.echo_url_encoded, smtp_sink.echo_credentials = [403], True, True
+    record_alerts(warehouse, [SPIKE], RUN_1)
+    (tmp_path / "week.html").write_text("<p>week</p>")
+    (tmp_path / "week.csv").write_text("mention_key\n")
+    files = ReportFiles("2026-W10", tmp_path / "week.html", tmp_path / "week.csv", None, 0, ("0 mentions",))
+
+    with caplog.at_level(logging.DEBUG):
+        alerts = deliver_pending(warehouse, alert_notifiers(SETTINGS), RUN_1)
+        with pytest.raises(ReportDeliveryError) as report:
+            email_report(files, smtp_conn_id="smtp_reports", to=["a@example.org"], from_address=None, subject="Week")
+
+    email_error, webhook_error = alerts.failed[SPIKE.alert_key].split("; ")
+    assert email_error == "email via connection 'smtp_alerts': SMTPAuthenticationError: (535, b'5.7.8 *** / *** refused')"
+    assert webhook_error.startswith(
+        "webhook via connection 'alerts_webhook': AirflowException: Response body: '{\"error\": \"no_such_hook\", \"url\": \"***\"}'"
+    )
+    assert str(report.value) == (
+        "report email via connection 'smtp_reports': SMTPAuthenticationError: (535, b'5.7.8 *** / *** refused')"
+    )
+    stored = str(warehouse.execute("SELECT * FROM alerts").fetchall())
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name != "mail.log")  # not the sink's
+    assert "not sent by email" in logged and "not sent by webhook" in logged
+    for leaked in (SMTP_LOGIN, SMTP_PASSWORD, base64.b64encode(SMTP_PASSWORD.encode()).decode(), "hookSecret9x8y7z"):
+        assert leaked not in alerts.failed[SPIKE.alert_key] + str(report.value) + stored + logged
 
 
 def test_mentions_cannot_ping_the_channel_and_notifiers_run_as_airflow_notifiers(webhook_sink):
