@@ -380,6 +380,25 @@ def test_a_quarantined_community_or_a_forbidden_thread_is_skipped_once_and_the_r
     assert reddit.requests_to("/r/HomeNetworking/comments") == []
 
 
+def test_refusals_with_a_challenge_prawcore_cannot_read_are_still_told_apart(
+    reddit: FakeRedditApi, fast_http: HttpSettings
+) -> None:
+    # A gateway's Basic challenge on a 403, and a 401 with none: prawcore alone would raise KeyError and IndexError.
+    reddit.script("/r/HomeNetworking/search", Reply(403, b'{"message": "Forbidden", "error": 403}', {"WWW-Authenticate": 'Basic realm="edge"'}))
+    reddit.script("/r/UKBroadband/comments", *[Reply(401, b'{"message": "Unauthorized", "error": 401}')] * 3)  # praw tries 3 times
+
+    run, _ = _collect(reddit, fast_http)
+
+    # The token was refused mid-run: the source fails, blaming the credentials, and keeps what it had read.
+    assert run.status == "failed"
+    assert run.error.startswith("Reddit rejected the token of the reddit_default connection (HTTP 401 (Unauthorized) "
+                                "from /r/UKBroadband/comments)")
+    assert BRAND_POSTS - {"reddit:t3_1opz3k9", "reddit:t3_1oqe4pj"} <= _keys(run)
+    assert run.warnings == [
+        "r/HomeNetworking cannot be read: HTTP 403 (Forbidden), a private, quarantined or banned community; it was skipped"
+    ]
+
+
 @pytest.mark.parametrize("refusal", [forbidden(), Reply(400, b'{"error": "invalid_grant"}')])
 def test_only_the_token_endpoint_refusing_blames_the_credentials(
     reddit: FakeRedditApi, fast_http: HttpSettings, refusal: Reply

@@ -5,7 +5,7 @@ praw (through prawcore's `Requestor(session=...)`) sends on a session from `Retr
 that knows Reddit's rate-limit headers (`x-ratelimit-remaining`, and `x-ratelimit-reset` in seconds):
 the policy retries 429 and 5xx, waits through the source's time budget, and removes those headers
 once read, so prawcore never sleeps on them itself (it would, with `time.sleep`, outside the
-budget). What is left here is turning praw's, prawcore's and the policy's errors into collector
+budget); the 401 prawcore retries itself with a new token it retries without sleeping (`RetryAtOnce`). What is left here is turning praw's, prawcore's and the policy's errors into collector
 errors that name Reddit's endpoint:
 
 - a 403 on one subreddit's listing or on one thread (private, quarantined, banned: Reddit says
@@ -24,6 +24,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -50,6 +51,8 @@ _TOKEN_REFUSALS = frozenset({400, 401, 403})
 # The longest title of an error answer quoted in a message; a longer one is left out, never cut (a cut
 # could keep part of a secret the answer echoed, where no scrubber would recognise it).
 _TITLE_CHARS = 80
+# The `error=` of a 401's or 403's WWW-Authenticate that prawcore maps to an exception.
+_PRAWCORE_CHALLENGES = frozenset({"insufficient_scope", "invalid_token"})
 _OAUTH_ERROR_CODE = re.compile(r"[a-z][a-z_]{0,39}")
 _HTML_TITLE = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -74,6 +77,15 @@ def credentials_help(connection: str) -> str:
         f'extra {{"user_agent": "<platform>:<app name>:<version> (by u/<your Reddit username>)"}}, '
         f"or AIRFLOW_CONN_{connection.upper()}"
     )
+
+
+@dataclass(frozen=True)
+class RetryAtOnce(prawcore.sessions.FiniteRetryStrategy):
+    """prawcore's own retries, without its sleeps: what it retries itself (a 401, after fetching a new
+    token) is retried at once, and every wait is the retry policy's, taken from the source's budget."""
+
+    def _sleep_seconds(self) -> float | None:
+        return None
 
 
 class RedditReader(Protocol):
@@ -131,6 +143,7 @@ class ApiReader:
         user_agent = _extra(credentials, source.connection).get("user_agent") or context.client.settings.user_agent
         policy = context.client.policy
         session = policy.session(budget, REDDIT_RATE_LIMITS)
+        session.hooks["response"].append(_challenge_prawcore_knows)
         try:
             reddit = praw.Reddit(
                 client_id=client_id,
@@ -150,6 +163,9 @@ class ApiReader:
                 f"the {source.connection} connection cannot be used ({error}); {credentials_help(source.connection)}"
             ) from None
         reddit.read_only = True
+        core = reddit._read_only_core  # the prawcore session praw sends read-only requests through
+        if core is not None:
+            core._retry_strategy_class = RetryAtOnce
         return cls(reddit, source.connection, session)
 
     def close(self) -> None:
@@ -325,6 +341,24 @@ def _extra(credentials: Mapping[str, Any], connection: str) -> Mapping[str, Any]
     if not isinstance(extra, Mapping):
         raise CredentialsRejected(f"the extra of the {connection} connection is not a JSON object; {credentials_help(connection)}")
     return extra
+
+
+def _challenge_prawcore_knows(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Keep a 401's or 403's `WWW-Authenticate` to what prawcore can read (a requests response hook).
+
+    prawcore picks its exception for a 401 or 403 by the `error=` that header names and fails with a
+    KeyError or IndexError on anything else (a 401 without it, a gateway's `Basic realm=...`, a header
+    echoing the request): such a 401 is named `invalid_token` (the token was refused) and such a 403
+    loses the header (forbidden), so both reach `ApiReader._translate`.
+    """
+    if response.status_code in (401, 403):
+        challenge = response.headers.get("www-authenticate", "")
+        error = challenge.replace('"', "").rsplit("=", 1)[1] if "=" in challenge else ""
+        if error not in _PRAWCORE_CHALLENGES:
+            response.headers.pop("www-authenticate", None)
+            if response.status_code == 401:
+                response.headers["www-authenticate"] = 'Bearer realm="reddit", error="invalid_token"'
+    return response
 
 
 def answer_summary(response: requests.Response) -> str:
