@@ -22,11 +22,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "collectors": {"core", "query", "config"},
     "enrich": {"core", "query", "config"},
     "warehouse": {"core", "query", "config", "enrich"},
-    "care": {"core", "query", "config", "enrich", "warehouse", "airflow_edge"},
+    "care": {"core", "query", "config", "collectors", "enrich", "warehouse", "airflow_edge"},
     "reports": {"core", "query", "config", "enrich", "warehouse", "care", "airflow_edge"},
-    "cli": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "airflow_edge"},
+    "desk": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "airflow_edge"},
+    "cli": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "desk", "airflow_edge"},
     "dags": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "airflow_edge"},
-    "demo": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "cli"},
+    "demo": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "desk", "cli"},
 }
 # Packages whose commands import lazily so that `overheard --help` and DAG parsing stay fast.
 LAZY_IMPORTS_ALLOWED = {"cli", "dags", "demo"}
