@@ -12,7 +12,9 @@ errors that name Reddit's endpoint:
   `{"message": "Forbidden", "error": 403}`, often without a `reason`), a 404 or a redirect on a
   subreddit: `ListingUnreadable`, that subreddit or thread is skipped and the rest are read;
 - the token endpoint refusing the client id and secret (400, 401, 403, or an OAuth error in a 200),
-  or a 401 on a request: `CredentialsRejected`, the only errors that blame the credentials;
+  or a 401 on a request: `CredentialsRejected`, the only errors that blame the credentials; of the
+  token endpoint's answer only its status is told (or the OAuth error code it names), since it may
+  echo the request that carried the client id and secret;
 - any other error answer: a `TerminalError` or `TransientError` naming the endpoint, its status and
   a short title (`HTTP 400 (Bad request)`), never the body itself (an HTML page, or a request echoed
   back with its credentials).
@@ -233,6 +235,8 @@ class ApiReader:
         endpoint = urlsplit(response.url or "").path or path
         answer = answer_summary(response)
         if endpoint.rstrip("/") == TOKEN_PATH and status in _TOKEN_REFUSALS:
+            # Its status alone: nothing of an answer to the request that carried the client id and secret.
+            answer = f"HTTP {status} ({response.reason})" if response.reason else f"HTTP {status}"
             return CredentialsRejected(
                 f"Reddit rejected the {self._connection} credentials ({answer} from {endpoint}); "
                 f"{credentials_help(self._connection)}"

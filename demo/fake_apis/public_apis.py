@@ -29,7 +29,8 @@ nor Bluesky has OR; Google News's ` OR ` alternatives are honoured), case-insens
 
 Every page size is also capped at `page_size`, so tests can make pagination happen with a few
 items. Tests change the data by editing the lists (`server.hackernews.append(hit)`), script failures
-for the next requests under a path prefix with `fail(...)`, and read `server.requests`.
+for the next requests under a path prefix with `fail(...)` (with `echo=True`, the failure quotes the
+request back, credentials and all, as a misbehaving upstream does), and read `server.requests`.
 
 Example:
     with PublicApisServer(page_size=2) as server:
@@ -59,7 +60,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
-from demo.fake_apis.loopback import LoopbackServer
+from demo.fake_apis.loopback import LoopbackServer, request_echo
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "public_apis"
 MASTODON_MAX_LIMIT = 40
@@ -88,6 +89,7 @@ class _Failure:
     status: int
     body: bytes
     remaining: int | None
+    echo: bool = False
 
 
 class PublicApisServer(LoopbackServer):
@@ -131,13 +133,17 @@ class PublicApisServer(LoopbackServer):
         paths = {"hackernews": "/hn/api/v1", "google_news": "/gnews", "bluesky": "/bsky", "mastodon": f"/mastodon/{instance}"}
         return self.base_url + paths[platform]
 
-    def fail(self, path_prefix: str, status: int = 503, body: bytes = b"", times: int | None = 1) -> None:
+    def fail(self, path_prefix: str, status: int = 503, body: bytes = b"", times: int | None = 1, echo: bool = False) -> None:
         """Answer the next `times` requests under `path_prefix` (None: all of them) with `status` and `body`.
 
-        A 200 with a body that is not JSON stands for a malformed answer. Scripts queue in order.
+        A 200 with a body that is not JSON stands for a malformed answer. Scripts queue in order. With
+        `echo`, the body is instead the request quoted whole (line, headers, body) as the JSON `error`
+        and `message`, and its Authorization comes back in a `WWW-Authenticate` header.
         """
         with self._lock:
-            self._failures.append(_Failure(path_prefix, status, body or _json({"error": "scripted", "status": status}), times))
+            self._failures.append(
+                _Failure(path_prefix, status, body or _json({"error": "scripted", "status": status}), times, echo)
+            )
 
     def requests_to(self, path_prefix: str) -> list[SeenRequest]:
         """The requests received under a path prefix, in order."""
@@ -153,6 +159,8 @@ class PublicApisServer(LoopbackServer):
                 if request.path.startswith(failure.prefix) and failure.remaining != 0:
                     if failure.remaining is not None:
                         failure.remaining -= 1
+                    if failure.echo:
+                        return _echo(failure.status, request)
                     return failure.status, {"Content-Type": "application/json"}, failure.body
         parts = request.path.strip("/").split("/")
         if request.method == "GET" and request.path == "/hn/api/v1/search_by_date":
@@ -346,6 +354,14 @@ def _sort_at(post: dict[str, Any]) -> datetime:
         except ValueError:  # absent (None) or not ISO 8601
             pass
     return min(times) if times else _LATEST
+
+
+def _echo(status: int, request: SeenRequest) -> _Answer:
+    """An error answer that quotes the request back whole, as a misbehaving upstream does."""
+    target = f"{request.path}?{urlencode(request.params)}" if request.params else request.path
+    echo = request_echo(request.method, target, request.headers, request.body)
+    headers = {"Content-Type": "application/json", "WWW-Authenticate": f'Basic realm="echo", error="{request.headers.get("authorization", "")}"'}
+    return status, headers, _json({"error": echo, "message": echo})
 
 
 def _xrpc_error(status: int, error: str, message: str) -> _Answer:

@@ -147,16 +147,17 @@ def html_error(status: int = 400) -> Reply:
 
 
 def echoed(status: int = 401) -> Callable[[SeenRequest], Reply]:
-    """A script step that answers with the request it received echoed back, Authorization and all, in
-    the JSON `error` and `message` and in a `WWW-Authenticate` header (as a broken proxy or gateway
-    might); with status 200 at the token endpoint it reads as an OAuth error."""
+    """A script step that answers with the request it received echoed back, Authorization and all, as a
+    broken proxy or gateway might: the whole request in the JSON `error`, its Authorization as the
+    `message` (a title short enough to quote) and in a `WWW-Authenticate` header. With status 200 at
+    the token endpoint it reads as an OAuth error."""
 
     def reply(request: SeenRequest) -> Reply:
         query = urlencode(request.params)
         target = f"{request.path}?{query}" if query and request.method == "GET" else request.path
         echo = request_echo(request.method, target, request.headers, query if request.method == "POST" else "")
         authorization = request.headers.get("authorization", "")
-        return Reply(status, _json({"error": echo, "message": echo}),
+        return Reply(status, _json({"error": echo, "message": authorization or echo}),
                      {"WWW-Authenticate": f'Basic realm="reddit", error="{authorization}"'})
 
     return reply

@@ -19,7 +19,8 @@ and answers the way the real endpoint does where a collector can tell the differ
 
 The clock is `now` when given (tests move it with `advance`), else the real time. Tests script
 failures for the next requests with `script(...)`: `rate_limited`, `server_error`,
-`malformed_json`, `unauthorized`, `forbidden`, or None to answer normally. Partial errors (deleted
+`malformed_json`, `unauthorized`, `forbidden`, `echoed` (the request echoed back, bearer token and
+all), or None to answer normally. Partial errors (deleted
 posts, suspended authors) come from `partial_errors`, built with `deleted_post_error` and
 `suspended_user_error`.
 
@@ -47,9 +48,9 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from demo.fake_apis.loopback import LoopbackServer
+from demo.fake_apis.loopback import LoopbackServer, request_echo
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "corpus" / "x" / "tweets.json"
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -89,6 +90,10 @@ class SeenRequest:
     headers: dict[str, str]
 
 
+# One scripted answer: a reply, a function of the request that makes one, or None (answer normally).
+Scripted = Reply | Callable[[SeenRequest], Reply] | None
+
+
 def rate_limited(reset_after: float) -> Reply:
     """A 429 whose `x-rate-limit-reset` lies `reset_after` seconds after the server's now."""
     return Reply(429, _json({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
@@ -123,6 +128,22 @@ def forbidden() -> Reply:
         "reason": "client-not-enrolled",
         "type": f"{_PROBLEM}/client-forbidden",
     }))
+
+
+def echoed(status: int = 403) -> Callable[[SeenRequest], Reply]:
+    """A script step that answers with the request it received echoed back, bearer token and all, as a
+    broken gateway might: the whole request in the problem body's `detail` and `errors`, its
+    Authorization as the `title` (short enough to quote) and in a `WWW-Authenticate` header."""
+
+    def reply(request: SeenRequest) -> Reply:
+        target = f"{request.path}?{urlencode(request.params)}" if request.params else request.path
+        echo = request_echo("GET", target, request.headers)
+        authorization = request.headers.get("authorization", "")
+        problem = {"title": authorization or echo, "detail": echo, "type": "about:blank", "status": status,
+                   "errors": [{"message": echo}]}
+        return Reply(status, _json(problem), {"WWW-Authenticate": f'Bearer realm="x", error="{authorization}"'})
+
+    return reply
 
 
 def deleted_post_error(post_id: str, parameter: str = "referenced_tweets.id") -> dict[str, str]:
@@ -253,7 +274,7 @@ class FakeXApi(LoopbackServer):
         self._tweets: list[dict[str, Any]] = []
         self._users: dict[str, dict[str, Any]] = {}
         self._now = now
-        self._script: deque[Reply | None] = deque()
+        self._script: deque[Scripted] = deque()
         self._window_start: datetime | None = None
         self._window_used = 0
         self._lock = threading.Lock()
@@ -282,8 +303,9 @@ class FakeXApi(LoopbackServer):
             self._tweets.extend(dict(tweet) for tweet in tweets)
             self._users.update({str(user["id"]): dict(user) for user in users})
 
-    def script(self, *replies: Reply | None) -> None:
-        """Answer the next search requests with these replies in turn (None: answer normally)."""
+    def script(self, *replies: Scripted) -> None:
+        """Answer the next search requests with these replies in turn: a `Reply`, a function of the
+        request that makes one (`echoed`), or None (answer normally)."""
         with self._lock:
             self._script.extend(replies)
 
@@ -325,6 +347,8 @@ class FakeXApi(LoopbackServer):
             if request.path != SEARCH_PATH:
                 return 404, headers, _json({"title": "Not Found Error", "detail": f"No route for {request.path}", "type": "about:blank", "status": 404})
             scripted = self._script.popleft() if self._script else None
+            if callable(scripted):
+                scripted = scripted(request)
             if scripted is not None:
                 if scripted.reset_after is not None:
                     reset = int(now.timestamp() + scripted.reset_after)
