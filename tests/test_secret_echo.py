@@ -42,7 +42,7 @@ X_TOKEN = "AAAAx-bearer/token+7Zp2=="
 BLUESKY_HANDLE, BLUESKY_PASSWORD = "brightwave.bsky.social", "abcd-efgh/ijkl+mnop"
 URL_LOGIN, URL_PASSWORD = "feed-reader", "feed/pass+word@9Lk="
 CONNECTIONS: dict[str, dict[str, Any]] = {
-    "reddit_default": {"login": REDDIT_ID, "password": REDDIT_SECRET, "extra": {"user_agent": "python:overheard-tests:0.1"}},
+    "reddit_default": {"login": REDDIT_ID, "password": REDDIT_SECRET, "extra": {"user_agent": "python:overheard:0.1"}},
     "twitter_default": {"login": None, "password": X_TOKEN, "extra": {}},
     "bluesky_default": {"login": BLUESKY_HANDLE, "password": BLUESKY_PASSWORD, "extra": {}},
 }
@@ -87,12 +87,12 @@ def assert_no_secret(run: SourceRun, staged: str, forms: set[str]) -> None:
 
 
 def test_the_echo_quotes_every_credential_the_request_carried() -> None:
-    echo = request_echo("POST", "/api/v1/access_token", {"Authorization": f"Basic {_base64(f'{REDDIT_ID}:{REDDIT_SECRET}')}"},
-                        "grant_type=client_credentials")
+    basic = f"Basic {_base64(f'{REDDIT_ID}:{REDDIT_SECRET}')}"
+    echo = request_echo("POST", "/api/v1/access_token", {"Authorization": basic}, "grant_type=client_credentials")
 
     assert echo.splitlines() == [
         "POST /api/v1/access_token HTTP/1.1",
-        f"Authorization: Basic {_base64(f'{REDDIT_ID}:{REDDIT_SECRET}')}",
+        f"Authorization: {basic}",
         "",
         "grant_type=client_credentials",
     ]
@@ -138,7 +138,8 @@ def public_apis() -> Iterator[PublicApisServer]:
 def test_bluesky(tmp_path: Path, fast_http: HttpSettings, public_apis: PublicApisServer, status: int) -> None:
     public_apis.fail("/bsky/xrpc/com.atproto.server.createSession", status, echo=True)
 
-    run, staged = _collect_and_stage(tmp_path, fast_http, {"kind": "bluesky", "name": "bsky", "api_base_url": public_apis.url("bluesky")})
+    source = {"kind": "bluesky", "name": "bsky", "api_base_url": public_apis.url("bluesky")}
+    run, staged = _collect_and_stage(tmp_path, fast_http, source)
 
     assert run.status == "failed"
     assert f'"password": "{BLUESKY_PASSWORD}"' in public_apis.requests[0].body.decode()  # what was echoed
@@ -149,8 +150,8 @@ def test_bluesky(tmp_path: Path, fast_http: HttpSettings, public_apis: PublicApi
 # blog's robots.txt and sitemap messages), and no scrubber knows a secret configured in a source's URL.
 # Strict, so that the fix turns these into failures until the mark is removed.
 URL_CREDENTIALS_IN_MESSAGES = pytest.mark.xfail(strict=True, reason=(
-    "collectors quote a source URL's login:password@ in errors; needs URLs without userinfo in collectors/exceptions.py "
-    "and collectors/http.py messages (and host_of), or the scrubber fed each source URL's credentials"
+    "collectors quote a source URL's login:password@ in errors; needs URLs without userinfo in the messages of "
+    "collectors/exceptions.py and collectors/http.py (and in host_of), or the scrubber fed each source URL's secrets"
 ))
 
 
@@ -171,27 +172,33 @@ def test_keyless_search_apis(
 ) -> None:
     public_apis.fail(prefix, 401, echo=True, times=None)
 
-    run, staged = _collect_and_stage(tmp_path, fast_http, {"kind": kind, "name": kind.replace("_", "-"), **settings(public_apis)})
+    source = {"kind": kind, "name": kind.replace("_", "-"), **settings(public_apis)}
+    run, staged = _collect_and_stage(tmp_path, fast_http, source)
 
     assert run.status == "failed"
-    assert public_apis.requests_to(prefix)[0].headers["authorization"] == f"Basic {_base64(f'{URL_LOGIN}:{URL_PASSWORD}')}"
+    basic = f"Basic {_base64(f'{URL_LOGIN}:{URL_PASSWORD}')}"
+    assert public_apis.requests_to(prefix)[0].headers["authorization"] == basic
     assert_no_secret(run, staged, secret_forms(URL_PASSWORD, URL_LOGIN) | _every_connection_secret())
 
 
 def _echo_reply(request: Request) -> Reply:
     echo = request_echo("GET", request.path, request.headers)
     authorization = request.headers.get("authorization", "")
+    challenge = f'Basic realm="feed", error="{authorization}"'
     return Reply(401, json.dumps({"error": echo, "message": echo}).encode(),
-                 {"Content-Type": "application/json", "WWW-Authenticate": f'Basic realm="feeds", error="{authorization}"'})
+                 {"Content-Type": "application/json", "WWW-Authenticate": challenge})
 
 
 @URL_CREDENTIALS_IN_MESSAGES
 @pytest.mark.parametrize(("kind", "path"), [("rss", "/feed.xml"), ("blog", "/")])
-def test_feeds_and_blogs(tmp_path: Path, fast_http: HttpSettings, http_server: LocalHttpServer, kind: str, path: str) -> None:
+def test_feeds_and_blogs(
+    tmp_path: Path, fast_http: HttpSettings, http_server: LocalHttpServer, kind: str, path: str
+) -> None:
     for route in (path, "/robots.txt", "/feed", "/sitemap.xml"):
         http_server.route(route, _echo_reply)
 
-    run, staged = _collect_and_stage(tmp_path, fast_http, {"kind": kind, "name": f"private-{kind}", "url": _with_login(http_server.base_url + path)})
+    source = {"kind": kind, "name": f"private-{kind}", "url": _with_login(http_server.base_url + path)}
+    run, staged = _collect_and_stage(tmp_path, fast_http, source)
 
     assert run.status == "failed"
     assert any(request.headers.get("authorization") for request in http_server.requests)

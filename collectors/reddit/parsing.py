@@ -94,7 +94,8 @@ def post_mention(post: Mapping[str, Any], source: str, reddit_url: str) -> Menti
         platform=PLATFORM,
         source=source,
         native_id=name,
-        url=_permalink(reddit_url, post.get("permalink")) or f"{reddit_url.rstrip('/')}/comments/{name.removeprefix('t3_')}/",
+        url=_permalink(reddit_url, post.get("permalink"))
+        or f"{reddit_url.rstrip('/')}/comments/{name.removeprefix('t3_')}/",
         text=f"{title}\n\n{selftext}" if selftext else title,
         title=title,
         author_handle=f"u/{author}" if author else None,

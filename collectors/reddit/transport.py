@@ -5,8 +5,9 @@ praw (through prawcore's `Requestor(session=...)`) sends on a session from `Retr
 that knows Reddit's rate-limit headers (`x-ratelimit-remaining`, and `x-ratelimit-reset` in seconds):
 the policy retries 429 and 5xx, waits through the source's time budget, and removes those headers
 once read, so prawcore never sleeps on them itself (it would, with `time.sleep`, outside the
-budget); the 401 prawcore retries itself with a new token it retries without sleeping (`RetryAtOnce`). What is left here is turning praw's, prawcore's and the policy's errors into collector
-errors that name Reddit's endpoint:
+budget); the one answer prawcore still retries itself, a 401 after fetching a new token, it retries
+without sleeping (`RetryAtOnce`). What is left here is turning praw's, prawcore's and the policy's
+errors into collector errors that name Reddit's endpoint:
 
 - a 403 on one subreddit's listing or on one thread (private, quarantined, banned: Reddit says
   `{"message": "Forbidden", "error": 403}`, often without a `reason`), a 404 or a redirect on a
@@ -250,15 +251,16 @@ class ApiReader:
         if where is not None and status == 403:
             reason = _json_field(response, "reason")
             within = "in " if where.startswith("the thread") else ""
-            return ListingUnreadable(where, answer if reason else f"{answer}, {within}a private, quarantined or banned community")
+            community = f"{within}a private, quarantined or banned community"
+            return ListingUnreadable(where, answer if reason else f"{answer}, {community}")
         if where is not None and status == 404:
             return ListingUnreadable(where, f"{answer}, a banned or missing subreddit; check source.subreddits")
         if status == 429 or status >= 500:
             return TransientError(f"Reddit answered {endpoint} with {answer}; it will be tried again next run")
         if status == 403:
             return TerminalError(
-                f"Reddit refused {endpoint} ({answer}); check that the user_agent in the {self._connection} connection's "
-                "extra names your app and Reddit username (Reddit refuses generic ones)"
+                f"Reddit refused {endpoint} ({answer}); check that the user_agent in the extra of the "
+                f"{self._connection} connection names your app and Reddit username (Reddit refuses generic ones)"
             )
         return TerminalError(f"Reddit answered {endpoint} with {answer}; check the source's settings")
 

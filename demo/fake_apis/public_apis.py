@@ -133,7 +133,9 @@ class PublicApisServer(LoopbackServer):
         paths = {"hackernews": "/hn/api/v1", "google_news": "/gnews", "bluesky": "/bsky", "mastodon": f"/mastodon/{instance}"}
         return self.base_url + paths[platform]
 
-    def fail(self, path_prefix: str, status: int = 503, body: bytes = b"", times: int | None = 1, echo: bool = False) -> None:
+    def fail(
+        self, path_prefix: str, status: int = 503, body: bytes = b"", times: int | None = 1, echo: bool = False
+    ) -> None:
         """Answer the next `times` requests under `path_prefix` (None: all of them) with `status` and `body`.
 
         A 200 with a body that is not JSON stands for a malformed answer. Scripts queue in order. With
@@ -360,7 +362,8 @@ def _echo(status: int, request: SeenRequest) -> _Answer:
     """An error answer that quotes the request back whole, as a misbehaving upstream does."""
     target = f"{request.path}?{urlencode(request.params)}" if request.params else request.path
     echo = request_echo(request.method, target, request.headers, request.body)
-    headers = {"Content-Type": "application/json", "WWW-Authenticate": f'Basic realm="echo", error="{request.headers.get("authorization", "")}"'}
+    challenge = f'Basic realm="echo", error="{request.headers.get("authorization", "")}"'
+    headers = {"Content-Type": "application/json", "WWW-Authenticate": challenge}
     return status, headers, _json({"error": echo, "message": echo})
 
 
