@@ -8,21 +8,29 @@ crawled pages, a politeness delay per host, and fetching across hosts in paralle
 
 from __future__ import annotations
 
+import copy
 import email.utils
+import http.client
+import io
 import math
+import socket
 import threading
 import time
 import urllib.robotparser
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.poolmanager import ProxyManager
 
 from collectors.exceptions import (
     BodyTooLargeError,
@@ -40,6 +48,8 @@ from core.time_budget import TimeBudget
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522})
 _NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _CHUNK_BYTES = 64 * 1024
+# When the request being sent in this thread must be answered in full (time.monotonic()); None: no deadline.
+_response_deadline: ContextVar[float | None] = ContextVar("response_deadline", default=None)
 # A robots.txt that shuts every agent out, for a host whose robots.txt could not be fetched.
 _DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 
@@ -97,7 +107,12 @@ class RetryPolicy:
     backoff doubling from `backoff_seconds` up to `max_retry_wait_seconds`. Every wait is taken from
     the source's time budget; one that does not fit stops the request. An answer that used the last
     request of the rate-limit window makes the next request wait for its reset. Bodies are read in
-    full, within `max_body_bytes` and `timeout_seconds`.
+    full, within `max_body_bytes`.
+
+    Every attempt has one deadline, from connecting to the last byte of the body, headers included:
+    `timeout_seconds` (or the caller's own timeout) after it starts, and never later than the end of
+    the source's time budget. Every read from the socket may wait only for what is left of it, so a
+    server that trickles its headers or body a byte at a time is cut off at the deadline too.
 
     One policy object serves the shared `HttpClient` and the sessions handed to tweepy and praw
     (`session`): they read it on every request, so a change to it reaches all of them.
@@ -106,7 +121,7 @@ class RetryPolicy:
         max_retries: retries after the first attempt.
         backoff_seconds: the first backoff wait.
         max_retry_wait_seconds: the longest backoff, and the longest Retry-After worth waiting for.
-        timeout_seconds: per request, connect to last byte (unless the caller sets its own timeout).
+        timeout_seconds: per attempt, connect to last byte (unless the caller sets its own timeout).
         max_body_bytes: a longer body raises BodyTooLargeError.
         retry_statuses: the statuses worth trying again.
     """
@@ -187,6 +202,18 @@ class RetryingAdapter(HTTPAdapter):
         self.rate_limits = rate_limits
         self._window_wait: float | None = None  # set when the last answer spent the rate-limit window
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Requests' pool manager, its connections reading every response within the request's deadline."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """Requests' manager for an HTTP proxy, with the same deadline (SOCKS proxies keep their own pools)."""
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
+
     def send(
         self,
         request: requests.PreparedRequest,
@@ -201,17 +228,23 @@ class RetryingAdapter(HTTPAdapter):
         attempt = 0
         while True:
             self._await_window(url)
+            seconds = self._attempt_seconds(url, timeout)
+            cut_by_budget = seconds < _total_seconds(timeout, self.policy.timeout_seconds)
+            deadline = _response_deadline.set(time.monotonic() + seconds)
             try:
                 response = super().send(
-                    request, stream=True, timeout=timeout or self.policy.timeout_seconds, verify=verify, cert=cert,
-                    proxies=proxies,
+                    request, stream=True, timeout=seconds, verify=verify, cert=cert, proxies=proxies,
                 )
                 self._read_body(response, url)
             except _NETWORK_ERRORS as error:
+                if cut_by_budget and self.budget.spent:
+                    raise NetworkError(url, attempt + 1, self._budget_spent()) from error
                 if attempt >= self.policy.max_retries or not self.budget.wait(self.policy.backoff(attempt)):
                     raise NetworkError(url, attempt + 1, _brief(error)) from error
                 attempt += 1
                 continue
+            finally:
+                _response_deadline.reset(deadline)
             if response.status_code not in self.policy.retry_statuses:
                 if self.rate_limits is not None:
                     self._window_wait = self.rate_limits.spent_window_wait(response.headers)
@@ -219,6 +252,23 @@ class RetryingAdapter(HTTPAdapter):
                 return response
             self._wait_to_retry(response, url, attempt)
             attempt += 1
+
+    def _attempt_seconds(self, url: str, timeout: float | tuple[float, float] | tuple[float, None] | None) -> float:
+        """How long the next attempt may take: its timeout, or what is left of the budget when that is less.
+
+        Raises:
+            TransientError: nothing is left of the budget.
+        """
+        left = self.budget.left
+        if left <= 0:
+            raise TransientError(f"{url} was not requested: {self._budget_spent()}")
+        return min(_total_seconds(timeout, self.policy.timeout_seconds), left)
+
+    def _budget_spent(self) -> str:
+        return (
+            f"the source's {self.budget.seconds:g} s time budget is spent; "
+            "it stopped there, and the next run starts again from the same cursor"
+        )
 
     def _await_window(self, url: str) -> None:
         """Before a request: if the last answer spent the rate-limit window, wait for its reset or stop."""
@@ -242,9 +292,9 @@ class RetryingAdapter(HTTPAdapter):
             raise give_up if asked is None else WaitBeyondBudgetError(url, status, wait, self.budget)
 
     def _read_body(self, response: requests.Response, url: str) -> None:
-        """Read the body in full within the cap and the timeout, and keep it on the response."""
+        """Read the body in full within the cap and the attempt's deadline, and keep it on the response."""
         limit = self.policy.max_body_bytes
-        deadline = time.monotonic() + self.policy.timeout_seconds
+        deadline = _response_deadline.get() or math.inf
         chunks: list[bytes] = []
         size = 0
         try:
@@ -256,11 +306,83 @@ class RetryingAdapter(HTTPAdapter):
                 if size > limit:
                     raise BodyTooLargeError(url, limit)
                 if time.monotonic() > deadline:
-                    raise requests.Timeout(f"the body took longer than {self.policy.timeout_seconds:g}s to arrive")
+                    raise requests.Timeout("the body took longer than the request's deadline to arrive")
                 chunks.append(chunk)
         finally:
             response.close()  # read in full, the connection goes back to the pool; cut short, it is dropped
         response._content = b"".join(chunks)  # how requests itself holds a body read in full
+
+
+def _total_seconds(timeout: float | tuple[float, float] | tuple[float, None] | None, default: float) -> float:
+    """A request's whole timeout: the caller's (connect plus read, when given as a pair), else `default`."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, tuple):
+        parts = [part for part in timeout if part is not None]
+        return sum(parts) if len(parts) == len(timeout) else default
+    return timeout
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket reads of one response, each allowed to wait only for what is left of its deadline.
+
+    A socket's own timeout bounds each read, not the response: a server sending a byte a second
+    never trips it. Here each read gets the time left, and none is made once the deadline has passed.
+    """
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: float):
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out: the response did not arrive in full by the request's deadline")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, reading its status line, headers and body within the request's deadline."""
+
+    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: str | None = None):
+        super().__init__(sock, debuglevel, method, url)
+        deadline = _response_deadline.get()
+        if deadline is not None:
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+
+
+class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] = {
+    "http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool,
+}
 
 
 @dataclass(frozen=True)
@@ -296,10 +418,12 @@ def host_of(url: str) -> str:
 class HttpClient:
     """Fetches URLs politely and within the retry policy. Safe to share between threads.
 
+    A client made here charges its requests to no time budget; `within` gives the same client bound
+    to a source's budget, as each collector is handed it (`CollectionContext.client`).
+
     Args:
         settings: timeouts, retries, caps and politeness from the config.
-        session: a requests session to send through (the policy is mounted on it).
-        sleep: how to wait (politeness delays and retry waits); tests pass a recorder.
+        sleep: how to wait (politeness delays, and retry waits outside a source's budget); tests pass a recorder.
         policy: the retry policy; by default the one `settings` describe. Platform collectors
             build their SDK sessions from `client.policy`, so all share it.
     """
@@ -307,24 +431,37 @@ class HttpClient:
     def __init__(
         self,
         settings: HttpSettings,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         policy: RetryPolicy | None = None,
     ):
         self.settings = settings
         self.policy = policy or RetryPolicy.from_settings(settings)
-        # No time budget of its own: the keyless collectors share this client across a unit's sources.
-        # Keep a connection pool per host for many hosts (a unit may hold more hosts than run at once).
-        self.session = self.policy.session(
-            TimeBudget(math.inf, sleep), base=session,
-            pool_connections=max(64, settings.max_parallel_hosts), pool_maxsize=settings.max_parallel_hosts,
-        )
-        self.session.headers["User-Agent"] = settings.user_agent
+        self.budget = TimeBudget(math.inf, sleep)
+        self.session = self._session(self.budget)
         self._sleep = sleep
         self._host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._last_request_at: dict[str, float] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_lock = threading.Lock()
+
+    def within(self, budget: TimeBudget) -> HttpClient:
+        """This client with every request charged to `budget`: its retry waits are taken from it (and
+        waited through it), and no request runs past its end.
+
+        The bound client shares this one's policy, politeness per host and robots.txt cache.
+        """
+        bound = copy.copy(self)
+        bound.budget = budget
+        bound.session = self._session(budget)
+        return bound
+
+    def _session(self, budget: TimeBudget) -> requests.Session:
+        # A connection pool per host for many hosts (a unit may hold more hosts than run at once).
+        session = self.policy.session(
+            budget, pool_connections=max(64, self.settings.max_parallel_hosts), pool_maxsize=self.settings.max_parallel_hosts
+        )
+        session.headers["User-Agent"] = self.settings.user_agent
+        return session
 
     def get(
         self, url: str, *, headers: Mapping[str, str] | None = None, respect_robots: bool = False

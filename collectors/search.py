@@ -145,7 +145,8 @@ def collect_searches(
 
     Args:
         source: the source's config.
-        context: the run's context (its `time_budget()` is the time part of the budget).
+        context: the source's context: its `time_budget()` is the time part of the budget, the same
+            budget its `client` charges every request and retry wait to.
         terms: the searches, in order.
         cursor: the previous run's `{cursor_field: {term: term cursor}}`, or None.
         search: how the platform reads a term.

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import email.utils
 import re
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError
+from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, WaitBeyondBudgetError
 from collectors.http import HttpClient
 from collectors.reddit import collect_reddit
 from collectors.x import collect_x
 from config.model import BrandConfig, HttpSettings, RedditSource, XSource
 from core.errors import CollectorError, TerminalError, TransientError
+from core.time_budget import TimeBudget
 from demo.fake_apis import reddit_api, x_api
 from tests.local_http import LocalHttpServer, Reply, Request
 
@@ -109,6 +113,112 @@ def test_server_slower_than_the_timeout_is_a_transient_error_after_the_retries(
 
     assert str(raised.value) == f"{url} could not be fetched after 2 attempts: timed out"
     assert len(http_server.requests_for("/mentions")) == 2
+
+
+@contextmanager
+def trickling_server(at_once: bytes, trickled: bytes, interval: float) -> Iterator[str]:
+    """A server on 127.0.0.1 answering every request with `at_once`, then `trickled` one byte every `interval` s.
+
+    Yields:
+        Its base URL.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request and (piece := connection.recv(4096)):
+                request += piece
+            try:
+                connection.sendall(at_once)
+                for position in range(len(trickled)):
+                    connection.sendall(trickled[position : position + 1])
+                    time.sleep(interval)
+            except OSError:
+                pass  # the client hung up: it gave up waiting
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+FEED = b"<rss version='2.0'><channel><title>Trickle</title></channel></rss>"
+FEED_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: %d\r\n\r\n" % len(FEED)
+
+
+@pytest.mark.parametrize(
+    ("at_once", "trickled"), [(b"", FEED_HEADERS + FEED), (FEED_HEADERS, FEED)], ids=["slow-headers", "slow-body"]
+)
+def test_a_server_trickling_a_byte_at_a_time_is_cut_off_at_the_timeout(
+    fast_http: HttpSettings, at_once: bytes, trickled: bytes
+) -> None:
+    # Every byte comes well within the socket's timeout, so only a deadline for the whole answer stops it:
+    # served in full, it would take 8 s (headers) or 3 s (body).
+    client = HttpClient(fast_http.model_copy(update={"timeout_seconds": 1.0, "max_retries": 1}))
+    with trickling_server(at_once, trickled, interval=0.05) as base_url:
+        started = time.monotonic()
+        with pytest.raises(TransientError) as raised:
+            client.get(f"{base_url}/feed.xml")
+        elapsed = time.monotonic() - started
+
+    assert str(raised.value) == f"{base_url}/feed.xml could not be fetched after 2 attempts: timed out"
+    assert 2.0 <= elapsed < 3.2  # two attempts of 1 s each
+
+
+def test_a_request_ends_with_the_source_time_budget(fast_http: HttpSettings) -> None:
+    # A 20 s timeout, but the source has 1 s left: the request is cut off then, and is not retried.
+    client = HttpClient(fast_http.model_copy(update={"timeout_seconds": 20.0})).within(TimeBudget(1.0))
+    with trickling_server(FEED_HEADERS, FEED, interval=0.1) as base_url:
+        started = time.monotonic()
+        with pytest.raises(TransientError) as raised:
+            client.get(f"{base_url}/feed.xml")
+        elapsed = time.monotonic() - started
+        with pytest.raises(TransientError) as refused:
+            client.get(f"{base_url}/feed.xml")
+
+    assert str(raised.value) == (
+        f"{base_url}/feed.xml could not be fetched after 1 attempts: the source's 1 s time budget is spent; "
+        "it stopped there, and the next run starts again from the same cursor"
+    )
+    assert elapsed < 1.6  # the budget started a moment before the request
+    assert str(refused.value).startswith(f"{base_url}/feed.xml was not requested: the source's 1 s time budget is spent")
+
+
+def test_the_context_client_charges_retry_waits_to_the_source_budget(
+    http_server: LocalHttpServer, fast_http: HttpSettings
+) -> None:
+    # Keyless sources (feeds, Hacker News, Mastodon, Bluesky) fetch through `context.client`: a Retry-After
+    # longer than what is left of their budget stops them instead of being slept outside it.
+    url = http_server.route("/search", Reply(503, b"maintenance", {"Retry-After": "30"}), Reply(200, b"results"))
+    client_waits: list[float] = []
+    budget_waits: list[float] = []
+    brands = (BrandConfig(name="Brightwave", aliases=["Brightwave"]),)
+    window = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    context = CollectionContext(
+        HttpClient(fast_http, sleep=client_waits.append), brands, window, time_budget_seconds=10, sleep=budget_waits.append
+    )
+
+    with pytest.raises(WaitBeyondBudgetError, match="asked to wait 30 s, more than the 10 s left of the source's 10 s"):
+        context.client.get(url)
+    assert (client_waits, budget_waits) == ([], [])
+
+    http_server.route("/search", Reply(503, b"maintenance", {"Retry-After": "30"}), Reply(200, b"results"))
+    context = CollectionContext(
+        HttpClient(fast_http, sleep=client_waits.append), brands, window, time_budget_seconds=60, sleep=budget_waits.append
+    )
+    assert context.client.get(url).body == b"results"
+    assert (client_waits, budget_waits) == ([], [30.0])
+    assert context.time_budget().left == pytest.approx(30, abs=1)  # the wait came out of the one budget
 
 
 @pytest.mark.parametrize(
