@@ -1,0 +1,154 @@
+"""The item page: one triage item with the conversation around it and its history.
+
+The parent post and the rest of the thread, the story the mention belongs to (copies, retweets,
+reach), the author's other mentions with any triage items they have, the item's audit trail
+(actions still queued for the warehouse included, marked as such), and the playbook's response
+template for its category.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from desk.actions import DeskAction, ItemState
+from desk.inbox import InboxRow, inbox_row, matched_terms
+
+RELATED_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Post:
+    """A mention shown around the item (its parent, thread, story or the author's others)."""
+
+    mention_key: str
+    platform: str
+    author_handle: str | None
+    text: str
+    url: str | None
+    published_at: datetime | None
+    triage_status: str | None = None
+    """Its own triage item's status, when it has one."""
+
+
+@dataclass(frozen=True)
+class Story:
+    """The story a mention belongs to (`stories` view)."""
+
+    story_id: str
+    mentions: int
+    amplifiers: int
+    amplified_reach: int
+    links: int
+    near_duplicates: int
+    authors: int
+    reach_estimate: int | None
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One line of the item's audit trail."""
+
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    queued: bool = False
+    """Not in the warehouse yet: the desk's writer is applying it."""
+
+
+@dataclass(frozen=True)
+class ItemDetails:
+    """Everything the item page shows about an item."""
+
+    item: InboxRow
+    native_id: str | None
+    routed_by: str
+    sla_minutes: int
+    reach_estimate: int | None
+    parent: Post | None
+    thread: list[Post]
+    story: Story | None
+    story_posts: list[Post]
+    author_mentions: list[Post]
+    trail: list[TrailEntry]
+
+
+def item_details(
+    cursor: duckdb.DuckDBPyConnection, mention_key: str, overlay: dict[str, ItemState], queued: list[DeskAction]
+) -> ItemDetails | None:
+    """The item page's content, or None when there is no such triage item.
+
+    Args:
+        cursor: a cursor on the committed snapshot.
+        mention_key: the item.
+        overlay: the item as queued actions leave it (`ActionQueue.overlay`), if they change it.
+        queued: the item's actions not in the snapshot yet, oldest first.
+    """
+    row = cursor.execute(
+        """
+        SELECT t.mention_key, m.platform, m.author_handle, m.author_followers, m.title, m.text, m.url, t.category,
+               t.brand, m.sentiment_label, t.priority, t.escalated, t.status, t.assignee, t.queue, t.opened_at,
+               t.due_at, t.first_response_at, m.native_id, t.routed_by, t.sla_minutes, m.reach_estimate, m.parent_id,
+               m.thread_id, m.story_id
+        FROM triage_items AS t JOIN mentions AS m USING (mention_key) WHERE t.mention_key = ?
+        """,
+        [mention_key],
+    ).fetchone()
+    if row is None:
+        return None
+    *listed, native_id, routed_by, sla_minutes, reach, parent_id, thread_id, story_id = row
+    item = inbox_row(listed, matched_terms(cursor, [mention_key]).get(mention_key, ()))
+    if mention_key in overlay:
+        now = overlay[mention_key]
+        item = replace(item, status=now.status, assignee=now.assignee, queue=now.queue,
+                        first_response_at=now.first_response_at)
+    parent = _posts(cursor, "m.mention_key = ?", [parent_id]) if parent_id else []
+    thread = _posts(cursor, "m.thread_id = ? AND m.mention_key <> ?", [thread_id, mention_key]) if thread_id else []
+    story, story_posts = _story(cursor, story_id, mention_key) if story_id else (None, [])
+    author_mentions = _posts(
+        cursor, "m.platform = ? AND m.author_handle = ? AND m.mention_key <> ?",
+        [item.platform, item.author_handle, mention_key],
+    ) if item.author_handle else []
+    trail = [
+        TrailEntry(at, actor, action, json.loads(detail) if detail else {})
+        for at, actor, action, detail in cursor.execute(
+            "SELECT acted_at, actor, action, detail FROM triage_actions WHERE mention_key = ? ORDER BY action_id",
+            [mention_key],
+        ).fetchall()
+    ]
+    trail += [TrailEntry(a.at, a.actor, a.action, a.params, queued=True) for a in queued if a.state != "failed"]
+    return ItemDetails(
+        item=item, native_id=native_id, routed_by=routed_by, sla_minutes=sla_minutes, reach_estimate=reach,
+        parent=parent[0] if parent else None, thread=thread, story=story, story_posts=story_posts,
+        author_mentions=author_mentions, trail=trail,
+    )
+
+
+def _posts(cursor: duckdb.DuckDBPyConnection, condition: str, parameters: list[Any]) -> list[Post]:
+    rows = cursor.execute(
+        f"""
+        SELECT m.mention_key, m.platform, m.author_handle, m.text, m.url, m.published_at, t.status
+        FROM mentions AS m LEFT JOIN triage_items AS t USING (mention_key)
+        WHERE NOT m.is_deleted AND {condition}
+        ORDER BY m.published_at DESC NULLS LAST, m.mention_key LIMIT {RELATED_LIMIT}
+        """,
+        parameters,
+    ).fetchall()
+    return [Post(*row) for row in rows]
+
+
+def _story(cursor: duckdb.DuckDBPyConnection, story_id: str, mention_key: str) -> tuple[Story | None, list[Post]]:
+    row = cursor.execute(
+        "SELECT story_id, mentions, amplifiers, amplified_reach, links, near_duplicates, authors, reach_estimate "
+        "FROM stories WHERE story_id = ?",
+        [story_id],
+    ).fetchone()
+    if row is None or row[1] < 2:
+        return None, []
+    return Story(*row), _posts(cursor, "m.story_id = ? AND m.mention_key <> ?", [story_id, mention_key])
+

@@ -1,0 +1,259 @@
+"""Replying from the desk: claimed -> reply -> sent or refused; escalated items wait for a lead's approval.
+
+The desk posts through a `ReplyChannel`, the small interface a platform module plugs into (X, Reddit,
+Bluesky, Mastodon: `care/replies/`). Where the channel has no write API for a platform (news, blogs,
+Hacker News), the agent answers there themselves and records where (`respond` with the URL).
+
+Only the person holding an item (it is claimed by them, or they answered it and it is still theirs)
+replies to it, and an item has at most one reply in flight (a unique index in the desk state): two
+presses of "send", by one person or two, post once. A reply the platform refuses keeps the
+platform's reason and leaves the item claimed and unanswered. A sent reply's URL is recorded as the
+item's response through the action queue, like any other desk action.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from care.desk import TriageError
+from desk.actions import ActionQueue, DeskAction, ItemState
+from desk.state import DeskState, read_time, stored_time
+
+MAX_REPLY_CHARACTERS = 10_000
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """The post a reply answers.
+
+    Attributes:
+        mention_key: the triage item's mention key, e.g. `x:2117198102787928064`.
+        platform: x, reddit, bluesky, mastodon, ...
+        native_id: the post's id on the platform.
+        url: the post's URL.
+        author_handle: who wrote it.
+    """
+
+    mention_key: str
+    platform: str
+    native_id: str | None
+    url: str | None
+    author_handle: str | None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The platform posted the reply.
+
+    Attributes:
+        url: the reply's URL on the platform: recorded as the item's response.
+    """
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The platform refused the reply.
+
+    Attributes:
+        reason: the platform's reason as it gave it (no credentials), shown to the agent.
+    """
+
+    reason: str
+
+
+class ReplyChannel(Protocol):
+    """Posts replies on the platforms that have a write API (the desk's interface to `care/replies/`)."""
+
+    def platforms(self) -> frozenset[str]:
+        """The platforms it can post on with the credentials it has, e.g. {"x", "reddit"}."""
+        ...
+
+    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused:
+        """Post `text` in reply to `target` on its platform, once.
+
+        Returns:
+            Posted with the reply's URL, or Refused with the platform's reason. Raising is for faults
+            of the desk's own (a bug); a network failure or a platform's error is a Refused.
+        """
+        ...
+
+
+class NoReplyChannel:
+    """No platform to post on: agents answer on the platform and record where."""
+
+    def platforms(self) -> frozenset[str]:
+        """None."""
+        return frozenset()
+
+    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused:
+        """Refuse: there is no write API here."""
+        return Refused(f"replies cannot be posted on {target.platform} from the desk")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply written on the desk, and where it stands."""
+
+    reply_id: int
+    mention_key: str
+    author: str
+    text: str
+    state: str
+    """awaiting_approval, sending, sent, refused or sent_back."""
+    approved_by: str | None
+    posted_url: str | None
+    refusal: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReplyDesk:
+    """Write, approve and send replies.
+
+    Args:
+        state: the desk state.
+        actions: the action queue (a sent reply becomes the item's response).
+        channel: where replies are posted.
+    """
+
+    def __init__(self, state: DeskState, actions: ActionQueue, channel: ReplyChannel):
+        self.state = state
+        self.actions = actions
+        self.channel = channel
+
+    def reply(
+        self, author: str, target: ReplyTarget, item: ItemState, escalated: bool, author_is_lead: bool, text: str,
+        at: datetime,
+    ) -> Reply:
+        """Send a reply now, or put it to a lead when the item is escalated and the author is not one.
+
+        Args:
+            author: who writes it: they must hold the item.
+            target: the post answered.
+            item: the item as it stands now (queued actions replayed).
+            escalated: whether the item is escalated.
+            author_is_lead: whether the author is a lead (a lead's reply needs no approval).
+            text: the reply.
+            at: now.
+
+        Raises:
+            TriageError: they do not hold the item, the text is empty or too long, the platform has no
+                write API here, or a reply to the item is already in flight.
+        """
+        text = text.strip()
+        if not text:
+            raise TriageError("write a reply first")
+        if len(text) > MAX_REPLY_CHARACTERS:
+            raise TriageError(f"a reply is at most {MAX_REPLY_CHARACTERS} characters")
+        if target.platform not in self.channel.platforms():
+            raise TriageError(
+                f"the desk cannot post on {target.platform}: answer there and record the answer's URL"
+            )
+        if not (item.status in ("claimed", "responded") and item.assignee == author):
+            holder = f"{item.assignee} holds it" if item.status == "claimed" else "nobody has claimed it"
+            raise TriageError(f"claim the item before replying ({holder})")
+        waits = escalated and not author_is_lead
+        reply_id = self._insert(target.mention_key, author, text, "awaiting_approval" if waits else "sending", at)
+        if waits:
+            self._note(target.mention_key, author, "reply written; it waits for a lead's approval", at)
+            return self.get(reply_id)
+        return self._send(reply_id, target, at)
+
+    def approve(self, reply_id: int, lead: str, target: ReplyTarget, item: ItemState, at: datetime) -> Reply:
+        """A lead approves an escalated item's reply, which is sent at once.
+
+        Raises:
+            TriageError: the reply is not waiting for approval (someone else approved or sent it back), or
+                its author no longer holds the item.
+        """
+        author = self.get(reply_id).author
+        if not (item.status in ("claimed", "responded") and item.assignee == author):
+            raise TriageError(f"{author} no longer holds the item ({item.assignee or 'nobody'} does): send it back")
+        if not self._move(reply_id, "awaiting_approval", "sending", at, approved_by=lead):
+            raise TriageError("this reply is no longer waiting for approval")
+        self._note(target.mention_key, lead, f"approved reply {reply_id}", at)
+        return self._send(reply_id, target, at)
+
+    def send_back(self, reply_id: int, lead: str, mention_key: str, note: str, at: datetime) -> Reply:
+        """A lead sends an escalated item's reply back to its author with a note; nothing is posted.
+
+        Raises:
+            TriageError: the reply is not waiting for approval.
+        """
+        note = note.strip() or "sent back without a note"
+        if not self._move(reply_id, "awaiting_approval", "sent_back", at, refusal=note):
+            raise TriageError("this reply is no longer waiting for approval")
+        self._note(mention_key, lead, f"sent reply {reply_id} back: {note}", at)
+        return self.get(reply_id)
+
+    def get(self, reply_id: int) -> Reply:
+        """One reply."""
+        with self.state.connect() as connection:
+            row = connection.execute(f"SELECT {_COLUMNS} FROM replies WHERE reply_id = ?", [reply_id]).fetchone()
+        if row is None:
+            raise TriageError(f"no reply {reply_id}")
+        return _reply(row)
+
+    def of_item(self, mention_key: str) -> list[Reply]:
+        """The item's replies, oldest first."""
+        with self.state.connect() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM replies WHERE mention_key = ? ORDER BY reply_id", [mention_key]
+            ).fetchall()
+        return [_reply(row) for row in rows]
+
+    def awaiting_approval(self) -> list[Reply]:
+        """Replies waiting for a lead, oldest first."""
+        with self.state.connect() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM replies WHERE state = 'awaiting_approval' ORDER BY reply_id"
+            ).fetchall()
+        return [_reply(row) for row in rows]
+
+    def _insert(self, mention_key: str, author: str, text: str, state: str, at: datetime) -> int:
+        try:
+            with self.state.write() as connection:
+                cursor = connection.execute(
+                    "INSERT INTO replies (mention_key, author, text, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [mention_key, author, text, state, stored_time(at), stored_time(at)],
+                )
+                return int(cursor.lastrowid or 0)
+        except sqlite3.IntegrityError:
+            raise TriageError("a reply to this item is already being sent or waits for approval") from None
+
+    def _send(self, reply_id: int, target: ReplyTarget, at: datetime) -> Reply:
+        reply = self.get(reply_id)
+        outcome = self.channel.send_reply(target, reply.text)
+        if isinstance(outcome, Posted):
+            self._move(reply_id, "sending", "sent", at, posted_url=outcome.url)
+            self.actions.submit(DeskAction(target.mention_key, "respond", reply.author, at, {"url": outcome.url}))
+        else:
+            self._move(reply_id, "sending", "refused", at, refusal=outcome.reason)
+            self._note(target.mention_key, reply.author, f"{target.platform} refused reply {reply_id}: {outcome.reason}", at)
+        return self.get(reply_id)
+
+    def _move(self, reply_id: int, from_state: str, to_state: str, at: datetime, **changes: str) -> bool:
+        assignments = "".join(f", {column} = ?" for column in changes)
+        with self.state.connect() as connection:
+            cursor = connection.execute(
+                f"UPDATE replies SET state = ?, updated_at = ?{assignments} WHERE reply_id = ? AND state = ?",
+                [to_state, stored_time(at), *changes.values(), reply_id, from_state],
+            )
+        return cursor.rowcount == 1
+
+    def _note(self, mention_key: str, actor: str, text: str, at: datetime) -> None:
+        self.actions.submit(DeskAction(mention_key, "note", actor, at, {"text": text}))
+
+
+_COLUMNS = "reply_id, mention_key, author, text, state, approved_by, posted_url, refusal, created_at, updated_at"
+
+
+def _reply(row: tuple[Any, ...]) -> Reply:
+    values = dict(zip(_COLUMNS.split(", "), row, strict=True))
+    values.update(created_at=read_time(values["created_at"]), updated_at=read_time(values["updated_at"]))
+    return Reply(**values)
