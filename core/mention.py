@@ -12,6 +12,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # reached through two feeds, or through a feed and a crawl, is one mention.
 WEB_PLATFORMS = frozenset({"news", "blog"})
 
+# The most text a mention keeps, in characters: a longer body is cut there and `text_truncated` set, so
+# that no one item (an article with an appendix, a feed entity expanded a million times) outweighs a run.
+MAX_TEXT_CHARS = 100_000
+
 _TRACKING_PARAMETERS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc", "_hsmi", "ref_src"}
 )
@@ -25,11 +29,17 @@ def canonical_url(url: str) -> str:
 
     Returns:
         The normalised URL; query parameters keep their order.
+
+    Raises:
+        ValueError: the URL cannot be read (a port that is not a number, a broken IPv6 address).
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as error:
+        raise ValueError(f"{url!r} is not a valid URL ({error})") from error
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     query = [
@@ -49,7 +59,7 @@ class Mention:
         source: the name of the configured source that collected it.
         native_id: the platform's own id (feed guid, tweet id), when there is one.
         url: where a person can read it.
-        text: the body as plain text.
+        text: the body as plain text, at most `MAX_TEXT_CHARS` characters.
         title: the headline, for articles and posts that have one.
         author_handle: the author's handle or byline.
         author_name: the author's display name.
@@ -66,6 +76,8 @@ class Mention:
             subscribers), when the platform says; the author's own audience is `author_followers`.
         score_hidden: the platform hides its score for now (the `score` in `engagement` is a placeholder).
         publisher: who published it, by name: the news outlet, the site, the feed's title.
+        text_truncated: the body was longer than `MAX_TEXT_CHARS` and `text` is its start (set when
+            the mention is made).
         extras: anything else the platform gives, kept as JSON; no stage reads it.
     """
 
@@ -88,7 +100,13 @@ class Mention:
     community_size: int | None = None
     score_hidden: bool = False
     publisher: str | None = None
+    text_truncated: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.text) > MAX_TEXT_CHARS:
+            object.__setattr__(self, "text", self.text[:MAX_TEXT_CHARS])
+            object.__setattr__(self, "text_truncated", True)
 
     @property
     def key(self) -> str:
@@ -115,5 +133,6 @@ class Mention:
         values["engagement"] = values["engagement"] or {}
         values["shared_links"] = values["shared_links"] or []
         values["score_hidden"] = bool(values["score_hidden"])
+        values["text_truncated"] = bool(values["text_truncated"])
         values["extras"] = values["extras"] or {}
         return cls(**values)
