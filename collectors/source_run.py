@@ -1,12 +1,21 @@
-"""What collecting one source in one run produced: mentions, a status, the next cursor."""
+"""What collecting one source in one run produced: mentions, a status, the next cursor; and running a
+collector so that whatever it does costs no other source (`collect_isolated`)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import CollectorError
 from core.mention import Mention
+from core.secret_scrubbing import SecretScrubber
+
+logger = logging.getLogger(__name__)
 
 Status = Literal["ok", "empty", "failed", "skipped"]
 
@@ -51,6 +60,33 @@ class SourceRun:
         """A source that was not collected this run; `reason` says what to configure."""
         return cls(source=source, kind=kind, status="skipped", error=reason)
 
+    @classmethod
+    def crashed(cls, source: str, kind: str, error: BaseException) -> SourceRun:
+        """A source whose collector raised an exception no collector should let out (a bug, or input
+        nobody foresaw): failed, naming the exception and where it was raised."""
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f", at {Path(frames[-1].filename).name} line {frames[-1].lineno}" if frames else ""
+        return cls.failed(source, kind, (
+            f"the {kind} collector failed unexpectedly ({type(error).__name__}: {error}{where}); nothing of this "
+            "source was kept this run and its cursor stays, so the next run tries again. If this repeats, "
+            "report it as an Overheard bug with this message (the task log has the traceback)"
+        ))
+
+    @classmethod
+    def cut_off(cls, source: str, kind: str, after_seconds: float, budget_seconds: float) -> SourceRun:
+        """A source still running well past its time budget (a server too slow, a page too heavy to parse)."""
+        return cls.failed(source, kind, (
+            f"cut off after {after_seconds:.0f} s: still running past its {budget_seconds:g} s time budget (a "
+            "server too slow, or a response too heavy to parse); nothing of this source was kept this run and its "
+            "cursor stays, so the next run tries again"
+        ))
+
+    def scrub(self, scrubber: SecretScrubber) -> None:
+        """Mask every secret in the error and warnings: upstream errors may echo the credentials sent."""
+        if self.error is not None:
+            self.error = scrubber.scrub(self.error)
+        self.warnings = [scrubber.scrub(warning) for warning in self.warnings]
+
     def summary(self) -> dict[str, Any]:
         """Everything but the mentions, JSON-ready: what the warehouse records in `runs`."""
         return {
@@ -65,3 +101,57 @@ class SourceRun:
             "duration_seconds": round(self.duration_seconds, 3),
             "deleted_keys": self.deleted_keys,
         }
+
+
+def cut_off_seconds(budget_seconds: float) -> float:
+    """When a source still running is cut off: its time budget, plus a tenth of it (at least 1 s) to
+    finish what it read once its requests stopped at the budget's end."""
+    return budget_seconds + max(1.0, budget_seconds / 10)
+
+
+def collect_isolated(
+    source: str, kind: str, collect: Callable[[], SourceRun], budget_seconds: float, scrubber: SecretScrubber
+) -> SourceRun:
+    """Run one source's collector so that nothing it does costs another source.
+
+    The collector runs on a thread of its own. Any exception it raises becomes this source's failed
+    run: a `CollectorError` with its own message, any other naming its type, message and place (and
+    the task log gets the traceback). A collector still running at `cut_off_seconds(budget_seconds)`
+    is reported cut off and left behind; its requests already stop at the budget's end. Every error
+    and warning is scrubbed of secrets.
+
+    Args:
+        source: the source's name.
+        kind: its kind.
+        collect: runs the collector on the source.
+        budget_seconds: the source's time budget.
+        scrubber: masks the secrets of every configured connection.
+
+    Returns:
+        The source's run, never raising.
+    """
+    outcome: list[SourceRun] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(collect())
+        except BaseException as error:  # noqa: BLE001 - whatever a collector raises is its own source's failure
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=f"collect-{source}", daemon=True)
+    thread.start()
+    thread.join(cut_off_seconds(budget_seconds))
+    if thread.is_alive():
+        result = SourceRun.cut_off(source, kind, cut_off_seconds(budget_seconds), budget_seconds)
+    elif failure and isinstance(failure[0], CollectorError):
+        result = SourceRun.failed(source, kind, failure[0])
+    elif failure:
+        logger.error("%s", scrubber.scrub(
+            f"source {source} ({kind}) failed unexpectedly:\n" + "".join(traceback.format_exception(failure[0]))
+        ))
+        result = SourceRun.crashed(source, kind, failure[0])
+    else:
+        result = outcome[0]
+    result.scrub(scrubber)
+    return result

@@ -12,8 +12,9 @@ from typing import Any
 
 from collectors.context import CollectionContext
 from collectors.http import HttpClient
-from collectors.source_run import SourceRun
+from collectors.source_run import SourceRun, collect_isolated
 from config.model import Config, Source
+from core.secret_scrubbing import SecretScrubber
 from core.staging import StagingArea
 
 Collector = Callable[[Any, Mapping[str, Any] | None, CollectionContext], SourceRun]
@@ -29,6 +30,13 @@ COLLECTORS: dict[str, str] = {
     "mastodon": "collectors.mastodon:collect_mastodon",
     "google_news": "collectors.google_news:collect_google_news",
     "bluesky": "collectors.bluesky:collect_bluesky",
+}
+
+# How long one source may take in a run, by kind (`CollectionContext.time_budget_seconds`): a feed is one
+# request and its retries; the others page through searches or crawl pages. docs/configuration.md says these.
+TIME_BUDGET_SECONDS: dict[str, float] = {
+    "rss": 120.0, "google_news": 120.0, "blog": 600.0, "x": 600.0, "reddit": 600.0, "hackernews": 600.0,
+    "mastodon": 600.0, "bluesky": 600.0,
 }
 
 
@@ -88,8 +96,13 @@ def collect_unit(
     window: tuple[datetime, datetime],
     credentials: Mapping[str, Mapping[str, Any]] | None = None,
     client: HttpClient | None = None,
+    time_budget_seconds: float | None = None,
 ) -> list[SourceRun]:
-    """Collect every source of a unit, hosts in parallel.
+    """Collect every source of a unit, hosts in parallel, each source isolated from the others.
+
+    Whatever one source's collector raises, or however long it hangs, is recorded as that source's
+    failure and the others are collected (`collect_isolated`); every error and warning is scrubbed of
+    the secrets of every configured connection and of the unit's source URLs.
 
     Args:
         config: the whole config.
@@ -99,6 +112,7 @@ def collect_unit(
             `backfill_days` from the window's end instead, where its platform allows.
         credentials: by connection id (see `CollectionContext`).
         client: the HTTP client; one is built from the config when not given.
+        time_budget_seconds: each source's time budget; by default its kind's (`TIME_BUDGET_SECONDS`).
 
     Returns:
         One outcome per source, in the unit's order.
@@ -107,16 +121,35 @@ def collect_unit(
     brands = tuple(config.all_brands)
     first_run_window = (min(window[0], window[1] - timedelta(days=config.backfill_days)), window[1])
     collector = collector_for(unit.kind)
+    budget_seconds = time_budget_seconds or TIME_BUDGET_SECONDS[unit.kind]
+    sources = [config.source(name) for name in unit.sources]
+    scrubber = SecretScrubber.for_connections(credentials or {}, (url for source in sources for url in _urls_of(source)))
 
     def collect(source: Source) -> SourceRun:
         cursor = cursors.get(source.name)
-        context = CollectionContext(client, brands, window if cursor else first_run_window, credentials or {})
+
+        def run_collector() -> SourceRun:
+            context = CollectionContext(
+                client, brands, window if cursor else first_run_window, credentials or {},
+                time_budget_seconds=budget_seconds,
+            )
+            return collector(source, cursor, context)
+
         started = time.perf_counter()
-        run = collector(source, cursor, context)
+        run = collect_isolated(source.name, source.kind, run_collector, budget_seconds, scrubber)
         run.duration_seconds = time.perf_counter() - started
         return run
 
-    return client.map_by_host([config.source(name) for name in unit.sources], lambda source: source.endpoint, collect)
+    return client.map_by_host(sources, lambda source: source.endpoint, collect)
+
+
+def _urls_of(source: Source) -> list[str]:
+    """Every URL a source's settings hold (its feed, its API base, its instances), which may carry a login."""
+    values = source.model_dump(mode="json").values()
+    return [
+        str(item) for value in values for item in (value if isinstance(value, list) else [value])
+        if isinstance(item, str) and "://" in item
+    ]
 
 
 def stage_unit(staging: StagingArea, unit: CollectionUnit, runs: list[SourceRun]) -> str:

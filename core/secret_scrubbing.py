@@ -2,16 +2,18 @@
 
 Upstream errors can echo a request back (a token endpoint answering with the Basic credentials it
 was sent, a proxy quoting the URL with its token), so a secret may arrive in any of the forms it was
-sent in: plain, URL-encoded, or base64 inside `Basic <login:password>`. Every form is replaced by `***`.
+sent in: plain, URL-encoded, or base64 inside `Basic <login:password>`. Every form is replaced by `***`,
+whatever its letter case (a URL's `login:password@host` may come back lowercased, as host names are).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
 SHORTEST_SECRET = 4
@@ -47,6 +49,23 @@ def connection_secrets(connection: Mapping[str, Any]) -> list[str]:
     return [secret for secret in secrets if len(secret) >= SHORTEST_SECRET]
 
 
+def url_secrets(url: str) -> list[str]:
+    """The credentials a URL carries in `login:password@` (a private feed behind HTTP Basic), as written and decoded.
+
+    A login alone (`https://token@host/`) is a secret too; a URL without either carries none.
+    """
+    try:
+        parts = urlsplit(url)
+        login, password = parts.username, parts.password
+    except ValueError:
+        return []
+    secrets = [login or "", password or ""]
+    secrets += [unquote(secret) for secret in secrets]
+    if login and password:
+        secrets += [f"{login}:{password}", f"{unquote(login)}:{unquote(password)}"]
+    return [secret for secret in secrets if len(secret) >= SHORTEST_SECRET]
+
+
 class SecretScrubber:
     """Replaces every form of the given secrets with `***`.
 
@@ -62,20 +81,24 @@ class SecretScrubber:
             forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
             encoded = base64.b64encode(secret.encode("utf-8")).decode("ascii")
             forms |= {encoded, encoded.rstrip("="), base64.urlsafe_b64encode(secret.encode("utf-8")).decode("ascii")}
-        # Longest first, so that replacing a secret leaves no part of a longer one behind.
-        self._forms = sorted(forms, key=len, reverse=True)
+        # Longest first, so that a secret is masked whole where a shorter one is part of it.
+        self._pattern = (
+            re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
+            if forms else None
+        )
 
     @classmethod
-    def for_connections(cls, credentials: Mapping[str, Mapping[str, Any]]) -> SecretScrubber:
-        """A scrubber for every secret of every connection (by connection id, as collectors take them)."""
-        return cls(secret for connection in credentials.values() for secret in connection_secrets(connection))
+    def for_connections(cls, credentials: Mapping[str, Mapping[str, Any]], urls: Iterable[str] = ()) -> SecretScrubber:
+        """A scrubber for every secret of every connection (by connection id, as collectors take them), and
+        for the credentials configured in any of `urls` (`url_secrets`)."""
+        return cls([
+            *(secret for connection in credentials.values() for secret in connection_secrets(connection)),
+            *(secret for url in urls for secret in url_secrets(url)),
+        ])
 
     def __bool__(self) -> bool:
-        return bool(self._forms)
+        return self._pattern is not None
 
     def scrub(self, text: str) -> str:
-        """`text` with every form of every secret replaced by `***`."""
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, MASK)
-        return text
+        """`text` with every form of every secret, in any letter case, replaced by `***`."""
+        return self._pattern.sub(MASK, text) if self._pattern else text

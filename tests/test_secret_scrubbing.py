@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
-from core.secret_scrubbing import SecretScrubber
+from core.secret_scrubbing import SecretScrubber, url_secrets
 
 REDDIT = {"login": "p-jcoLKBynTLew", "password": "gko_LXELoV07ZBNUXrvWZfzE3aI", "extra": {"user_agent": "overheard"}}
 WEBHOOK = {"password": "https://hooks.example/services/T000/B000/XXXXtokenXXXX", "extra": '{"api_token": "sk-live-1234"}'}
@@ -33,3 +33,21 @@ def test_text_without_secrets_is_unchanged_and_no_connection_means_no_scrubbing(
         "HTTP 503 from /r/x/search"
     )
     assert not SecretScrubber.for_connections({})
+
+
+def test_a_login_in_a_source_url_is_masked_as_written_decoded_and_lowercased():
+    url = "https://feed-reader:feed%2Fpass+word%409Lk%3D@private.example.com/feed.xml"
+    scrubber = SecretScrubber.for_connections({}, [url, "https://news.example.com/feed.xml"])
+    basic = base64.b64encode(b"feed-reader:feed/pass+word@9Lk=").decode()
+
+    # A robots.txt message lowercases scheme://netloc, login and password with it; a 401 echoes HTTP Basic.
+    scrubbed = scrubber.scrub(
+        f"could not fetch {url.lower().removesuffix('feed.xml')}robots.txt; the server said: Authorization: Basic {basic} "
+        "(password feed/pass+word@9Lk=)"
+    )
+
+    assert scrubbed == (
+        "could not fetch https://***@private.example.com/robots.txt; the server said: Authorization: Basic *** (password ***)"
+    )
+    assert url_secrets("https://news.example.com/feed.xml") == []
+    assert url_secrets("https://news.example.com:80x/") == []
