@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from collectors.context import CollectionContext
 from collectors.http import HttpClient
 from collectors.source_run import SourceRun, collect_isolated
 from config.model import Config, Source
+from core.mention import Mention
 from core.secret_scrubbing import SecretScrubber
 from core.staging import StagingArea
 
@@ -155,12 +156,26 @@ def _urls_of(source: Source) -> list[str]:
 def stage_unit(staging: StagingArea, unit: CollectionUnit, runs: list[SourceRun]) -> str:
     """Write a unit's mentions and outcomes to staging.
 
+    A mention that cannot be keyed (a URL that cannot be read, neither URL nor id) is left out with a
+    warning on its source, so that one row never costs the others.
+
     Returns:
         The URL of the unit's manifest: `{"unit": ..., "mentions": URL, "sources": [outcome, ...]}`.
     """
-    mentions_url = staging.write_jsonl(
-        f"{unit.id}/collected.jsonl", (mention.to_json() for run in runs for mention in run.mentions)
-    )
+    left_out: list[tuple[SourceRun, Mention]] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for run in runs:
+            for mention in run.mentions:
+                try:
+                    yield mention.to_json()
+                except ValueError as error:
+                    left_out.append((run, mention))
+                    run.warnings.append(f"a mention was left out: {error}")
+
+    mentions_url = staging.write_jsonl(f"{unit.id}/collected.jsonl", rows())
+    for run, mention in left_out:
+        run.mentions.remove(mention)
     return staging.write_json(
         f"{unit.id}/collected.json",
         {"unit": unit.to_json(), "mentions": mentions_url, "sources": [run.summary() for run in runs]},

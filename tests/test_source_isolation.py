@@ -8,6 +8,7 @@ secrets scrubbed, and every other source of the unit is collected.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -103,6 +104,10 @@ def scripted_collector(source: FeedSource, cursor: Any, context: CollectionConte
         mention = Mention("news", source.name, None, "https://news.example.com/prices", "Brightwave raises prices")
         return SourceRun(source.name, source.kind, "ok", mentions=[mention], items_fetched=1,
                          warnings=[f"the server echoed Authorization: Basic {basic}"])
+    if source.name == "bad-link":
+        mentions = [Mention("news", source.name, None, url, "Brightwave outage")
+                    for url in ("http://news.example.com:80x/outage", "https://news.example.com/outage")]
+        return SourceRun(source.name, source.kind, "ok", mentions=mentions, items_fetched=2)
     if source.name == "not-a-feed":
         return SourceRun(source.name, source.kind, "ok", items_fetched=feedparser.parse(b"").version)
     if source.name == "echoes-a-secret":
@@ -119,7 +124,7 @@ def test_any_exception_or_hang_of_one_source_is_its_own_failure_with_secrets_scr
     tmp_path: Path, fast_http: HttpSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(COLLECTORS, "rss", f"{__name__}:scripted_collector")
-    names = ["good", "not-a-feed", "echoes-a-secret", "refused", "exits", "hangs"]
+    names = ["good", "bad-link", "not-a-feed", "echoes-a-secret", "refused", "exits", "hangs"]
     config = _config(tmp_path, {name: f"https://{name}.example.com/feed.xml" for name in names})
     [unit] = plan_units(config)
 
@@ -145,8 +150,21 @@ def test_any_exception_or_hang_of_one_source_is_its_own_failure_with_secrets_scr
         "cut off after 2 s: still running past its 0.5 s time budget (a server too slow, or a response too heavy to "
         "parse); nothing of this source was kept this run and its cursor stays, so the next run tries again"
     ))
-    assert all(run.cursor is None for run in runs[1:])
+    assert all(run.cursor is None for run in runs[2:])
     assert elapsed < 3  # the hanging source is cut off at 1.5 s, its budget and a grace of 1 s
+
+    # Staged: every mention that can be keyed; the one that cannot is a warning of its source.
+    manifest_url = stage_unit(StagingArea(str(tmp_path / "staging"), "manual__2026-11-02"), unit, runs)
+    [staged_file] = (tmp_path / "staging").rglob("collected.jsonl")
+    staged = [json.loads(line) for line in staged_file.read_text(encoding="utf-8").splitlines()]
+    assert [(row["source"], row["key"]) for row in staged] == [
+        ("good", "https://news.example.com/prices"), ("bad-link", "https://news.example.com/outage")
+    ]
+    assert runs[1].warnings == [(
+        "a mention was left out: 'http://news.example.com:80x/outage' is not a valid URL "
+        "(Port could not be cast to integer value as '80x')"
+    )]
+    assert manifest_url.endswith("collected.json") and runs[1].summary()["mentions_collected"] == 1
 
 
 def test_every_source_kind_has_a_time_budget() -> None:
