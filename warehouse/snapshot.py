@@ -18,10 +18,19 @@ How the copy is made, and why:
   half-written one (`open_snapshot` also makes sure DuckDB's two opens of the path got the same file);
   a reader that has the old one open keeps reading it until it closes.
 - The copy carries a one-row table `snapshot_info` saying when it was published and by which run.
+- A publisher killed mid-publish leaves its temporary copy, `<stem>.read.duckdb.<hex>.publishing`
+  (a full copy of the warehouse). Each publisher holds an `flock` on its copy from creating it until
+  it is renamed or removed, shared with the copying child process, and the kernel releases it when
+  they die; so the next publisher removes every copy nobody holds, and leftovers never accumulate.
+- A publish that fails (a full disk, say) raises `SnapshotNotPublished` with the cause: what was
+  committed stays committed, and readers keep the previous snapshot until the next publish.
 """
 
 from __future__ import annotations
 
+import fcntl
+import glob
+import logging
 import os
 import subprocess
 import sys
@@ -30,7 +39,11 @@ from pathlib import Path
 
 import duckdb
 
+from core.errors import OverheardError
+
 SNAPSHOT_SUFFIX = ".read.duckdb"
+# The temporary copy a publisher writes, `<snapshot>.<hex>.publishing`, before renaming it onto the snapshot.
+PUBLISHING_SUFFIX = ".publishing"
 
 # In the snapshot only (the pipeline's file has no such table): when it was published and by which run.
 SNAPSHOT_INFO_COLUMNS = "published_at TIMESTAMPTZ NOT NULL, run_id VARCHAR"
@@ -38,6 +51,12 @@ _ALIAS = "overheard_publishing_snapshot"
 _OPEN_ATTEMPTS = 5
 # Run in a child process (see the module docstring): copy argv[1] to argv[2].
 _COPY_FILE = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
+
+logger = logging.getLogger(__name__)
+
+
+class SnapshotNotPublished(OverheardError):
+    """The warehouse committed, but its snapshot could not be replaced; the message gives the cause."""
 
 
 def snapshot_path(warehouse_path: str | Path) -> Path:
@@ -72,23 +91,92 @@ def publish_snapshot(
         The snapshot's path.
     """
     target = snapshot_path(warehouse_path)
-    # Unique per call, so that a file left by a publisher killed mid-copy is never reused.
-    publishing = target.with_name(f"{target.name}.{uuid.uuid4().hex}.publishing")
+    _remove_abandoned_copies(target)
+    publishing, claim = _claim_copy(target)
     try:
         connection.execute("CHECKPOINT")
-        subprocess.run([sys.executable, "-I", "-S", "-c", _COPY_FILE, str(warehouse_path), str(publishing)], check=True)
+        _copy(Path(warehouse_path), publishing, claim)
         _record_publication(connection, publishing, run_id)
         _sync(publishing)
         # Nothing ever writes the snapshot, so a WAL beside it is a leftover of someone who opened it
         # read-write; DuckDB refuses to open the new file with it ("WAL does not match database file").
         Path(f"{target}.wal").unlink(missing_ok=True)
         os.replace(publishing, target)
-    except BaseException:
+    except BaseException as error:
         for leftover in (publishing, Path(f"{publishing}.wal")):
             leftover.unlink(missing_ok=True)
+        if isinstance(error, (OSError, duckdb.IOException)):
+            raise SnapshotNotPublished(
+                f"the warehouse committed, but its snapshot {target} could not be published: {error}. Readers see "
+                "the previous snapshot until the next publish (retrying the task publishes it)"
+            ) from error
         raise
+    finally:
+        os.close(claim)
     _sync(target.parent)
     return target
+
+
+def _claim_copy(snapshot: Path) -> tuple[Path, int]:
+    """A new temporary copy's path beside the snapshot, and a descriptor holding an flock on it.
+
+    A name unique per call, so that a file left by a killed publisher is never reused. Between
+    creating the file and locking it, another publisher may take it for abandoned and remove it;
+    the path is then checked to still be the locked file, and another name is tried if not.
+    """
+    while True:
+        publishing = snapshot.with_name(f"{snapshot.name}.{uuid.uuid4().hex}{PUBLISHING_SUFFIX}")
+        claim = os.open(publishing, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(claim, fcntl.LOCK_EX)
+        if _names(publishing, claim):
+            return publishing, claim
+        os.close(claim)
+
+
+def _remove_abandoned_copies(snapshot: Path) -> None:
+    """Remove the temporary copies (and their WALs) that no living publisher holds: killed mid-publish."""
+    pattern = f"{glob.escape(snapshot.name)}.*{PUBLISHING_SUFFIX}"
+    for copy in sorted(snapshot.parent.glob(pattern)):
+        try:
+            descriptor = os.open(copy, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            continue  # a publisher at work
+        try:
+            if _names(copy, descriptor):
+                copy.unlink()
+                Path(f"{copy}.wal").unlink(missing_ok=True)
+                logger.info("removed %s, left by a publisher that was killed", copy)
+        finally:
+            os.close(descriptor)
+    for wal in snapshot.parent.glob(f"{pattern}.wal"):
+        if not wal.with_suffix("").exists():
+            wal.unlink(missing_ok=True)
+
+
+def _names(path: Path, descriptor: int) -> bool:
+    """Whether `path` is (still) the file open as `descriptor`."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(descriptor)
+    return (status.st_dev, status.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _copy(warehouse: Path, copy: Path, claim: int) -> None:
+    """Copy the warehouse file's bytes into `copy` in a child process that shares the claim's flock."""
+    copied = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _COPY_FILE, str(warehouse), str(copy)],
+        pass_fds=(claim,), capture_output=True, text=True, check=False,
+    )
+    if copied.returncode != 0:
+        lines = copied.stderr.strip().splitlines()
+        raise OSError(f"copying {warehouse} failed: {lines[-1] if lines else f'exit status {copied.returncode}'}")
 
 
 def _record_publication(connection: duckdb.DuckDBPyConnection, copy: Path, run_id: str | None) -> None:
