@@ -5,20 +5,28 @@ Everything runs in one transaction on the warehouse, and running it again for th
 nothing: categories, items, observations, spikes and alerts are all keyed. Alert delivery (network)
 happens after the commit, in `care.alerts.deliver_pending`.
 
-A mention is triaged when it is earned (not owned, not deleted), first seen in this run, and matches
-a playbook category: the category's query on its title and text, its `about` (brand, competitor or
-any) on the roles of the brands it mentions, and its `sentiment` list when given. It gets every
-category it matches in `mention_categories`, and one triage item for the first of them in playbook
-order (list the most severe first), for the first brand that category applies to.
+A mention is triaged when it is earned (not owned, not deleted), first seen in this run or in a run
+no care step has triaged yet (see below), and matches a playbook category: the category's query on
+its title and text, its `about` (brand, competitor or any) on the roles of the brands it mentions,
+and its `sentiment` list when given. It gets every category it matches in `mention_categories`, and
+one triage item for the first of them in playbook order (list the most severe first), for the first
+brand that category applies to.
+
+Catching up: a run whose load committed but whose care step failed or never ran (a task that died,
+a DAG run marked failed) is not lost. Each care step records the runs it triaged in `triaged_runs`,
+and also triages the earned mentions first seen in the last `CATCH_UP` (3 days, a weekend's outage)
+by runs missing there. Their items open at the mention's first sighting, so their service-level
+clocks and breach alerts are as if the step had run on time. Older mentions are not triaged (an
+answer would come days late); neither is a warehouse's history when a playbook is first added, past
+its last 3 days.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +41,9 @@ from config.model import Config
 from config.playbook import CategoryConfig, Playbook
 from core.transactions import transaction
 from query.boolean import MatchableRecord, Query, parse_query
+
+# How far back a care step triages the mentions of runs no care step has triaged (module docstring).
+CATCH_UP = timedelta(days=3)
 
 
 @dataclass
@@ -57,7 +68,7 @@ class CareOutcome:
 
 
 class CareStep:
-    """Runs the playbook on the mentions of one run.
+    """Runs the playbook on the mentions of one run (and of recent runs no care step triaged).
 
     Args:
         connection: the open warehouse, outside a transaction.
@@ -80,7 +91,8 @@ class CareStep:
         outcome = CareOutcome()
         with transaction(self.connection):
             self._observe_engagement()
-            outcome.categorised, opened = self._categorise_and_open()
+            untriaged = self._untriaged()
+            outcome.categorised, opened = self._categorise_and_open(untriaged)
             outcome.opened = len(opened)
             rescored_escalations = self._rescore_open_items()
             outcome.rescored = len(rescored_escalations)
@@ -94,6 +106,10 @@ class CareStep:
             wanted = set(self.playbook.alerts.kinds)
             outcome.alerts = record_alerts(
                 self.connection, [a for a in [*alerts, *breaches, *spike_alerts] if a.kind in wanted], self.now
+            )
+            self.connection.execute(
+                "INSERT INTO triaged_runs SELECT unnest($runs::VARCHAR[]), $now ON CONFLICT DO NOTHING",
+                {"runs": sorted({self.run_id, *(row["first_run_id"] for _, row in untriaged)}), "now": self.now},
             )
         return outcome
 
@@ -140,26 +156,31 @@ class CareStep:
     def _queries(self) -> dict[str, Query]:
         return {category.name: parse_query(category.query) for category in self.playbook.categories}
 
-    def _new_mentions(self) -> Iterator[tuple[MatchableRecord, dict[str, Any]]]:
+    def _untriaged(self) -> list[tuple[MatchableRecord, dict[str, Any]]]:
+        """The earned mentions of this run, and of the runs of the last `CATCH_UP` no care step triaged."""
         rows = self.connection.execute(
             """
             SELECT m.mention_key, m.platform, m.source, m.native_id, m.url, m.title, m.text, m.author_handle,
                    m.published_at, m.lang, m.sentiment_label, m.sentiment_score, m.reach_estimate,
-                   m.author_followers, m.first_seen_at,
+                   m.author_followers, m.first_seen_at, m.first_run_id,
                    list(struct_pack(brand := b.brand, role := b.role) ORDER BY b.role, b.brand) AS brands
             FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)
-            WHERE m.first_run_id = ?
+            WHERE m.first_run_id = $run_id
+               OR (m.first_seen_at > $since AND m.first_seen_at <= $now
+                   AND m.first_run_id NOT IN (SELECT run_id FROM triaged_runs))
             GROUP BY ALL ORDER BY m.mention_key
             """,
-            [self.run_id],
+            {"run_id": self.run_id, "since": self.now - CATCH_UP, "now": self.now},
         ).fetchall()
         columns = ["key", "platform", "source", "native_id", "url", "title", "text", "author_handle", "published_at",
                    "lang", "sentiment_label", "sentiment_score", "reach_estimate", "author_followers",
-                   "first_seen_at", "brands"]
+                   "first_seen_at", "first_run_id", "brands"]
+        untriaged = []
         for values in rows:
             row = dict(zip(columns, values, strict=True))
             mention = MatchableRecord(row["text"], row["title"], row["url"], row["author_handle"], row["platform"])
-            yield mention, row
+            untriaged.append((mention, row))
+        return untriaged
 
     def _categories_of(self, mention: MatchableRecord, row: dict[str, Any]) -> list[tuple[CategoryConfig, str]]:
         """The categories the mention matches, in playbook order, each with the brand it is for."""
@@ -174,8 +195,10 @@ class CareStep:
                 found.append((category, brand))
         return found
 
-    def _categorise_and_open(self) -> tuple[int, dict[str, dict[str, Any]]]:
-        matched = [(mention, row, categories) for mention, row in self._new_mentions()
+    def _categorise_and_open(
+        self, untriaged: list[tuple[MatchableRecord, dict[str, Any]]]
+    ) -> tuple[int, dict[str, dict[str, Any]]]:
+        matched = [(mention, row, categories) for mention, row in untriaged
                    if (categories := self._categories_of(mention, row))]
         if not matched:
             return 0, {}

@@ -152,6 +152,30 @@ def test_running_the_step_again_for_the_same_run_changes_nothing(config, warehou
     assert {table: warehouse.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in tables} == before
 
 
+def test_the_mentions_of_a_run_whose_care_step_never_ran_are_triaged_by_the_next_one(config, warehouse):
+    died = MONDAY_NOON - timedelta(hours=1)
+    # run-1's load committed; its care task died. run-0 is older than the catch-up look-back (3 days).
+    add_mention(warehouse, "x:1", "Brightwave outage in Leeds again", "run-1", died)
+    add_mention(warehouse, "x:7", "Brightwave announced its results", "run-1", died, sentiment=0.0)
+    add_mention(warehouse, "x:0", "Brightwave billed me twice", "run-0", MONDAY_NOON - timedelta(days=4))
+    add_mention(warehouse, "x:2", "Brightwave so slow tonight", "run-2", MONDAY_NOON)
+
+    outcome = CareStep(warehouse, config, "run-2", MONDAY_NOON).run()
+
+    # x:1 opened when it was first seen, 11:00: due by 12:00 and already breached.
+    assert items(warehouse) == {
+        "x:1": ("complaint", "care", "default_queue", False, "ana", datetime(2026, 11, 2, 12, tzinfo=UTC), "open"),
+        "x:2": ("complaint", "care", "default_queue", False, "bo", datetime(2026, 11, 2, 13, tzinfo=UTC), "open"),
+    }
+    assert (outcome.categorised, outcome.opened, [alert.alert_key for alert in outcome.alerts]) == (
+        2, 2, ["breach:x:1"]
+    )
+    assert warehouse.execute("SELECT run_id FROM triaged_runs ORDER BY 1").fetchall() == [("run-1",), ("run-2",)]
+
+    later = CareStep(warehouse, config, "run-3", MONDAY_NOON + timedelta(hours=1)).run()
+    assert (later.categorised, later.opened) == (0, 0) and "x:0" not in items(warehouse)
+
+
 def test_engagement_growth_between_runs_raises_priority_and_escalates(config, warehouse):
     add_mention(warehouse, "x:9", "Brightwave outage, third time", "run-1", MONDAY_NOON, followers=200_000,
                 reach=200_000, engagement={"likes": 10, "retweets": 2, "impressions": 900})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from core.staging import StagingArea
 from enrich.pipeline import enrich_unit
 from warehouse.connection import open_warehouse, read_warehouse
 from warehouse.load import load_run
-from warehouse.snapshot import publish_snapshot, snapshot_path
+from warehouse.snapshot import PUBLISHING_SUFFIX, publish_snapshot, snapshot_path
 
 REPO = Path(__file__).resolve().parents[1]
 CYCLES = 20
@@ -276,3 +277,47 @@ def test_a_wal_left_beside_the_snapshot_by_a_read_write_session_does_not_break_t
     with read_warehouse(warehouse) as reader:
         assert totals(reader) == [5, 5]
         assert reader.execute("SELECT run_id FROM snapshot_info").fetchall() == [("run-2",)]
+
+
+# A writer killed (SIGKILL) while publishing, once its copy of the warehouse is written: what a task killed
+# for memory, or a worker lost mid-publish, leaves behind.
+KILLED_WHILE_PUBLISHING = """
+import os, signal, sys
+import warehouse.snapshot
+from warehouse.connection import open_warehouse
+warehouse.snapshot._record_publication = lambda *arguments: os.kill(os.getpid(), signal.SIGKILL)
+connection = open_warehouse(sys.argv[1])
+connection.execute("INSERT INTO runs SELECT * FROM runs")
+warehouse.snapshot.publish_snapshot(connection, sys.argv[1], "run-killed")
+"""
+
+
+def test_copies_left_by_publishers_killed_mid_publish_are_removed_by_the_next_publisher(tmp_path):
+    warehouse = tmp_path / "overheard.duckdb"
+    with open_warehouse(warehouse) as connection:
+        add_mentions(connection, 0, 3, "run-1")
+        publish_snapshot(connection, warehouse, "run-1")
+    for _ in range(3):
+        assert python(KILLED_WHILE_PUBLISHING, str(warehouse)).wait(timeout=60) == -9
+        # Each killed publisher left its full copy, and removed the one the previous killed publisher left.
+        [left] = tmp_path.glob(f"overheard.read.duckdb.*{PUBLISHING_SUFFIX}")
+        assert left.stat().st_size == warehouse.stat().st_size
+    # A publisher at work holds an flock on its copy (here: this test, on a copy of its own).
+    working = tmp_path / f"overheard.read.duckdb.{'0' * 32}{PUBLISHING_SUFFIX}"
+    working.write_bytes(b"being copied")
+    claim = os.open(working, os.O_RDONLY)
+    fcntl.flock(claim, fcntl.LOCK_EX)
+
+    with open_warehouse(warehouse) as connection:
+        add_mentions(connection, 3, 2, "run-2")
+        publish_snapshot(connection, warehouse, "run-2")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ["overheard.duckdb", "overheard.read.duckdb", working.name]
+    )
+    os.close(claim)
+    with open_warehouse(warehouse) as connection:
+        publish_snapshot(connection, warehouse, "run-3")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["overheard.duckdb", "overheard.read.duckdb"]
+    with read_warehouse(warehouse) as reader:
+        assert totals(reader) == [5, 5]

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+import time
 import types
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,13 +21,14 @@ from config.model import Config
 from core.enriched_mention import EnrichedMention
 from core.mention import Mention
 from core.staging import StagingArea
-from core.transactions import transaction
+from core.transactions import CommitFailed, transaction
 from enrich.pipeline import enrich_unit
 from enrich.stories.duckdb_store import DuckDBStoryStore, assign_warehouse_stories
-from warehouse.connection import open_warehouse
+from warehouse.connection import WarehouseLocked, open_warehouse
 from warehouse.cursors import read_cursors
 from warehouse.load import NOT_MENTION_COLUMNS, STAGED_COLUMNS, load_run
 from warehouse.schema import migrate, migrations
+from warehouse.snapshot import SnapshotNotPublished
 from warehouse.summary import run_summary
 
 WINDOW = (datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC))
@@ -199,7 +204,8 @@ def test_mentions_a_platform_deleted_leave_the_views(config):
         (True, NEXT_WINDOW[1])
     ]
     assert table(config, "SELECT mention_key FROM earned_mentions ORDER BY 1") == [("https://techwire.example/deal",)]
-    assert table(config, "SELECT mentions_deleted FROM runs WHERE run_id = 'run-2'") == [(0,)]  # the retry found it done
+    # The retry found it done, and the run keeps the count of its first commit.
+    assert table(config, "SELECT mentions_deleted FROM runs WHERE run_id = 'run-2'") == [(1,)]
     # The daily aggregates behind the analyst views were recomputed for the deleted mention's day.
     assert table(config, volume) == [(brand, count - 1) if brand == "Brightwave" else (brand, count) for brand, count in before]
 
@@ -323,4 +329,168 @@ def test_an_upgraded_warehouse_finds_the_typed_fields_in_extras_and_tells_the_sa
     stories = DuckDBStoryStore(connection).assignments(["x:101", "x:102"])
     assert [(stories[key].story_id, stories[key].reason, stories[key].via) for key in ("x:101", "x:102")] == [
         ("x:100", "retweet", "x:100"), ("x:100", "link", "x:100")
+    ]
+
+
+def test_a_load_that_committed_then_died_publishing_keeps_its_cursors_and_counts_when_retried(config, monkeypatch):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    second = [SourceRun("techwire", "rss", "ok", items_fetched=2, cursor={"etag": '"v2"'},
+                        deleted_keys=["https://techwire.example/deal"], mentions=[
+                            article("outage", "Brightwave is down across the north, customers furious."),
+                            article("recovery", "Brightwave says service is back."),
+                        ])]
+    urls = stage_run(config, "run-2", second)
+
+    def disk_full(*args, **kwargs):
+        raise SnapshotNotPublished("the warehouse committed, but its snapshot could not be published: disk full")
+
+    monkeypatch.setattr(warehouse.load, "publish_snapshot", disk_full)
+    with pytest.raises(SnapshotNotPublished):
+        load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)
+    monkeypatch.undo()
+    counts = "SELECT items_fetched, mentions_matched, mentions_new, mentions_seen_before, mentions_deleted FROM runs"
+    assert table(config, f"{counts} WHERE run_id = 'run-2'") == [(2, 2, 1, 1, 1)]
+    # The snapshot still says run-1; the next plan must not fetch again what run-2 committed.
+    with duckdb.connect(str(Path(config.warehouse.path).with_suffix(".read.duckdb")), read_only=True) as snapshot:
+        assert snapshot.execute("SELECT cursor FROM source_cursors WHERE source = 'techwire'").fetchall() == [
+            ('{"etag": "\\"v1\\""}',)
+        ]
+    assert read_cursors(config.warehouse.path)["techwire"] == {"etag": '"v2"'}
+
+    retried = load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)  # Airflow retries the task
+
+    assert (retried.mentions_new, retried.mentions_seen_again, retried.mentions_deleted) == (0, 2, 0)
+    assert table(config, f"{counts} WHERE run_id = 'run-2'") == [(2, 2, 1, 1, 1)]
+    assert table(config, "SELECT count(*) FROM mentions") == [(4,)]
+
+
+def test_an_older_run_loaded_after_a_newer_one_changes_nothing_the_newer_one_saw(config):
+    newer = [SourceRun("techwire", "rss", "ok", items_fetched=1, cursor={"etag": '"v2"'}, mentions=[
+        article("outage", "Update: Brightwave restored service; Tidewell offered help."),
+    ])]
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", newer))
+    # The older run (a backfill, a late retry) had the first version, and took the post for deleted.
+    older = [dataclasses.replace(FIRST_RUN[0], deleted_keys=["https://techwire.example/outage"]), FIRST_RUN[1]]
+
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", older))
+
+    assert table(config, """SELECT text, is_deleted, first_run_id, last_run_id, last_seen_at FROM mentions
+                            WHERE mention_key = 'https://techwire.example/outage'""") == [
+        ("Update: Brightwave restored service; Tidewell offered help.", False, "run-2", "run-2", NEXT_WINDOW[1])
+    ]
+    assert table(config, "SELECT brand FROM mention_brands WHERE mention_key = 'https://techwire.example/outage' "
+                         "ORDER BY 1") == [("Brightwave",), ("Tidewell",)]
+    assert table(config, "SELECT mention_key, first_run_id FROM mentions WHERE mention_key LIKE '%deal'") == [
+        ("https://techwire.example/deal", "run-1")
+    ]
+    assert read_cursors(config.warehouse.path) == {"techwire": {"etag": '"v2"'}, "gazette": {"etag": '"g1"'}}
+    assert table(config, "SELECT source, mentions_new, mentions_seen_before, mentions_deleted FROM runs "
+                         "WHERE run_id = 'run-1' ORDER BY 1") == [("gazette", 1, 0, 0), ("techwire", 1, 1, 0)]
+
+
+def test_a_commit_on_a_full_disk_names_the_disk_and_keeps_what_was_there(config, tmp_path):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    before = table(config, "SELECT count(*), (SELECT count(*) FROM runs) FROM mentions")
+    urls = stage_run(config, "run-2", [SourceRun("techwire", "rss", "ok", items_fetched=1, cursor={"etag": '"v2"'},
+                                                 mentions=[article("recovery", "Brightwave says service is back.")])])
+    wal = Path(f"{config.warehouse.path}.wal")
+    wal.symlink_to("/dev/full")  # every write to the WAL fails with ENOSPC, as on a full disk
+    try:
+        with pytest.raises(CommitFailed, match="No space left on device") as failed:
+            load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)
+    finally:
+        wal.unlink()
+    assert "cannot rollback" not in str(failed.value)
+    assert table(config, "SELECT count(*), (SELECT count(*) FROM runs) FROM mentions") == before
+    assert read_cursors(config.warehouse.path)["techwire"] == {"etag": '"v1"'}
+
+    # A migration on a full disk says so too, and leaves the schema where it was.
+    older = tmp_path / "older.duckdb"
+    with duckdb.connect(str(older)) as connection:
+        connection.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL)")
+        for version, name, sql in migrations()[:-1]:
+            with transaction(connection):
+                connection.execute(sql)
+                connection.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, name])
+    Path(f"{older}.wal").symlink_to("/dev/full")
+    with pytest.raises(CommitFailed, match="No space left on device"):
+        open_warehouse(older)
+    Path(f"{older}.wal").unlink()
+    with duckdb.connect(str(older), read_only=True) as connection:
+        assert connection.execute("SELECT max(version) FROM schema_migrations").fetchone() == (migrations()[-2][0],)
+
+
+# Another process with the warehouse open for writing (an analyst's session, an agent's action), for argv[2] seconds.
+HOLD_THE_FILE = (
+    "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1]); print('holding', flush=True); "
+    "time.sleep(float(sys.argv[2]))"
+)
+
+
+def hold(path: str, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_FILE, path, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    return holder
+
+
+def test_a_load_waits_for_another_writer_and_loads_when_it_lets_go(config):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    urls = stage_run(config, "run-2", [SourceRun("techwire", "rss", "ok", items_fetched=1, cursor={"etag": '"v2"'},
+                                                 mentions=[article("recovery", "Brightwave says service is back.")])])
+    holder = hold(config.warehouse.path, 1.0)
+    started = time.monotonic()
+
+    result = load_run(config.warehouse.path, "run-2", NEXT_WINDOW, urls)
+
+    assert time.monotonic() - started > 0.5 and holder.wait(timeout=10) == 0
+    assert (result.mentions_new, table(config, "SELECT count(*) FROM mentions")) == (1, [(4,)])
+
+
+def test_a_writer_that_waited_in_vain_names_the_process_holding_the_warehouse(config):
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", FIRST_RUN))
+    holder = hold(config.warehouse.path, 60)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WarehouseLocked) as locked:
+            open_warehouse(config.warehouse.path, lock_wait_seconds=1)
+        assert 1 <= time.monotonic() - started < 5
+        message = str(locked.value)
+        assert f"the warehouse {config.warehouse.path} is held by PID {holder.pid} (" in message
+        assert "still was after waiting 1 s" in message and "end it: analysts query the snapshot" in message
+        # The plan, meanwhile, reads the cursors of the last published snapshot.
+        assert read_cursors(config.warehouse.path, lock_wait_seconds=0.5) == {
+            "techwire": {"etag": '"v1"'}, "gazette": {"etag": '"g1"'}
+        }
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_run_summary_accounts_for_every_item_fetched(config):
+    long_name = "regional-gazette-business-and-technology"
+    config = config.model_copy(update={"sources": [*config.sources, config.sources[1].model_copy(update={"name": long_name})]})
+    first = [
+        # Read 5 items, 2 of them outside the run's window; of the 3 kept, "weather" names no brand.
+        dataclasses.replace(FIRST_RUN[0], items_fetched=5),
+        # Also syndicates techwire's deal story: a repeat within the run.
+        SourceRun(long_name, "rss", "ok", items_fetched=2, mentions=[
+            article("press", "Brightwave opens a new office.", source=long_name, host="brightwave.example"),
+            article("deal", "Tidewell and Brightwave sign a network sharing deal.", source=long_name),
+        ]),
+    ]
+    load_run(config.warehouse.path, "run-1", WINDOW, stage_run(config, "run-1", first))
+    again = [SourceRun("techwire", "rss", "ok", items_fetched=2, cursor={"etag": '"v2"'}, mentions=[
+        article("outage", "Update: Brightwave restored service."), article("recovery", "Brightwave is back."),
+    ])]
+    load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", again))
+
+    first_lines = run_summary(config.warehouse.path, "run-1").splitlines()
+    assert first_lines[2:5] == [
+        "source                                    status  fetched  not kept  unmatched  matched  new  seen before  repeated",
+        "regional-gazette-business-and-technology  ok            2         0          0        2    1            0         1",
+        "techwire                                  ok            5         2          1        2    2            0         0",
+    ]
+    assert run_summary(config.warehouse.path, "run-2").splitlines()[2:4] == [
+        "source    status  fetched  not kept  unmatched  matched  new  seen before  repeated",
+        "techwire  ok            2         0          0        2    1            1         0",
     ]

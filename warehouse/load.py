@@ -1,5 +1,18 @@
 """Loading a run: upsert mentions and their brands, record each source's outcome and advance the
-cursors of the sources that succeeded, all in one transaction."""
+cursors of the sources that succeeded, all in one transaction.
+
+Loads can come twice and out of order: Airflow retries a load whose commit went through but whose
+task failed later (in the snapshot publish, say), and a backfill or a late retry loads an older run
+after a newer one. So:
+
+- a run's counts are those of its first commit: each mention is counted new, and each deletion
+  counted, in the attempt that made it, and a retry adds what it adds (nothing, when it loads the
+  same files again);
+- a mention changes only from an observation at least as recent as the one it holds (its
+  `last_seen_at`): an older run's copy of it changes neither its text, engagement, brands or
+  `last_seen_at`, nor marks it deleted;
+- a cursor moves only forward: an older run's cursor never replaces a newer run's.
+"""
 
 from __future__ import annotations
 
@@ -90,9 +103,24 @@ MENTION_COLUMNS = [
 _REFRESHED = [column for column in MENTION_COLUMNS if column not in _KEPT_FROM_FIRST_SIGHTING]
 _RUN_COLUMNS = [
     "run_id", "source", "kind", "status", "items_fetched", "mentions_collected", "mentions_matched",
-    "dropped_unmatched", "mentions_new", "mentions_deleted", "error", "warnings", "duration_seconds",
-    "window_start", "window_end",
+    "dropped_unmatched", "mentions_new", "mentions_seen_before", "mentions_deleted", "error", "warnings",
+    "duration_seconds", "window_start", "window_end",
 ]
+# Counted in the attempt that made them, so they add up over the attempts of one run (a retry finds them done).
+_ADDED_UP_OVER_ATTEMPTS = ("mentions_new", "mentions_deleted")
+_RECORD_RUN = f"""
+    INSERT INTO runs ({", ".join(_RUN_COLUMNS)}) VALUES ({", ".join("?" * len(_RUN_COLUMNS))})
+    ON CONFLICT (run_id, source) DO UPDATE SET {", ".join(
+        f"{column} = runs.{column} + excluded.{column}" if column in _ADDED_UP_OVER_ATTEMPTS
+        else f"{column} = excluded.{column}"
+        for column in _RUN_COLUMNS if column not in ("run_id", "source")
+    )}
+"""
+_ADVANCE_CURSOR = """
+    INSERT INTO source_cursors VALUES (?, ?, ?, ?)
+    ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, run_id = excluded.run_id, updated_at = excluded.updated_at
+    WHERE source_cursors.updated_at <= excluded.updated_at
+"""
 # What fills each of MENTION_COLUMNS from a staged row (`staged`); $run_id and $seen_at are bound per load.
 MENTION_VALUES = {
     column: "$run_id" if column in ("first_run_id", "last_run_id")
@@ -176,16 +204,26 @@ def _load(
     outcomes: list[dict[str, Any]],
 ) -> LoadResult:
     _stage(connection, row_urls)
-    days = mention_days(connection, "SELECT key FROM staged")  # where staged mentions were before this load
-    new_by_source = dict(
-        connection.execute(
-            "SELECT source, count(*) FROM staged WHERE key NOT IN (SELECT mention_key FROM mentions) GROUP BY source"
+    seen = {"run_id": run_id, "seen_at": window[1]}
+    # Per source: (staged rows, new to the warehouse, in the warehouse from an earlier run than this one).
+    staged_by_source = {
+        source: (int(staged), int(new), int(seen_before))
+        for source, staged, new, seen_before in connection.execute(
+            """
+            SELECT staged.source, count(*), count(*) FILTER (WHERE mentions.mention_key IS NULL),
+                   count(*) FILTER (WHERE mentions.first_run_id <> $run_id)
+            FROM staged LEFT JOIN mentions ON mentions.mention_key = staged.key
+            GROUP BY staged.source
+            """,
+            {"run_id": run_id},
         ).fetchall()
-    )
-    [(staged_count,)] = connection.execute("SELECT count(*) FROM staged").fetchall()
+    }
+    # An older observation than the warehouse holds (a backfill, a late retry) changes nothing of the mention.
+    connection.execute("DELETE FROM staged WHERE key IN (SELECT mention_key FROM mentions WHERE last_seen_at > $seen_at)",
+                       {"seen_at": window[1]})
+    days = mention_days(connection, "SELECT key FROM staged")  # where staged mentions were before this load
     # An upsert in two statements, the mentions seen again then the new ones: several times faster in
     # DuckDB than INSERT ... ON CONFLICT DO UPDATE, whose conflict checks are slow with list columns.
-    seen = {"run_id": run_id, "seen_at": window[1]}
     connection.execute(
         f"""
         UPDATE mentions SET {", ".join(f"{c} = {MENTION_VALUES[c]}" for c in _REFRESHED)}
@@ -203,27 +241,29 @@ def _load(
         seen,
     )
     _replace_brand_matches(connection)
-    result = LoadResult(mentions_new=sum(new_by_source.values()))
-    result.mentions_seen_again = staged_count - result.mentions_new
+    result = LoadResult(mentions_new=sum(new for _, new, _ in staged_by_source.values()))
+    result.mentions_seen_again = sum(staged for staged, _, _ in staged_by_source.values()) - result.mentions_new
     for outcome in outcomes:
         deleted = _mark_deleted(connection, outcome.get("deleted_keys", []), window[1])
         result.mentions_deleted += deleted
-        recorded = {**outcome, "mentions_new": new_by_source.get(outcome["source"], 0), "mentions_deleted": deleted}
+        _, new, seen_before = staged_by_source.get(outcome["source"], (0, 0, 0))
+        recorded = {**outcome, "mentions_new": new, "mentions_seen_before": seen_before, "mentions_deleted": deleted}
         connection.execute(
-            f"INSERT OR REPLACE INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
+            _RECORD_RUN,
             [
                 run_id, recorded["source"], recorded["kind"], recorded["status"], recorded["items_fetched"],
                 recorded["mentions_collected"], recorded.get("mentions_matched", 0), recorded.get("dropped_unmatched", 0),
-                recorded["mentions_new"], recorded["mentions_deleted"], recorded.get("error"),
-                recorded.get("warnings", []), recorded.get("duration_seconds", 0.0), window[0], window[1],
+                recorded["mentions_new"], recorded["mentions_seen_before"], recorded["mentions_deleted"],
+                recorded.get("error"), recorded.get("warnings", []), recorded.get("duration_seconds", 0.0),
+                window[0], window[1],
             ],
         )
         if recorded["status"] != "failed" and recorded.get("cursor") is not None:
-            connection.execute(
-                "INSERT OR REPLACE INTO source_cursors VALUES (?, ?, ?, ?)",
-                [recorded["source"], json.dumps(recorded["cursor"]), run_id, window[1]],
-            )
-            result.cursors_advanced.append(recorded["source"])
+            [(moved,)] = connection.execute(
+                _ADVANCE_CURSOR, [recorded["source"], json.dumps(recorded["cursor"]), run_id, window[1]]
+            ).fetchall()
+            if moved:
+                result.cursors_advanced.append(recorded["source"])
         result.sources.append(recorded)
     days |= mention_days(connection, "SELECT key FROM staged")
     days |= mention_days(connection, "SELECT mention_key FROM mentions WHERE deleted_at = ?", [window[1]])
@@ -233,12 +273,18 @@ def _load(
 
 
 def _mark_deleted(connection: duckdb.DuckDBPyConnection, keys: list[str], when: datetime) -> int:
-    """Mark the mentions a platform says are gone as deleted; returns how many were not already."""
+    """Mark the mentions a platform says are gone as deleted; returns how many were not already.
+
+    Not those seen after `when`: a later run found them there (a removed post restored, say).
+    """
     if not keys:
         return 0
     [(marked,)] = connection.execute(
-        "UPDATE mentions SET is_deleted = true, deleted_at = ? WHERE mention_key IN (SELECT unnest(?)) AND NOT is_deleted",
-        [when, keys],
+        """
+        UPDATE mentions SET is_deleted = true, deleted_at = $when
+        WHERE mention_key IN (SELECT unnest($keys)) AND NOT is_deleted AND last_seen_at <= $when
+        """,
+        {"when": when, "keys": keys},
     ).fetchall()
     return int(marked)
 

@@ -7,6 +7,10 @@ from typing import Any
 
 from warehouse.connection import read_warehouse
 
+# The count columns of a source's line, left to right: fetched = not kept + unmatched + matched, and
+# matched = new + seen before + repeated (README, "The run summary").
+SOURCE_COUNTS = ("fetched", "not kept", "unmatched", "matched", "new", "seen before", "repeated")
+
 
 def latest_run_id(warehouse_path: str | Path) -> str | None:
     """The id of the run with the latest data interval, or None before the first load."""
@@ -33,8 +37,9 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
             return f"The warehouse at {warehouse_path} has no runs yet."
         sources = connection.execute(
             """
-            SELECT source, status, items_fetched, mentions_matched, dropped_unmatched, mentions_new, error, warnings,
-                   window_start, window_end
+            SELECT source, status, items_fetched, items_fetched - mentions_collected, dropped_unmatched,
+                   mentions_matched, mentions_new, mentions_seen_before,
+                   mentions_matched - mentions_new - mentions_seen_before, error, warnings, window_start, window_end
             FROM runs WHERE run_id = ? ORDER BY source
             """,
             [run_id],
@@ -65,26 +70,37 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
         ).fetchall()
         care = _care_lines(connection, run_id)
 
-    window_start, window_end = sources[0][8], sources[0][9]
+    window_start, window_end = sources[0][11], sources[0][12]
     lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
-    lines.append(f"{'source':<24}{'status':<9}{'fetched':>8}{'matched':>8}{'dropped':>8}{'new':>6}")
-    for source, status, fetched, matched, dropped, new, _, _, _, _ in sources:
-        lines.append(f"{source:<24}{status:<9}{fetched:>8}{matched:>8}{dropped:>8}{new:>6}")
-    lines += ["", f"{'brand':<24}{'role':<12}{'seen this run':>14}{'new':>6}{'earned total':>14}"]
-    for brand, role, seen, new, in_total in brands:
-        lines.append(f"{brand:<24}{role:<12}{seen:>14}{new:>6}{in_total:>14}")
-    failed = [f"  {row[0]}: {row[6]}" for row in sources if row[1] in ("failed", "skipped")]
+    lines += _table(("source", "status", *SOURCE_COUNTS), [row[:9] for row in sources])
+    lines.append("")
+    lines += _table(("brand", "role", "seen this run", "new", "earned total"), brands)
+    failed = [f"  {row[0]}: {row[9]}" for row in sources if row[1] in ("failed", "skipped")]
     if failed:
         lines += ["", "Sources that failed or were skipped:", *failed]
     health = [_health_warning(*row) for row in unhealthy]
     if health:
         lines += ["", "Connector health:", *health]
-    warned = [f"  {row[0]}: {warning}" for row in sources for warning in row[7]]
+    warned = [f"  {row[0]}: {warning}" for row in sources for warning in row[10]]
     if warned:
         lines += ["", "Warnings:", *warned]
     lines += care
     lines += ["", f"Warehouse: {Path(warehouse_path).resolve()} ({total} mentions, {earned} earned)"]
     return "\n".join(lines)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
+    """Lines of a plain-text table, each column as wide as its widest value and two spaces apart: the first
+    two (names) left-aligned, so a long name never runs into the next column, the counts right-aligned."""
+    widths = [max(len(str(value)) for value in column) for column in zip(header, *rows, strict=True)]
+
+    def line(values: tuple[Any, ...]) -> str:
+        return "  ".join(
+            f"{value!s:<{width}}" if position < 2 else f"{value!s:>{width}}"
+            for position, (value, width) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
 
 
 def _care_lines(connection: Any, run_id: str) -> list[str]:
@@ -110,8 +126,8 @@ def _care_lines(connection: Any, run_id: str) -> list[str]:
     pending = connection.execute("SELECT count(*) FROM alerts WHERE delivered_at IS NULL").fetchone()[0]
     new_items = ", ".join(f"{queue} {count}" + (f" ({escalated} escalated)" if escalated else "")
                           for queue, count, escalated in opened) or "none"
-    return ["", f"Triage: new items {new_items}; open backlog {backlog} ({overdue} overdue); "
-                f"alerts not yet delivered {pending}"]
+    return ["", (f"Triage: new items {new_items}; open backlog {backlog} ({overdue} overdue); "
+                 f"alerts not yet delivered {pending}")]
 
 
 def _health_warning(source: str, health: str, failures: int, zero_runs: int, last_matched_at: object) -> str:
