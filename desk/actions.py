@@ -30,7 +30,7 @@ from care.desk import TriageDesk, TriageError
 from config.playbook import Playbook
 from desk.committed_state import CommittedState, CommittedView
 from desk.state import DeskState, read_time, stored_time
-from warehouse.connection import open_warehouse
+from warehouse.connection import WarehouseLocked, open_warehouse
 from warehouse.snapshot import publish_snapshot
 
 log = logging.getLogger(__name__)
@@ -279,10 +279,8 @@ class DeskWriter:
         if not queued:
             return 0
         try:
-            warehouse = open_warehouse(self.warehouse_path)
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
-                raise
+            warehouse = open_warehouse(self.warehouse_path, lock_wait_seconds=0)
+        except WarehouseLocked:
             self.waiting_since = self.waiting_since or self.clock()
             return 0
         self.waiting_since = None

@@ -393,7 +393,7 @@ class _Pages:
             saved = connection.execute("SELECT title, text FROM saved_replies ORDER BY title").fetchall()
         return key, {
             "number": number, "details": details, "item": item, "replies": replies,
-            "template": category.response_template if category else None, "saved_replies": saved,
+            "response_template": category.response_template if category else None, "saved_replies": saved,
             "can": {action: refusal(person, action, item) is None for action in AGENT_ACTIONS | LEAD_ACTIONS},
             "holds": item.status in ("claimed", "responded") and item.assignee == person.name,
             "posts_here": item.platform in self.desk.replies.channel.platforms(),

@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +57,8 @@ def triage(config: Config, run: str, now: datetime, *mentions: tuple[str, str]) 
                 add_mention(warehouse, key, text, run, now, author=f"author-{key}")
         else:
             first_batch(warehouse)
+        # The brand's alias is what its query matched in each of these texts.
+        warehouse.execute("UPDATE mention_brands SET matched_terms = [brand] WHERE len(matched_terms) = 0")
         CareStep(warehouse, config, run, now).run()
         publish_snapshot(warehouse, config.warehouse.path, run)
 
@@ -125,10 +127,10 @@ def sign_in(base_url: str, name: str, password: str | None = None) -> requests.S
     return session
 
 
-def wait_until(condition: object, seconds: float = 10.0) -> None:
-    """Wait for a condition (a callable) to hold."""
+def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for a condition to hold."""
     deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
 

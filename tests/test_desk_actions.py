@@ -1,0 +1,220 @@
+"""The desk on the warehouse: actions seen at once and applied by one writer while a load holds the lock,
+the inbox's order, filters and rows, the item page's conversation, the lead's board, and the rules the
+command-line desk shares."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from care.desk import TriageDesk
+from care.triage import CareStep
+from config.model import Config
+from tests.test_care import MONDAY_NOON, add_mention
+from tests.test_desk_authorisation import number_of
+from tests.test_desk_server import (
+    PASSWORDS,
+    csrf_token,
+    desk_config,
+    served_desk,
+    set_passwords,
+    sign_in,
+    triage,
+    wait_until,
+)
+from warehouse.connection import open_warehouse, read_warehouse
+from warehouse.snapshot import publish_snapshot
+
+REPO = Path(__file__).resolve().parents[1]
+_CLOSE_FROM_THE_COMMAND_LINE = """
+import sys
+from care.desk import TriageDesk
+from care.triage import CareStep
+from config import load_config
+from warehouse.connection import open_warehouse
+from warehouse.snapshot import publish_snapshot
+config = load_config(sys.argv[1])
+with open_warehouse(config.warehouse.path) as warehouse:
+    print("locked", flush=True)
+    sys.stdin.readline()
+    TriageDesk(warehouse, "bo", config.playbook).close("x:6", "sorted by phone")
+    publish_snapshot(warehouse, config.warehouse.path, "triage:bo")
+"""
+_HOLD_THE_LOCK = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.readline()"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    config = desk_config(tmp_path)
+    triage(config, "run-1", MONDAY_NOON)
+    set_passwords(config)
+    return config
+
+
+def committed(config: Config, sql: str) -> list[tuple]:
+    connection = read_warehouse(config.warehouse.path)
+    assert connection is not None
+    with connection:
+        return connection.execute(sql).fetchall()
+
+
+def row_of(page: str, key: str) -> str:
+    found = re.search(rf'<tr data-number="\d+" data-key="{re.escape(key)}".*?</tr>', page, re.DOTALL)
+    assert found, f"{key} is not listed"
+    return found.group(0)
+
+
+def listed(page: str) -> list[str]:
+    return re.findall(r'data-key="([^"]+)"', page)
+
+
+def test_an_action_during_a_load_is_seen_at_once_and_applied_when_the_load_lets_go(config):
+    with served_desk(config) as base:
+        ana, bo = sign_in(base, "ana"), sign_in(base, "bo")
+        number = number_of(sign_in(base, "lead"), base, "x:2")
+        holder = subprocess.Popen([sys.executable, "-c", _HOLD_THE_LOCK, config.warehouse.path],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+            acted = datetime.now(UTC)
+            claim = ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            assert claim.status_code == 200 and "Claimed: it is yours." in claim.text
+            # At once, for ana and for bo, though the warehouse cannot be written.
+            assert "<span class=\"held\">you</span>" in row_of(ana.get(f"{base}/inbox/rows").text, "x:2")
+            bo_sees = bo.get(f"{base}/items/{number}").text
+            assert "claimed by <strong class=\"holder\">ana</strong>" in bo_sees
+            assert "ana holds this item; only they reply." in bo_sees
+            wait_until(lambda: "a pipeline load has held it since" in ana.get(f"{base}/inbox/rows").text)
+            assert committed(config, "SELECT status FROM triage_items WHERE mention_key = 'x:2'") == [("open",)]
+        finally:
+            if holder.stdin:
+                holder.stdin.close()
+            holder.wait(timeout=20)
+        wait_until(lambda: committed(config, "SELECT status FROM triage_items WHERE mention_key = 'x:2'")
+                   == [("claimed",)])
+        [(actor, acted_at)] = committed(
+            config, "SELECT actor, acted_at FROM triage_actions WHERE mention_key = 'x:2' AND action = 'claimed'")
+        assert actor == "ana" and abs(acted_at - acted) < timedelta(seconds=2)  # when ana acted, not when applied
+        assert "on the way to the warehouse" not in ana.get(f"{base}/inbox/rows").text
+
+
+def test_a_second_agent_sees_who_holds_the_item_and_cannot_take_it(config):
+    with served_desk(config) as base:
+        ana, bo = sign_in(base, "ana"), sign_in(base, "bo")
+        number = number_of(sign_in(base, "lead"), base, "x:1")
+        ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+        taken = bo.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(bo, f"{base}/inbox")})
+        assert "x:1 is already claimed by ana; a lead can reassign it" in taken.text
+        closed = bo.post(f"{base}/items/{number}/close", data={"csrf_token": csrf_token(bo, f"{base}/inbox")})
+        assert closed.status_code == 403 and "ana holds this item" in closed.text
+
+
+def test_the_command_line_desk_and_the_web_desk_keep_one_set_of_rules(config, tmp_path):
+    with served_desk(config) as base:
+        lead, ana = sign_in(base, "lead"), sign_in(base, "ana")
+        number = number_of(lead, base, "x:6")
+        with open_warehouse(config.warehouse.path) as warehouse:  # bo claims from the command line
+            TriageDesk(warehouse, "bo", config.playbook).claim("x:6")
+            publish_snapshot(warehouse, config.warehouse.path, "triage:bo")
+        taken = ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+        assert "x:6 is already claimed by bo; a lead can reassign it" in taken.text
+        # A lead's reassignment queued on the desk while the command line holds the warehouse and closes the
+        # item: the writer then refuses the reassignment with the same rule, and the lead is told.
+        config_file = tmp_path / "config.json"
+        config_file.write_text(config.model_dump_json(exclude_none=True))
+        closer = subprocess.Popen([sys.executable, "-c", _CLOSE_FROM_THE_COMMAND_LINE, str(config_file)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO)
+        assert closer.stdout is not None and closer.stdout.readline() == b"locked\n"
+        lead.post(f"{base}/items/{number}/reassign", data={"csrf_token": csrf_token(lead, f"{base}/inbox"), "to": "ana"})
+        assert closer.stdin is not None
+        closer.stdin.close()
+        assert closer.wait(timeout=30) == 0
+        wait_until(lambda: "did not go through" in lead.get(f"{base}/inbox/rows").text)
+        assert "Your reassign of x:6 did not go through: x:6 is closed; this action needs it to be open or claimed " \
+               "or responded" in lead.get(f"{base}/inbox/rows").text
+
+
+def test_the_inbox_lists_escalated_first_then_priority_and_due_with_each_rows_facts(config):
+    with served_desk(config) as base:
+        lead = sign_in(base, "lead")
+        page = lead.get(f"{base}/inbox").text
+        assert listed(page) == ["x:4", "x:1", "x:2", "x:3", "x:5", "x:6"]
+        row = row_of(page, "x:4")
+        assert "escalated" in row and "crisis" in row and "someone" in row and "100 followers" in row
+        assert "<mark>Brightwave</mark> router caught fire, my son was injured" in row
+        assert re.search(r"overdue \d+d \d+h", row)  # opened on 2 November
+        assert "<td class=\"num\">0.54</td>" in row
+        # Times in the viewer's timezone: lead signed in from a browser in Europe/Paris.
+        assert "Europe/Paris" in page and "CET" in row
+        # Filters and search.
+        assert listed(lead.get(f"{base}/inbox?queue=sales").text) == ["x:5"]
+        assert listed(lead.get(f"{base}/inbox?category=praise").text) == ["x:6"]
+        assert listed(lead.get(f"{base}/inbox?q=caught+fire").text) == ["x:4"]
+        number = number_of(lead, base, "x:3")
+        assert listed(lead.get(f"{base}/inbox?q=%23{number}").text) == ["x:3"]
+        assert listed(lead.get(f"{base}/inbox?overdue=1").text) == ["x:4", "x:1", "x:2", "x:3", "x:5", "x:6"]
+        # ana sees her queue (care), and with "mine" what is hers (assigned by the pipeline: x:1, x:6).
+        ana = sign_in(base, "ana")
+        assert listed(ana.get(f"{base}/inbox").text) == ["x:1", "x:2", "x:3", "x:6"]
+        assert listed(ana.get(f"{base}/inbox?mine=1").text) == ["x:1", "x:6"]
+
+
+def test_the_item_page_shows_the_conversation_story_author_history_trail_and_template(config):
+    later = MONDAY_NOON + timedelta(hours=1)
+    with open_warehouse(config.warehouse.path) as warehouse:
+        add_mention(warehouse, "x:10", "Brightwave is the broadband I use", "run-2", later, author="carol", sentiment=0.0)
+        add_mention(warehouse, "x:11", "Brightwave caught fire again?! injured", "run-2", later, author="carol")
+        add_mention(warehouse, "x:12", "RT Brightwave caught fire again?! injured", "run-2", later, author="dan")
+        warehouse.execute("UPDATE mentions SET parent_id = 'x:10', thread_id = 'x:10', story_id = 'x:11' "
+                          "WHERE mention_key = 'x:11'")
+        warehouse.execute("UPDATE mentions SET story_id = 'x:11', story_reason = 'retweet', author_followers = 5000 "
+                          "WHERE mention_key = 'x:12'")
+        warehouse.execute("UPDATE mention_brands SET matched_terms = ['Brightwave'] WHERE len(matched_terms) = 0")
+        CareStep(warehouse, config, "run-2", later).run()
+        publish_snapshot(warehouse, config.warehouse.path, "run-2")
+    with served_desk(config) as base:
+        lead = sign_in(base, "lead")
+        page = lead.get(f"{base}/items/{number_of(lead, base, 'x:11')}").text
+        assert "In reply to <strong>carol</strong>" in page and "the broadband I use" in page
+        assert "2 mentions by 2 authors: 1 retweets and reposts" in page and "(reaching 5k)" in page
+        assert "carol's other mentions" in page
+        assert "Please DM us now." in page  # the crisis category's response template
+        assert re.search(r"<strong>overheard</strong> routed\s+to escalations", page)
+        assert "<mark>Brightwave</mark> caught fire again?! injured" in page
+
+
+def test_the_leads_board_counts_backlog_agents_online_and_escalations(config):
+    with served_desk(config) as base:
+        lead, ana = sign_in(base, "lead"), sign_in(base, "ana")
+        ana.get(f"{base}/inbox")
+        board = lead.get(f"{base}/board/live").text
+        care = board[board.index("<h2>care</h2>"):board.index("<h2>escalations</h2>")]
+        assert re.search(r'Backlog</dt><dd class="big">4</dd>', care)
+        assert re.search(r'class="dot on" title="online"></span>ana <small>2 open</small>', care)
+        assert re.search(r'class="dot off" title="offline"></span>bo <small>2 open</small>', care)
+        escalations = board[board.index("Escalations waiting"):board.index("Replies waiting")]
+        assert "crisis: Brightwave router caught fire" in escalations and "overdue" in escalations
+        assert "This week's staffing" in board
+
+
+@pytest.mark.xfail(strict=True, reason="care.desk.TriageDesk.reopen sets an answered item to 'responded', which no "
+                                       "queue lists; the shared rule must reopen it as 'open' (reported)")
+def test_a_reopened_item_comes_back_to_the_inbox(config):
+    with open_warehouse(config.warehouse.path) as warehouse:
+        desk = TriageDesk(warehouse, "ana", config.playbook)
+        desk.claim("x:1")
+        desk.respond("x:1", "https://x.com/brightwavehelp/status/1", MONDAY_NOON + timedelta(minutes=30))
+        desk.close("x:1", "fixed")
+        publish_snapshot(warehouse, config.warehouse.path, "triage:ana")
+    with served_desk(config) as base:
+        lead = sign_in(base, "lead", PASSWORDS["lead"])
+        number = number_of(lead, base, "x:1")
+        assert "x:1" not in listed(lead.get(f"{base}/inbox").text)
+        lead.post(f"{base}/items/{number}/reopen", data={"csrf_token": csrf_token(lead, f"{base}/inbox"),
+                                                         "reason": "down again"})
+        assert "x:1" in listed(lead.get(f"{base}/inbox").text)
