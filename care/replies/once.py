@@ -4,7 +4,8 @@ Two agents pressing send on one item, a double click, a retried web request: eac
 `send_once` first claims the item's reply in a `ReplyLedger` (an atomic insert of a `sending`
 record keyed by the item), and only the call that made the claim sends. The outcome is then kept:
 
-- posted: the record becomes `sent` with the reply's URL, and every later call is told that URL;
+- posted: the record becomes `sent` with the reply's URL (a ledger that keeps one reply per item
+  tells every later call that URL; one that allows follow-up replies lets the next claim through);
 - refused, or not sent (nothing was posted): the claim is released and the reply may be sent again;
 - may have been posted (no answer after the request went out, a 5xx, an unexpected failure): the
   record becomes `unknown` and blocks every later send until a person has looked on the platform
@@ -25,13 +26,14 @@ class ReplyLedger(Protocol):
     """Where the caller keeps reply attempts, keyed by item (the desk keeps them in its own state)."""
 
     def claim(self, item_key: str, reply: Reply) -> ReplyAttempt | None:
-        """Record a `sending` attempt for the item, atomically, unless the item already has one.
+        """Record a `sending` attempt for the item, atomically, unless an attempt of the item blocks it.
 
-        Two concurrent claims of one item must not both succeed (an INSERT on the item key that does
-        nothing on conflict, in one transaction, does this).
+        `sending` and `unknown` attempts always block; a `sent` one does where an item gets one reply.
+        Two concurrent claims of one item must not both succeed: an INSERT keyed by the item (or a
+        unique index over its blocking attempts) that does nothing on conflict does this.
 
         Returns:
-            None when this call made the claim; else the attempt already recorded.
+            None when this call made the claim; else the attempt that blocks it.
         """
         ...
 
