@@ -597,20 +597,22 @@ def apply_ticket_updates(
         The keys of the items closed.
     """
     with transaction(connection):
-        for update in updates:
-            changed = connection.execute(
-                """
-                UPDATE helpdesk_tickets SET status = $status, status_checked_at = $now,
-                    solved_at = CASE WHEN $closing THEN coalesce(solved_at, $now) ELSE solved_at END
-                WHERE mention_key = $key AND helpdesk = $helpdesk
-                RETURNING ticket_id
-                """,
-                {"status": update.status, "now": now, "closing": update.status in CLOSING_STATUSES,
-                 "key": update.mention_key, "helpdesk": helpdesk},
-            ).fetchall()
-            if changed and update.status == DELETED:
-                record_action(connection, update.mention_key, "note", helpdesk, now,
-                              {"text": f"{helpdesk} ticket {changed[0][0]} is gone from the helpdesk; the item stays open"})
+        changed = connection.execute(
+            """
+            UPDATE helpdesk_tickets AS h SET status = u.status, status_checked_at = $now,
+                solved_at = CASE WHEN u.status IN (SELECT unnest($closing)) THEN coalesce(h.solved_at, $now)
+                                 ELSE h.solved_at END
+            FROM (SELECT unnest($keys) AS mention_key, unnest($statuses) AS status) AS u
+            WHERE h.mention_key = u.mention_key AND h.helpdesk = $helpdesk
+            RETURNING h.mention_key, h.ticket_id, h.status
+            """,
+            {"now": now, "closing": sorted(CLOSING_STATUSES), "helpdesk": helpdesk,
+             "keys": [update.mention_key for update in updates], "statuses": [update.status for update in updates]},
+        ).fetchall()
+        for key, ticket_id, status in changed:
+            if status == DELETED:
+                record_action(connection, key, "note", helpdesk, now,
+                              {"text": f"{helpdesk} ticket {ticket_id} is gone from the helpdesk; the item stays open"})
     solved = connection.execute(
         """
         SELECT h.mention_key, h.ticket_id, h.status FROM helpdesk_tickets AS h JOIN triage_items AS t USING (mention_key)
