@@ -64,6 +64,7 @@ def add_care_commands(commands: argparse._SubParsersAction) -> None:
 def run_care_command(config: Config, arguments: argparse.Namespace) -> int:
     """Run a triage, staffing or erase-author command; returns the exit status."""
     from care.desk import TriageError
+    from warehouse.connection import WarehouseLocked
 
     try:
         if arguments.command == "erase-author":
@@ -77,6 +78,9 @@ def run_care_command(config: Config, arguments: argparse.Namespace) -> int:
     except TriageError as error:
         print(error, file=sys.stderr)
         return 2
+    except WarehouseLocked as locked:
+        print(locked, file=sys.stderr)
+        return 1
 
 
 def _triage(config: Config, playbook: Playbook, arguments: argparse.Namespace) -> int:

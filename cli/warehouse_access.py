@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import duckdb
 
 from config import Config
-
-LOCK_WAIT_SECONDS = 120
 
 
 class NoWarehouseYet(LookupError):
@@ -29,19 +25,17 @@ def open_for_reading(config: Config) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def open_for_writing(config: Config, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+def open_for_writing(config: Config) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing, waiting while a pipeline task holds DuckDB's write lock.
 
     DuckDB lets one process write at a time; a load holds the lock for seconds, so an agent's action
-    waits for it instead of failing.
-    """
-    from warehouse.connection import open_warehouse
+    waits for it (`warehouse.connection.LOCK_WAIT_SECONDS`) instead of failing.
 
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            return open_warehouse(config.warehouse.path)
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    Raises:
+        WarehouseLocked: the lock was still held after the wait (the message names the holder).
+    """
+    from warehouse import connection as warehouse_connection
+
+    return warehouse_connection.open_warehouse(
+        config.warehouse.path, config.warehouse.memory_limit, warehouse_connection.LOCK_WAIT_SECONDS
+    )

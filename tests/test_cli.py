@@ -3,6 +3,8 @@ changes nothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,3 +94,23 @@ def test_a_response_time_without_an_offset_is_read_in_the_configs_timezone(confi
         assert connection.execute(
             "SELECT first_response_at, first_response_minutes FROM triage_items WHERE mention_key = 'x:1'"
         ).fetchone() == (MONDAY_NOON + timedelta(minutes=30), 30.0)
+
+
+def test_an_action_while_another_process_holds_the_warehouse_says_who_and_changes_nothing(
+    config, triaged, capsys, monkeypatch
+):
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, config.warehouse.path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr("warehouse.connection.LOCK_WAIT_SECONDS", 0.5)
+
+        assert overheard(["triage", "claim", "x:6", "--config", str(triaged), "--as", "ana"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+
+    error = capsys.readouterr().err
+    assert error.startswith(f"the warehouse {config.warehouse.path} is held by PID {holder.pid} (")
+    assert "still was after waiting 0 s" in error and "Traceback" not in error
+    assert ("x:6", "care", "open", "ana", "overheard", "assigned") == _trail(config)[-1]
