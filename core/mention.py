@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Platforms whose items are web pages: their natural key is the canonical URL, so the same article
 # reached through two feeds, or through a feed and a crawl, is one mention.
 WEB_PLATFORMS = frozenset({"news", "blog"})
+
+# How much of `Mention.published_at` its source states: a full timestamp, or only the day.
+PublishedPrecision = Literal["second", "day"]
 
 # The most text a mention keeps, in characters: a longer body is cut there and `text_truncated` set, so
 # that no one item (an article with an appendix, a feed entity expanded a million times) outweighs a run.
@@ -78,6 +81,11 @@ class Mention:
         publisher: who published it, by name: the news outlet, the site, the feed's title.
         text_truncated: the body was longer than `MAX_TEXT_CHARS` and `text` is its start (set when
             the mention is made).
+        published_precision: how much of `published_at` the source states: "second" (a full timestamp,
+            at its stated UTC offset) or "day" (only the date: `published_at` is that day at 00:00 UTC,
+            and hour-level analytics count the mention at its first-seen time instead).
+        authors: everyone a byline credits, in its order, without dates or the publisher's name;
+            the first is `author_handle`. Empty where the platform names one author, in `author_handle`.
         extras: anything else the platform gives, kept as JSON; no stage reads it.
     """
 
@@ -101,6 +109,8 @@ class Mention:
     score_hidden: bool = False
     publisher: str | None = None
     text_truncated: bool = False
+    published_precision: PublishedPrecision = "second"
+    authors: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,5 +144,7 @@ class Mention:
         values["shared_links"] = values["shared_links"] or []
         values["score_hidden"] = bool(values["score_hidden"])
         values["text_truncated"] = bool(values["text_truncated"])
+        values["published_precision"] = values["published_precision"] or "second"
+        values["authors"] = values["authors"] or []
         values["extras"] = values["extras"] or {}
         return cls(**values)
