@@ -442,6 +442,7 @@ class HttpClient:
         self._host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._last_request_at: dict[str, float] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._unreachable_hosts: dict[str, NetworkError] = {}  # hosts whose robots.txt the network refused
         self._robots_lock = threading.Lock()
 
     def within(self, budget: TimeBudget) -> HttpClient:
@@ -478,6 +479,7 @@ class HttpClient:
 
         Raises:
             RobotsDisallowedError: robots.txt forbids the URL.
+            NetworkError: (with `respect_robots`) the host cannot be reached even for its robots.txt.
             HttpStatusError: a 4xx, or a 429/5xx that persisted through the retries.
             BodyTooLargeError: the body passed `max_body_bytes`.
             NetworkError: the network failed (refused, reset, cut off mid-body, timed out) through the retries.
@@ -494,12 +496,19 @@ class HttpClient:
     def allowed_by_robots(self, url: str) -> bool:
         """Whether robots.txt on the URL's host lets our user agent fetch it (RFC 9309).
 
-        A robots.txt that is missing (4xx) allows everything; one that cannot be fetched (5xx,
-        network) disallows everything for this run.
+        A robots.txt that is missing (4xx) allows everything; one the server fails to give (5xx, a
+        rate limit) disallows everything for this run.
+
+        Raises:
+            NetworkError: the host cannot be reached at all (refused, timed out), so neither can the
+                URL: the error names the URL and the network's reason, once per host and run.
         """
         host = host_of(url)
         with self._robots_lock:
             parser = self._robots.get(host)
+            unreachable = self._unreachable_hosts.get(host)
+        if unreachable is not None:
+            raise NetworkError(url, unreachable.attempts, unreachable.reason)
         if parser is None:
             parser = urllib.robotparser.RobotFileParser(f"{host}/robots.txt")
             try:
@@ -507,6 +516,10 @@ class HttpClient:
                 parser.parse(response.body.decode("utf-8", errors="replace").splitlines())
             except HttpStatusError as error:
                 parser.parse(_DISALLOW_ALL if error.transient else [])
+            except NetworkError as error:
+                with self._robots_lock:
+                    self._unreachable_hosts[host] = error
+                raise NetworkError(url, error.attempts, error.reason) from error
             except TransientError:
                 parser.parse(_DISALLOW_ALL)
             with self._robots_lock:

@@ -288,6 +288,20 @@ def test_robots_txt_is_honoured_and_fetched_once_per_host(
     assert {request.headers["user-agent"] for request in http_server.requests} == {fast_http.user_agent}
 
 
+def test_a_host_refusing_connections_is_a_network_error_naming_the_page_not_a_robots_refusal(
+    fast_http: HttpSettings,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base_url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed when the block ends: connections are refused
+    client = HttpClient(fast_http)
+
+    for page in ("/", "/posts/1"):
+        with pytest.raises(TransientError) as raised:
+            client.get(f"{base_url}{page}", respect_robots=True)
+        assert str(raised.value) == f"{base_url}{page} could not be fetched after 3 attempts: connection refused"
+
+
 def test_hosts_are_fetched_in_parallel_and_each_host_politely_in_turn(fast_http: HttpSettings) -> None:
     # Each host's first page answers only once the other host's first page is being answered too:
     # fetched one host after the other, the barrier times out and the page fails.
