@@ -158,7 +158,16 @@ class ActionQueue:
             view: the committed view being read (its cursor is used and left open).
             mention_keys: only these items (None: every item with an unapplied action).
         """
-        return self._replay(view.cursor, self.unapplied(view, mention_keys))
+        return self.replay(view, self.unapplied(view, mention_keys))
+
+    def replay(self, view: CommittedView, actions: list[DeskAction]) -> dict[str, ItemState]:
+        """The items these actions change, as they stand once the actions are replayed on the snapshot's.
+
+        Args:
+            view: the committed view being read (its cursor is used and left open).
+            actions: unapplied actions (`unapplied`), oldest first.
+        """
+        return self._replay(view.cursor, actions)
 
     def failures(self, actor: str, since: datetime) -> list[DeskAction]:
         """Someone's actions that the warehouse refused since then (state changed meanwhile, e.g. by the CLI)."""

@@ -1,6 +1,7 @@
 """The desk's web app (Starlette, Jinja2, htmx): sign-in, the inbox, the item page, replies, the live board.
 
-Every page needs a signed-in person; every POST also needs the session's CSRF token (a hidden form
+Handlers are plain functions run in Starlette's thread pool (DuckDB, SQLite and argon2 block), so
+one slow request never holds up the others. Every page needs a signed-in person; every POST also needs the session's CSRF token (a hidden form
 field, or the `X-CSRF-Token` header htmx sends) and is refused without it. Sessions are signed
 cookies (HttpOnly, SameSite=Lax, Secure when served over https) that end when the person's password
 changes or they leave the playbook. Item actions go through `desk.actions.ActionQueue`, replies
@@ -24,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -51,7 +53,7 @@ from desk.actions import ActionQueue, DeskAction, DeskWriter, ItemState
 from desk.board import StaffingCell, lead_board, week_staffing
 from desk.committed_state import CommittedState, CommittedView
 from desk.inbox import VIEWS, InboxFilters, InboxRow, inbox_page, item_number_searched
-from desk.item_page import ItemDetails, item_details
+from desk.item_page import ItemDetails, ItemSummary, item_details, item_summary
 from desk.rendering import environment
 from desk.replies import NoReplyChannel, ReplyChannel, ReplyDesk, ReplyTarget
 from desk.state import DeskState, desk_state_path, read_time, stored_time
@@ -246,15 +248,18 @@ class _Pages:
         return person
 
     def _post(
-        self, handler: Callable[[Request, Person, FormData], Awaitable[Response]]
+        self, handler: Callable[[Request, Person, FormData], Response]
     ) -> Callable[[Request], Awaitable[Response]]:
-        """A POST handler that needs a signed-in person and the session's CSRF token."""
+        """A POST handler that needs a signed-in person and the session's CSRF token; it runs in the thread pool."""
+
+        def check_then_handle(request: Request, form: FormData) -> Response:
+            person = self.person(request)
+            _check_csrf(request, form)
+            return handler(request, person, form)
 
         async def checked(request: Request) -> Response:
-            person = self.person(request)
             form = await request.form()
-            _check_csrf(request, form)
-            return await handler(request, person, form)
+            return await run_in_threadpool(check_then_handle, request, form)
 
         checked.__name__ = handler.__name__
         return checked
@@ -273,17 +278,20 @@ class _Pages:
         self._flash(request, "error", str(error))
         return self._back(request, status_code=303)
 
-    async def home(self, request: Request) -> Response:
+    def home(self, request: Request) -> Response:
         """The inbox."""
         return RedirectResponse("/inbox", status_code=303)
 
-    async def login_page(self, request: Request) -> Response:
+    def login_page(self, request: Request) -> Response:
         """The sign-in form."""
         return self._render(request, "login.html", None, next=_safe_next(request.query_params.get("next")))
 
     async def login(self, request: Request) -> Response:
         """Check the name and password (rate-limited), start a session."""
         form = await request.form()
+        return await run_in_threadpool(self._login, request, form)
+
+    def _login(self, request: Request, form: FormData) -> Response:
         _check_csrf(request, form)
         name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
         client = request.client.host if request.client else "unknown"
@@ -300,7 +308,7 @@ class _Pages:
         )
         return RedirectResponse(_safe_next(str(form.get("next", ""))) or "/inbox", status_code=303)
 
-    async def logout(self, request: Request, person: Person, form: FormData) -> Response:
+    def logout(self, request: Request, person: Person, form: FormData) -> Response:
         """End the session."""
         client = request.client.host if request.client else "unknown"
         record_attempt(self.desk.state, person.name, client, self.desk.clock(), "signed_out")
@@ -309,12 +317,12 @@ class _Pages:
 
     # --- the inbox ----------------------------------------------------------------------------
 
-    async def inbox(self, request: Request) -> Response:
+    def inbox(self, request: Request) -> Response:
         """The inbox page."""
         person = self.person(request)
         return self._render(request, "inbox.html", person, **self._inbox(request, person))
 
-    async def inbox_rows(self, request: Request) -> Response:
+    def inbox_rows(self, request: Request) -> Response:
         """The inbox's rows (htmx polls this every few seconds)."""
         person = self.person(request)
         return self._render(request, "_inbox_rows.html", person, **self._inbox(request, person))
@@ -347,7 +355,7 @@ class _Pages:
             "people": [p for p in self.desk.people.values() if p.role is not Role.ADMIN],
         }
 
-    async def bulk(self, request: Request, person: Person, form: FormData) -> Response:
+    def bulk(self, request: Request, person: Person, form: FormData) -> Response:
         """A lead closes or reassigns the checked items."""
         if person.role is not Role.LEAD:
             raise HTTPException(403, "only a lead can act on items in bulk")
@@ -371,64 +379,72 @@ class _Pages:
 
     # --- the item -----------------------------------------------------------------------------
 
-    def _item(self, number: int, person: Person) -> tuple[str, dict[str, Any]]:
+    def _summary(self, number: int, person: Person, details: bool = False) -> tuple[ItemSummary, ItemDetails | None]:
+        """The item numbered `number` as it stands now (and the item page's content when `details`).
+
+        Raises:
+            HTTPException: 404 when there is no such item, 403 when it is not in the person's queues.
+        """
         key = self.desk.state.mention_key_of(number)
-        if key is None:
-            raise HTTPException(404, f"no item #{number}")
         view = self.desk.committed.view()
         try:
-            queued = self.desk.actions.unapplied(view, [key])
-            overlay = self.desk.actions.overlay(view, [key])
-            details = item_details(view.cursor, key, overlay, queued)
+            queued = self.desk.actions.unapplied(view, [key]) if key else []
+            summary = item_summary(view.cursor, key, self.desk.actions.replay(view, queued)) if key else None
+            if summary is None:
+                raise HTTPException(404, f"no item #{number}")
+            page = item_details(view.cursor, summary, queued) if details else None
         finally:
             view.cursor.close()
-        if details is None:
-            raise HTTPException(404, f"no item #{number}")
-        item = details.item
+        item = summary.item
         if not person.sees_every_queue and item.queue not in person.queues and item.assignee != person.name:
             raise HTTPException(403, f"item #{number} is in the {item.queue} queue, which is not one of yours")
-        replies = self.desk.replies.of_item(key)
+        return summary, page
+
+    def _item_page(self, number: int, person: Person, details: bool) -> dict[str, Any]:
+        summary, page = self._summary(number, person, details)
+        item = summary.item
+        replies = self.desk.replies.of_item(item.mention_key)
         category = next((c for c in self.desk.playbook.categories if c.name == item.category), None)
         with self.desk.state.connect() as connection:
             saved = connection.execute("SELECT title, text FROM saved_replies ORDER BY title").fetchall()
-        return key, {
-            "number": number, "details": details, "item": item, "replies": replies,
+        return {
+            "number": number, "summary": summary, "details": page, "item": item, "replies": replies,
             "response_template": category.response_template if category else None, "saved_replies": saved,
-            "can": {action: refusal(person, action, item) is None for action in AGENT_ACTIONS | LEAD_ACTIONS},
             "holds": item.status in ("claimed", "responded") and item.assignee == person.name,
             "posts_here": item.platform in self.desk.replies.channel.platforms(),
             "in_flight": next((r for r in replies if r.state in ("awaiting_approval", "sending")), None),
             "people": [p for p in self.desk.people.values() if p.role is not Role.ADMIN],
-            "queues": [q.name for q in self.desk.playbook.queues],
+            "queues": [q.name for q in self.desk.playbook.queues], "reply_token": secrets.token_urlsafe(16),
         }
 
-    async def item(self, request: Request) -> Response:
+    def item(self, request: Request) -> Response:
         """The item page."""
         person = self.person(request)
-        _, context = self._item(request.path_params["number"], person)
-        return self._render(request, "item.html", person, **context)
+        return self._render(request, "item.html", person,
+                            **self._item_page(request.path_params["number"], person, details=True))
 
-    async def item_status(self, request: Request) -> Response:
+    def item_status(self, request: Request) -> Response:
         """The item's status panel (htmx polls it: a claim by someone else shows without a reload)."""
         person = self.person(request)
-        _, context = self._item(request.path_params["number"], person)
-        return self._render(request, "_item_status.html", person, **context)
+        return self._render(request, "_item_status.html", person,
+                            **self._item_page(request.path_params["number"], person, details=False))
 
-    async def item_action(self, request: Request, person: Person, form: FormData) -> Response:
+    def item_action(self, request: Request, person: Person, form: FormData) -> Response:
         """Claim, note, respond (record where answered), close, reopen, reassign or reply."""
         number, action = request.path_params["number"], request.path_params["action"]
         if action not in ITEM_ACTIONS:
             raise HTTPException(404, f"no action {action!r}")
-        key, context = self._item(number, person)
-        item: InboxRow = context["item"]
+        summary, _ = self._summary(number, person)
+        item, key = summary.item, summary.item.mention_key
         why_not = refusal(person, action, item)
         if why_not:
             raise HTTPException(403, why_not)
         now = self.desk.clock()
         if action == "reply":
             reply = self.desk.replies.reply(
-                person.name, _target(context["details"]), ItemState(item.status, item.assignee, item.queue, item.first_response_at),
-                item.escalated, person.role is Role.LEAD, str(form.get("text", "")), now,
+                person.name, _target(summary), ItemState(item.status, item.assignee, item.queue, item.first_response_at),
+                item.escalated, person.role is Role.LEAD, str(form.get("text", "")), str(form.get("reply_token", "")),
+                now,
             )
             self.desk.writer.wake()
             messages = {"awaiting_approval": ("ok", "Your reply waits for a lead's approval."),
@@ -442,7 +458,7 @@ class _Pages:
         self._flash(request, "ok", _DONE[action])
         return self._back(request, status_code=303)
 
-    async def reply_decision(self, request: Request, person: Person, form: FormData) -> Response:
+    def reply_decision(self, request: Request, person: Person, form: FormData) -> Response:
         """A lead approves (and so sends) an escalated item's reply, or sends it back with a note."""
         decision = request.path_params["decision"]
         if decision not in ("approve", "send-back"):
@@ -451,12 +467,12 @@ class _Pages:
             raise HTTPException(403, "only a lead can approve or send back replies")
         reply = self.desk.replies.get(request.path_params["reply_id"])
         number = self.desk.state.item_numbers([reply.mention_key])[reply.mention_key]
-        _, context = self._item(number, person)
-        item: InboxRow = context["item"]
+        summary, _ = self._summary(number, person)
+        item = summary.item
         now = self.desk.clock()
         if decision == "approve":
             state = ItemState(item.status, item.assignee, item.queue, item.first_response_at)
-            sent = self.desk.replies.approve(reply.reply_id, person.name, _target(context["details"]), state, now)
+            sent = self.desk.replies.approve(reply.reply_id, person.name, _target(summary), state, now)
             self._flash(request, "ok" if sent.state == "sent" else "error",
                         f"Reply sent: {sent.posted_url}" if sent.state == "sent" else f"Refused: {sent.refusal}")
         else:
@@ -465,7 +481,7 @@ class _Pages:
         self.desk.writer.wake()
         return RedirectResponse(f"/items/{number}", status_code=303)
 
-    async def save_reply(self, request: Request, person: Person, form: FormData) -> Response:
+    def save_reply(self, request: Request, person: Person, form: FormData) -> Response:
         """Save a reply the whole team can insert on any item."""
         title, text = str(form.get("title", "")).strip(), str(form.get("text", "")).strip()
         if not title or not text:
@@ -480,12 +496,12 @@ class _Pages:
 
     # --- the board, sign-ins, settings --------------------------------------------------------
 
-    async def board(self, request: Request) -> Response:
+    def board(self, request: Request) -> Response:
         """The lead's live board."""
         person = self._overseer(request)
         return self._render(request, "board.html", person, **self._board())
 
-    async def board_live(self, request: Request) -> Response:
+    def board_live(self, request: Request) -> Response:
         """The board's content (htmx polls it)."""
         person = self._overseer(request)
         return self._render(request, "_board.html", person, **self._board())
@@ -511,7 +527,7 @@ class _Pages:
             raise HTTPException(403, "the board is for leads and admins")
         return person
 
-    async def sign_ins(self, request: Request) -> Response:
+    def sign_ins(self, request: Request) -> Response:
         """The latest sign-ins, refusals and sign-outs, for leads and admins."""
         person = self._overseer(request)
         with self.desk.state.connect() as connection:
@@ -520,13 +536,13 @@ class _Pages:
             )]
         return self._render(request, "sign_ins.html", person, attempts=attempts)
 
-    async def settings(self, request: Request) -> Response:
+    def settings(self, request: Request) -> Response:
         """The person's settings: their timezone."""
         person = self.person(request)
         return self._render(request, "settings.html", person, chosen=account_timezone(self.desk.state, person.name),
                             zones=sorted(zoneinfo.available_timezones()))
 
-    async def save_settings(self, request: Request, person: Person, form: FormData) -> Response:
+    def save_settings(self, request: Request, person: Person, form: FormData) -> Response:
         """Keep the person's timezone (empty: follow the browser)."""
         zone = str(form.get("timezone", "")).strip()
         if zone and not _known_zone(zone):
@@ -586,9 +602,9 @@ def _action_params(action: str, form: FormData) -> dict[str, Any]:
     return {}
 
 
-def _target(details: ItemDetails) -> ReplyTarget:
-    item = details.item
-    return ReplyTarget(item.mention_key, item.platform, details.native_id, item.url, item.author_handle)
+def _target(summary: ItemSummary) -> ReplyTarget:
+    item = summary.item
+    return ReplyTarget(item.mention_key, item.platform, summary.native_id, item.url, item.author_handle)
 
 
 def _check_csrf(request: Request, form: FormData) -> None:

@@ -62,14 +62,24 @@ class TrailEntry:
 
 
 @dataclass(frozen=True)
-class ItemDetails:
-    """Everything the item page shows about an item."""
+class ItemSummary:
+    """A triage item with its mention, as queued actions leave it: what an action on it is checked against."""
 
     item: InboxRow
     native_id: str | None
     routed_by: str
     sla_minutes: int
     reach_estimate: int | None
+    parent_id: str | None
+    thread_id: str | None
+    story_id: str | None
+
+
+@dataclass(frozen=True)
+class ItemDetails:
+    """Everything the item page shows about an item."""
+
+    summary: ItemSummary
     parent: Post | None
     thread: list[Post]
     story: Story | None
@@ -77,17 +87,19 @@ class ItemDetails:
     author_mentions: list[Post]
     trail: list[TrailEntry]
 
+    @property
+    def item(self) -> InboxRow:
+        """The item's row."""
+        return self.summary.item
 
-def item_details(
-    cursor: duckdb.DuckDBPyConnection, mention_key: str, overlay: dict[str, ItemState], queued: list[DeskAction]
-) -> ItemDetails | None:
-    """The item page's content, or None when there is no such triage item.
+
+def item_summary(cursor: duckdb.DuckDBPyConnection, mention_key: str, overlay: dict[str, ItemState]) -> ItemSummary | None:
+    """The item and its mention, or None when there is no such triage item.
 
     Args:
         cursor: a cursor on the committed snapshot.
         mention_key: the item.
         overlay: the item as queued actions leave it (`ActionQueue.overlay`), if they change it.
-        queued: the item's actions not in the snapshot yet, oldest first.
     """
     row = cursor.execute(
         """
@@ -106,27 +118,34 @@ def item_details(
     if mention_key in overlay:
         now = overlay[mention_key]
         item = replace(item, status=now.status, assignee=now.assignee, queue=now.queue,
-                        first_response_at=now.first_response_at)
-    parent = _posts(cursor, "m.mention_key = ?", [parent_id]) if parent_id else []
-    thread = _posts(cursor, "m.thread_id = ? AND m.mention_key <> ?", [thread_id, mention_key]) if thread_id else []
-    story, story_posts = _story(cursor, story_id, mention_key) if story_id else (None, [])
+                       first_response_at=now.first_response_at)
+    return ItemSummary(item, native_id, routed_by, sla_minutes, reach, parent_id, thread_id, story_id)
+
+
+def item_details(cursor: duckdb.DuckDBPyConnection, summary: ItemSummary, queued: list[DeskAction]) -> ItemDetails:
+    """The item page's content: the conversation around the item and its history.
+
+    Args:
+        cursor: a cursor on the committed snapshot.
+        summary: the item (`item_summary`).
+        queued: the item's actions not in the snapshot yet, oldest first.
+    """
+    item, key = summary.item, summary.item.mention_key
+    parent = _posts(cursor, "m.mention_key = ?", [summary.parent_id]) if summary.parent_id else []
+    thread = _posts(cursor, "m.thread_id = ? AND m.mention_key <> ?", [summary.thread_id, key]) \
+        if summary.thread_id else []
+    story, story_posts = _story(cursor, summary.story_id, key) if summary.story_id else (None, [])
     author_mentions = _posts(
-        cursor, "m.platform = ? AND m.author_handle = ? AND m.mention_key <> ?",
-        [item.platform, item.author_handle, mention_key],
+        cursor, "m.platform = ? AND m.author_handle = ? AND m.mention_key <> ?", [item.platform, item.author_handle, key]
     ) if item.author_handle else []
     trail = [
         TrailEntry(at, actor, action, json.loads(detail) if detail else {})
         for at, actor, action, detail in cursor.execute(
-            "SELECT acted_at, actor, action, detail FROM triage_actions WHERE mention_key = ? ORDER BY action_id",
-            [mention_key],
+            "SELECT acted_at, actor, action, detail FROM triage_actions WHERE mention_key = ? ORDER BY action_id", [key]
         ).fetchall()
     ]
     trail += [TrailEntry(a.at, a.actor, a.action, a.params, queued=True) for a in queued if a.state != "failed"]
-    return ItemDetails(
-        item=item, native_id=native_id, routed_by=routed_by, sla_minutes=sla_minutes, reach_estimate=reach,
-        parent=parent[0] if parent else None, thread=thread, story=story, story_posts=story_posts,
-        author_mentions=author_mentions, trail=trail,
-    )
+    return ItemDetails(summary, parent[0] if parent else None, thread, story, story_posts, author_mentions, trail)
 
 
 def _posts(cursor: duckdb.DuckDBPyConnection, condition: str, parameters: list[Any]) -> list[Post]:

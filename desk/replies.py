@@ -5,8 +5,8 @@ Bluesky, Mastodon: `care/replies/`). Where the channel has no write API for a pl
 Hacker News), the agent answers there themselves and records where (`respond` with the URL).
 
 Only the person holding an item (it is claimed by them, or they answered it and it is still theirs)
-replies to it, and an item has at most one reply in flight (a unique index in the desk state): two
-presses of "send", by one person or two, post once. A reply the platform refuses keeps the
+replies to it; an item has at most one reply in flight, and a reply form sends one reply (unique
+indexes in the desk state): two presses of "send", by one person or two, post once. A reply the platform refuses keeps the
 platform's reason and leaves the item claimed and unanswered. A sent reply's URL is recorded as the
 item's response through the action queue, like any other desk action.
 """
@@ -128,7 +128,7 @@ class ReplyDesk:
 
     def reply(
         self, author: str, target: ReplyTarget, item: ItemState, escalated: bool, author_is_lead: bool, text: str,
-        at: datetime,
+        form_token: str, at: datetime,
     ) -> Reply:
         """Send a reply now, or put it to a lead when the item is escalated and the author is not one.
 
@@ -139,11 +139,13 @@ class ReplyDesk:
             escalated: whether the item is escalated.
             author_is_lead: whether the author is a lead (a lead's reply needs no approval).
             text: the reply.
+            form_token: the token of the reply form it was written in (one reply per form: a second press
+                of "send" is refused).
             at: now.
 
         Raises:
             TriageError: they do not hold the item, the text is empty or too long, the platform has no
-                write API here, or a reply to the item is already in flight.
+                write API here, this form was sent already, or a reply to the item is already in flight.
         """
         text = text.strip()
         if not text:
@@ -158,7 +160,8 @@ class ReplyDesk:
             holder = f"{item.assignee} holds it" if item.status == "claimed" else "nobody has claimed it"
             raise TriageError(f"claim the item before replying ({holder})")
         waits = escalated and not author_is_lead
-        reply_id = self._insert(target.mention_key, author, text, "awaiting_approval" if waits else "sending", at)
+        reply_id = self._insert(target.mention_key, author, text, "awaiting_approval" if waits else "sending",
+                                form_token, at)
         if waits:
             self._note(target.mention_key, author, "reply written; it waits for a lead's approval", at)
             return self.get(reply_id)
@@ -215,15 +218,20 @@ class ReplyDesk:
             ).fetchall()
         return [_reply(row) for row in rows]
 
-    def _insert(self, mention_key: str, author: str, text: str, state: str, at: datetime) -> int:
+    def _insert(self, mention_key: str, author: str, text: str, state: str, form_token: str, at: datetime) -> int:
+        if not form_token:
+            raise TriageError("this reply form has no token: reload the page and send again")
         try:
             with self.state.write() as connection:
                 cursor = connection.execute(
-                    "INSERT INTO replies (mention_key, author, text, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [mention_key, author, text, state, stored_time(at), stored_time(at)],
+                    "INSERT INTO replies (mention_key, author, text, state, form_token, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [mention_key, author, text, state, form_token, stored_time(at), stored_time(at)],
                 )
                 return int(cursor.lastrowid or 0)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if "form_token" in str(error):
+                raise TriageError("this reply was sent already (the send button was pressed twice)") from None
             raise TriageError("a reply to this item is already being sent or waits for approval") from None
 
     def _send(self, reply_id: int, target: ReplyTarget, at: datetime) -> Reply:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS replies (
     approved_by   TEXT,
     posted_url    TEXT,
     refusal       TEXT,                      -- the platform's reason, or the lead's note when sent back
+    form_token    TEXT NOT NULL UNIQUE,      -- one per reply form shown: a second press of "send" is refused
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL
 );
@@ -109,7 +111,9 @@ def read_time(text: str) -> datetime:
 
 
 class DeskState:
-    """The desk state file: opens short-lived connections, one per unit of work, safe across threads.
+    """The desk state file, safe across threads: each thread keeps its own connection to it.
+
+    (Connections stay open: closing the last one would checkpoint the WAL, about 10 ms each time.)
 
     Args:
         path: the SQLite file (`desk_state_path(warehouse_path)`); created, owner-only, when missing.
@@ -120,19 +124,20 @@ class DeskState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._connections = threading.local()
         with self.connect() as connection:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(_SCHEMA)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode; wrap writes that must go together in `write()`."""
-        connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        try:
+        """This thread's connection, in autocommit mode; wrap writes that must go together in `write()`."""
+        connection = getattr(self._connections, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
             connection.execute("PRAGMA synchronous = NORMAL")
-            yield connection
-        finally:
-            connection.close()
+            self._connections.connection = connection
+        yield connection
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

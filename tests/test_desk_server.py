@@ -86,7 +86,7 @@ class RecordingChannel:
         time.sleep(self.delay)
         if self.refuse:
             return Refused(self.refuse)
-        self.posted.append((target.native_id or "", text))
+        self.posted.append((target.mention_key, text))
         return Posted(f"https://x.com/brightwavehelp/status/9{len(self.posted):04d}")
 
 
