@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 import duckdb
 import requests
 
+from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_credentials
 from care.audit_trail import SYSTEM_ACTOR, record_action
 from care.desk import TriageDesk
 from care.replies.transport import api_base_url, json_answer, send_once_session, short_reason
@@ -338,6 +339,46 @@ class WebhookHelpdesk:
     def ticket_statuses(self, ticket_ids: Sequence[str]) -> dict[str, str]:
         """Nothing to poll: the helpdesk calls back (`ticket_callback`)."""
         return {}
+
+
+def helpdesk_for(
+    kind: str,
+    connection: str,
+    *,
+    policy: RetryPolicy,
+    user_agent: str,
+    requester_from_author: bool = False,
+    tags: Sequence[str] = ("overheard",),
+    callback_url: str | None = None,
+) -> Helpdesk:
+    """The helpdesk the playbook's `helpdesk` settings name, with the credentials of its Airflow connection.
+
+    Called as `helpdesk_for(**playbook.helpdesk.model_dump(), policy=..., user_agent=...)`.
+
+    Args:
+        kind: `zendesk` or `webhook`.
+        connection: the Airflow connection's id.
+        policy: the one retry policy.
+        user_agent: sent with every request.
+        requester_from_author: Zendesk only (see `ZendeskHelpdesk`).
+        tags: Zendesk only: tags every ticket gets.
+        callback_url: webhook only: where the helpdesk calls back.
+
+    Raises:
+        HandoffRefused: the connection is not defined or incomplete (the message says how to set it),
+            or the kind is unknown.
+    """
+    try:
+        credentials = connection_credentials(airflow_connection(connection, "helpdesk hand-offs"))
+    except ConnectionMissing as missing:
+        raise HandoffRefused(str(missing)) from None
+    if kind == "zendesk":
+        return ZendeskHelpdesk(credentials, connection=connection, policy=policy, user_agent=user_agent,
+                               requester_from_author=requester_from_author, tags=tags)
+    if kind == "webhook":
+        return WebhookHelpdesk(credentials, connection=connection, policy=policy, user_agent=user_agent,
+                               callback_url=callback_url)
+    raise HandoffRefused(f"no helpdesk of kind {kind!r}; use zendesk or webhook")
 
 
 def handoff_payload(handoff: Handoff, callback_url: str | None) -> dict[str, Any]:

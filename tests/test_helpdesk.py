@@ -24,6 +24,7 @@ from care.helpdesk import (
     hand_off,
     hand_off_matching,
     handoff_for,
+    helpdesk_for,
     ticket_callback,
 )
 from care.triage import CareStep
@@ -240,3 +241,15 @@ def test_playbook_rules_hand_off_the_items_they_hold_for_once(warehouse, zendesk
     zendesk.script("POST /api/v2/tickets.json", Answer(503, {"error": "Service Unavailable"}))
     later = hand_off_matching(warehouse, helpdesk, [Rule(queues=["care"])], NOON)
     assert later.tickets == {} and "HTTP 503" in later.failed[COMPLAINT]
+
+
+def test_the_playbooks_helpdesk_settings_give_a_helpdesk_on_its_airflow_connection(warehouse, zendesk, policy, monkeypatch):
+    settings = {"kind": "zendesk", "connection": "zendesk_brightwave", "requester_from_author": True, "tags": ["Social Care"]}
+    with pytest.raises(HandoffRefused, match="connection 'zendesk_brightwave' is not defined.*AIRFLOW_CONN_ZENDESK_BRIGHTWAVE"):
+        helpdesk_for(**settings, policy=policy, user_agent=UA)
+    monkeypatch.setenv("AIRFLOW_CONN_ZENDESK_BRIGHTWAVE", json.dumps(
+        {"conn_type": "http", "host": zendesk.base_url, "login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN}))
+    hand_off(warehouse, helpdesk_for(**settings, policy=policy, user_agent=UA), COMPLAINT, "ana", NOON)
+    [ticket] = zendesk.tickets.values()
+    assert ticket["requester"] == {"name": "@alice"}
+    assert ticket["tags"] == ["complaint", "overheard", "social_care", "x"]
