@@ -1,9 +1,14 @@
 """Collect brand mentions from every configured source, enrich them, load them into DuckDB.
 
-Each run plans the collection units (feeds in batches, one unit per blog), collects them in
-parallel, enriches each unit, loads everything in one transaction, then groups the new mentions
-into stories and, when the config has a playbook, triages them for the social-care team. Tasks hand each other URLs of staged files, never mentions. The config file comes from the `config` param, else the
-OVERHEARD_CONFIG environment variable, else config/example.yaml.
+Each run plans the collection units (feeds in batches, one unit per blog or platform source); each
+unit is collected then enriched by its own chain of tasks (the mapped `unit` task group), so a unit
+whose task dies (an exception, out of memory, killed, past its time limit) costs only its own
+sources. The load takes every unit that got through and records the others' sources as failed, with
+the reason. Then the new mentions are grouped into stories and, when the config has a playbook,
+triaged for the social-care team. A run in which no source was collected (every one failed or was
+skipped) ends failed, after its summary. Tasks hand each other URLs of staged files, never mentions.
+The config file comes from the `config` param, else the OVERHEARD_CONFIG environment variable, else
+config/example.yaml.
 
 The collection window is the run's data interval. A run without one (a manual trigger) or with a
 single instant for one (`airflow dags test`) collects for the schedule's hour that ends when the
@@ -13,16 +18,40 @@ run was due (its data interval end, else its `run_after`).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from airflow_edge.assets import WAREHOUSE
+from core.secret_scrubbing import SecretScrubber
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval
+# How long each task may run before Airflow stops it (its execution_timeout); README.md, "Time limits".
+# A source stops at its own time budget (10 minutes, docs/configuration.md) and a unit collects its
+# hosts in parallel, so a unit's collection fits in a few budgets: three of them stop a unit stuck
+# where no budget reaches (a hung C extension, a request that never ends).
+TIME_LIMITS = {
+    "plan": timedelta(minutes=10),
+    "collect": timedelta(minutes=30),
+    "enrich": timedelta(minutes=30),
+    "load": timedelta(minutes=30),
+    "stories": timedelta(minutes=20),
+    "care": timedelta(minutes=20),
+    "summarize": timedelta(minutes=5),
+    "check_sources": timedelta(minutes=5),
+}
+UNIT_GROUP = "unit"
+# A unit task is retried once, soon: a lost worker or a blip of the staging store; what fails twice
+# waits for the next run (its sources keep their cursors). A unit past its time limit is not retried.
+UNIT_RETRIES: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": False}
+# The name of each mapped unit task in Airflow's UI: its unit id, from the plan.
+UNIT_NAME = "{{ ti.xcom_pull(task_ids='plan')[ti.map_index]['unit'] }}"
+FAILURE_KEY = "failure"  # the XCom in which a unit task that dies leaves why
 
 
 def _config_path() -> str:
@@ -57,10 +86,43 @@ def _credentials(connection_ids: set[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+@contextmanager
+def _failure_recorded(credentials: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[None]:
+    """Run a unit task's body; when it raises, leave why (type and message, with the secrets of
+    `credentials` scrubbed) in the task's `failure` XCom for the load to record, then fail the task.
+    A unit past its time limit fails without a retry: it would run out of time again."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
+
+    try:
+        yield
+    except BaseException as error:
+        context = get_current_context()
+        if isinstance(error, AirflowTaskTimeout):
+            reason = f"ran past its time limit of {context['task'].execution_timeout}"
+        else:
+            reason = SecretScrubber.for_connections(credentials or {}).scrub(f"{type(error).__name__}: {error}")
+        context["ti"].xcom_push(key=FAILURE_KEY, value=reason)
+        if isinstance(error, AirflowTaskTimeout):
+            raise AirflowFailException(reason) from error
+        raise
+
+
+def _unit_failure(index: int, unit_id: str) -> str:
+    """Why the unit at map index `index` reached no load: what its collect or enrich task left, or that it died silently."""
+    ti = get_current_context()["ti"]
+    for step in ("collect", "enrich"):
+        reason = ti.xcom_pull(task_ids=f"{UNIT_GROUP}.{step}", key=FAILURE_KEY, map_indexes=index)
+        if reason:
+            return (f"the {step} task of unit {unit_id} failed: {reason}; the unit's sources keep their cursors "
+                    "(see the task's Airflow log)")
+    return (f"the collect or enrich task of unit {unit_id} ended without a result (killed, e.g. out of memory, "
+            "or its worker was lost); the unit's sources keep their cursors (see the tasks' Airflow logs)")
+
+
 @dag(
     dag_id="social_listening",
     schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["overheard", "collection"],
@@ -74,7 +136,7 @@ def _credentials(connection_ids: set[str]) -> dict[str, dict[str, Any]]:
     doc_md=__doc__,
 )
 def social_listening() -> None:
-    @task
+    @task(execution_timeout=TIME_LIMITS["plan"])
     def plan() -> list[dict[str, str]]:
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -107,33 +169,44 @@ def social_listening() -> None:
         )
         return [{"plan": plan_url, "unit": unit.id} for unit in units]
 
-    @task(map_index_template="{{ task.op_kwargs['assignment']['unit'] }}")
+    @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["collect"], **UNIT_RETRIES)
     def collect(assignment: dict[str, str]) -> str:
         """Collect one unit's sources and stage what they returned."""
         from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
         from config import load_config
         from core.staging import StagingArea, read_json
 
-        plan = read_json(assignment["plan"])
-        config = load_config(plan["config"])
-        unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
-        credentials = _credentials(connections_of(config, unit))
-        runs = collect_unit(config, unit, plan["cursors"], _window(plan), credentials)
-        return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
+        credentials: dict[str, dict[str, Any]] = {}
+        with _failure_recorded(credentials):
+            plan = read_json(assignment["plan"])
+            config = load_config(plan["config"])
+            unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
+            credentials.update(_credentials(connections_of(config, unit)))
+            runs = collect_unit(config, unit, plan["cursors"], _window(plan), credentials)
+            return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
 
-    @task
-    def enrich(collected_url: str) -> str:
+    @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["enrich"], **UNIT_RETRIES)
+    def enrich(assignment: dict[str, str], collected_url: str) -> str:
         """Match brands and add ownership, language, sentiment and reach to one unit."""
         from config import load_config
-        from core.staging import StagingArea
+        from core.staging import StagingArea, read_json
         from enrich.pipeline import enrich_unit
 
-        config = load_config(_config_path())
-        return enrich_unit(config, collected_url, StagingArea(config.staging, get_current_context()["run_id"]))
+        with _failure_recorded():
+            plan = read_json(assignment["plan"])
+            config = load_config(plan["config"])
+            return enrich_unit(config, collected_url, StagingArea(config.staging, plan["run_id"]))
 
-    @task(trigger_rule="all_done")
-    def load(assignments: list[dict[str, str]], enriched_urls: list[str]) -> dict[str, Any]:
-        """Load every unit that got through enrichment; record the others' sources as failed."""
+    @task_group(group_id=UNIT_GROUP)
+    def unit(assignment: dict[str, str]) -> Any:
+        """One unit's chain, independent of every other unit's: collect, then enrich."""
+        # Airflow types a task's call as taking its function's arguments, but here they are XComArgs that
+        # Airflow resolves when the task runs (apache/airflow#39514): where the types cannot meet.
+        return enrich(assignment, collect(assignment))  # type: ignore[arg-type]
+
+    @task(trigger_rule="all_done", execution_timeout=TIME_LIMITS["load"])
+    def load(assignments: list[dict[str, str]]) -> dict[str, Any]:
+        """Load every unit that got through enrichment; record the others' sources as failed, with why."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from config import load_config
@@ -144,20 +217,26 @@ def social_listening() -> None:
             raise AirflowFailException("there is no run plan: the plan task failed (see its log); nothing was collected")
         plan = read_json(assignments[0]["plan"])
         config = load_config(plan["config"])
-        enriched_urls = [url for url in enriched_urls if url]
-        loaded_units = {read_json(url)["unit"]["id"] for url in enriched_urls}
+        units = {unit["id"]: unit for unit in plan["units"]}
+        # Each unit's enriched manifest by map index, None where its chain did not get through.
+        enriched_urls: list[str | None] = get_current_context()["ti"].xcom_pull(
+            task_ids=f"{UNIT_GROUP}.enrich", map_indexes=range(len(assignments))
+        )
         missing = [
-            {"source": name, "kind": unit["kind"],
-             "error": f"the collect or enrich task of unit {unit['id']} failed; see its Airflow log"}
-            for unit in plan["units"] if unit["id"] not in loaded_units for name in unit["sources"]
+            {"source": name, "kind": units[assignment["unit"]]["kind"], "error": _unit_failure(index, assignment["unit"])}
+            for index, (assignment, url) in enumerate(zip(assignments, enriched_urls, strict=True)) if url is None
+            for name in units[assignment["unit"]]["sources"]
         ]
         result = load_run(
-            config.warehouse.path, plan["run_id"], _window(plan), enriched_urls, missing, config.warehouse.memory_limit
+            config.warehouse.path, plan["run_id"], _window(plan), [url for url in enriched_urls if url is not None],
+            missing, config.warehouse.memory_limit,
         )
         return {"mentions_new": result.mentions_new, "mentions_seen_again": result.mentions_seen_again,
+                "sources": len(result.sources),
+                "sources_collected": sum(source["status"] in ("ok", "empty") for source in result.sources),
                 "config": plan["config"], "run_id": plan["run_id"], "window_end": plan["window"][1]}
 
-    @task
+    @task(execution_timeout=TIME_LIMITS["stories"])
     def stories(loaded: dict[str, Any]) -> dict[str, Any]:
         """Group the warehouse's new mentions into stories (retweets, shared links, near-duplicates).
 
@@ -175,7 +254,7 @@ def social_listening() -> None:
             publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         return {**loaded, "stories_assigned": assigned}
 
-    @task(outlets=[WAREHOUSE])
+    @task(outlets=[WAREHOUSE], execution_timeout=TIME_LIMITS["care"])
     def care(loaded: dict[str, Any]) -> dict[str, Any]:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
@@ -200,7 +279,7 @@ def social_listening() -> None:
             print(f"{len(report.failed)} alerts not delivered yet (retried next run): {report.failed}")
         return {**loaded, "care": outcome.as_dict()}
 
-    @task
+    @task(execution_timeout=TIME_LIMITS["summarize"])
     def summarize(loaded: dict[str, Any]) -> None:
         """Log the run summary: mentions per source and brand, failures and why."""
         from config import load_config
@@ -209,11 +288,25 @@ def social_listening() -> None:
         config = load_config(loaded["config"])
         print(run_summary(config.warehouse.path, loaded["run_id"]))
 
+    @task(execution_timeout=TIME_LIMITS["check_sources"])
+    def check_sources(loaded: dict[str, Any]) -> None:
+        """Fail the run, once it is loaded and summarized, when no source was collected: every one failed or
+        was skipped. A run that collected nothing is a failed run, not a quiet one."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if loaded["sources_collected"] == 0:
+            raise AirflowFailException(
+                f"every source failed or was skipped ({loaded['sources']} of {loaded['sources']}): the run is recorded, "
+                "and its summary says why each one failed"
+            )
+
     assignments = plan()
-    enriched = enrich.expand(collected_url=collect.expand(assignment=assignments))
-    # Airflow types a task's call as taking its function's arguments, but here they are XComArgs that
-    # Airflow resolves when the task runs (apache/airflow#39514): the one place the types cannot meet.
-    summarize(care(stories(load(assignments, enriched))))  # type: ignore[arg-type]
+    loading = load(assignments)  # type: ignore[arg-type]  # XComArgs again (apache/airflow#39514, as in `unit`)
+    # The load reads each unit's result by map index itself: Airflow hands a mapped group's results to a
+    # task as one value, not a list, when a single unit got through.
+    unit.expand(assignment=assignments) >> loading
+    loaded = care(stories(loading))  # type: ignore[arg-type]
+    summarize(loaded) >> check_sources(loaded)  # type: ignore[arg-type]
 
 
 social_listening()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -34,18 +35,33 @@ def test_social_listening_shape(dag_bag):
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.timetable.expression == "0 * * * *"
-    assert set(dag.task_ids) == {"plan", "collect", "enrich", "load", "stories", "care", "summarize"}
+    assert set(dag.task_ids) == {
+        "plan", "unit.collect", "unit.enrich", "load", "stories", "care", "summarize", "check_sources"
+    }
+    unit_tasks = {"unit.collect", "unit.enrich"}
     for task in dag.tasks:
-        assert task.retries == 2, task.task_id
-        assert task.retry_exponential_backoff, task.task_id
-        assert task.retry_delay == timedelta(minutes=1)
+        # A unit's task is retried once, soon; what it could not do waits for the next run.
+        assert (task.retries, task.retry_delay) == ((1, timedelta(seconds=10)) if task.task_id in unit_tasks
+                                                    else (2, timedelta(minutes=1))), task.task_id
+        assert task.execution_timeout is not None, task.task_id
     assert dag.get_task("load").trigger_rule == "all_done"
-    assert dag.get_task("collect").upstream_task_ids == {"plan"}
-    assert dag.get_task("enrich").upstream_task_ids == {"collect"}
-    assert dag.get_task("load").upstream_task_ids == {"plan", "enrich"}
+    assert dag.get_task("unit.collect").upstream_task_ids == {"plan"}
+    assert dag.get_task("unit.enrich").upstream_task_ids == {"plan", "unit.collect"}
+    assert dag.get_task("load").upstream_task_ids == {"plan", "unit.enrich"}
     assert dag.get_task("stories").upstream_task_ids == {"load"}
     assert dag.get_task("care").upstream_task_ids == {"stories"}
     assert dag.get_task("summarize").upstream_task_ids == {"care"}
+    assert dag.get_task("check_sources").upstream_task_ids == {"care", "summarize"}
+
+
+def test_the_readme_states_each_tasks_time_limit(dag_bag):
+    dag = dag_bag.dags["social_listening"]
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Time limits"):]
+    stated = dict(re.findall(r"^\| `([\w.]+)` \| (\d+) minutes \|", section, re.MULTILINE))
+
+    assert stated == {task.task_id.removeprefix("unit."): str(int(task.execution_timeout.total_seconds() // 60))
+                      for task in dag.tasks}
 
 
 def test_the_weekly_report_runs_after_each_collection_run_updates_the_warehouse(dag_bag):
