@@ -18,20 +18,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.airflow_env import airflow_command, airflow_environment, initialise_airflow
+from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, dag_run_command, initialise_airflow
 from cli.care import add_care_commands, run_care_command
 from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
 
 DAG_ID = "social_listening"
-# What `airflow dags test` logs when the run is over: its run id and final state.
+# The first line of an exception a task raised, in Airflow's log.
 _EXCEPTION_LINE = re.compile(r"^(?:\w+\.)*\w*(?:Exception|Error): ")
-_FINISHED_RUN = re.compile(r"DagRun Finished: dag_id=social_listening, .*?run_id=([^,]+), .*?state=(\w+)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Airflow home: {initialise_airflow()}")
         return 0
     if arguments.command == "airflow":
-        return subprocess.run(airflow_command(*arguments.arguments), env=airflow_environment()).returncode
+        return subprocess.run(airflow_command(*arguments.arguments), env=airflow_environment(), check=False).returncode
     try:
-        config_path = getattr(arguments, "config")
+        config_path = arguments.config
         config = load_config(config_path)
     except ConfigError as error:
         print(error, file=sys.stderr)
@@ -104,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None = None) -> int:
     """Run the social_listening DAG once through Airflow for a config, then print its summary.
 
-    Airflow's own output goes to a log file under AIRFLOW_HOME; its tail is shown if the run fails.
+    Airflow's output goes to a log file of this run only (AIRFLOW_HOME/logs/overheard-run/), so runs
+    started at the same time each report their own. The summary is printed whenever the load recorded
+    the run, failed runs included; when the run failed, the tasks' errors follow on stderr. Ctrl-C
+    stops the run, marks it failed in Airflow and says so in one line.
 
     Args:
         config_path: the config file.
@@ -112,26 +115,63 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
         logical_date: the run's logical date (ISO 8601); None runs as of now.
 
     Returns:
-        0 when the DAG run succeeded, 1 otherwise.
+        0 when the DAG run succeeded, 1 when it failed (a run in which every source failed or was
+        skipped fails), 130 when it was interrupted.
     """
     from warehouse.summary import run_summary
 
     environment = airflow_environment({**os.environ, "OVERHEARD_CONFIG": str(config_path)})
-    log_path = Path(environment["AIRFLOW_HOME"]) / "logs" / "overheard-run.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    files = Path(environment["AIRFLOW_HOME"]) / "logs" / "overheard-run" / f"{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    files.parent.mkdir(parents=True, exist_ok=True)
+    log_path, record_path = files.with_suffix(".log"), files.with_suffix(".json")
     print(f"Running the {DAG_ID} DAG through Airflow for {config_path} (Airflow log: {log_path}) ...", flush=True)
-    command = airflow_command("dags", "test", DAG_ID, *([logical_date] if logical_date else []))
+    command = dag_run_command("run", DAG_ID, logical_date or started.isoformat(), str(record_path))
     with log_path.open("w", encoding="utf-8") as log:
-        subprocess.run(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    log_text = log_path.read_text(encoding="utf-8", errors="replace")
-    finished = _FINISHED_RUN.findall(log_text)
-    if not finished or finished[-1][1] != "success":
+        # In a session of its own, the run does not see Ctrl-C (a task it reached would be failed and
+        # retried); this process does, and stops the run.
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            process.wait()
+        except KeyboardInterrupt:
+            return _stop_interrupted_run(process, record_path, log_path, environment)
+    record = DagRunRecord.read(record_path)
+    if record is not None and record.tasks.get("load") == "success":
+        print(run_summary(warehouse_path, record.run_id))
+    if record is None or record.state != "success":
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
         print("\n".join(_task_errors(log_text) or log_text.splitlines()[-40:]), file=sys.stderr)
-        state = finished[-1][1] if finished else "not finished"
-        print(f"\nThe {DAG_ID} run ended {state}; the full Airflow log is {log_path}", file=sys.stderr)
+        state = record.state if record is not None and record.state else "without finishing"
+        run = f" ({record.run_id})" if record is not None else ""
+        print(f"\nThe {DAG_ID} run ended {state}{run}; the full Airflow log is {log_path}", file=sys.stderr)
         return 1
-    print(run_summary(warehouse_path, finished[-1][0]))
     return 0
+
+
+def _stop_interrupted_run(process: subprocess.Popen[bytes], record_path: Path, log_path: Path,
+                          environment: dict[str, str]) -> int:
+    """End an interrupted run's process, mark the run failed in Airflow, say so in one line; returns 130."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        record = DagRunRecord.read(record_path)
+        if record is None:
+            print(f"Interrupted before the {DAG_ID} run started.", file=sys.stderr)
+            return 130
+        with log_path.open("a", encoding="utf-8") as log:
+            marked = subprocess.run(dag_run_command("fail", DAG_ID, record.run_id), env=environment, stdout=log,
+                                    stderr=subprocess.STDOUT, check=False)
+        outcome = "marked failed in Airflow" if marked.returncode == 0 else "could not be marked failed (see the log)"
+        print(f"Interrupted: the {DAG_ID} run {record.run_id} is stopped and {outcome}; Airflow log: {log_path}",
+              file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _preview(config: Config, arguments: argparse.Namespace) -> int:
