@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from desk.actions import DeskAction, ItemState
+from desk.actions import AUDIT_ACTIONS, DeskAction, ItemState
 from desk.inbox import InboxRow, inbox_row, matched_terms
 
 RELATED_LIMIT = 20
@@ -144,7 +144,8 @@ def item_details(cursor: duckdb.DuckDBPyConnection, summary: ItemSummary, queued
             "SELECT acted_at, actor, action, detail FROM triage_actions WHERE mention_key = ? ORDER BY action_id", [key]
         ).fetchall()
     ]
-    trail += [TrailEntry(a.at, a.actor, a.action, a.params, queued=True) for a in queued if a.state != "failed"]
+    trail += [TrailEntry(a.at, a.actor, AUDIT_ACTIONS[a.action], a.params, queued=True) for a in queued
+              if a.state != "failed"]
     return ItemDetails(summary, parent[0] if parent else None, thread, story, story_posts, author_mentions, trail)
 
 
