@@ -314,13 +314,14 @@ class RetryingAdapter(HTTPAdapter):
 
 
 def _total_seconds(timeout: float | tuple[float, float] | tuple[float, None] | None, default: float) -> float:
-    """A request's whole timeout: the caller's (connect plus read, when given as a pair), else `default`."""
+    """A request's whole timeout: the caller's (connect plus read, when given as a pair) when shorter than
+    `default`, the policy's; an SDK's own longer timeout (prawcore sends 16 s) never stretches the policy."""
     if timeout is None:
         return default
     if isinstance(timeout, tuple):
         parts = [part for part in timeout if part is not None]
-        return sum(parts) if len(parts) == len(timeout) else default
-    return timeout
+        return min(sum(parts), default) if len(parts) == len(timeout) else default
+    return min(timeout, default)
 
 
 class _DeadlineReader(io.RawIOBase):

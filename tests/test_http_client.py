@@ -18,7 +18,7 @@ import pytest
 
 from collectors.context import CollectionContext
 from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, WaitBeyondBudgetError
-from collectors.http import HttpClient
+from collectors.http import HttpClient, RetryPolicy
 from collectors.reddit import collect_reddit
 from collectors.x import collect_x
 from config.model import BrandConfig, HttpSettings, RedditSource, XSource
@@ -173,6 +173,19 @@ def test_a_server_trickling_a_byte_at_a_time_is_cut_off_at_the_timeout(
 
     assert str(raised.value) == f"{base_url}/feed.xml could not be fetched after 2 attempts: timed out"
     assert 2.0 <= elapsed < 3.2  # two attempts of 1 s each
+
+
+def test_an_sdk_asking_for_a_longer_timeout_still_gets_the_policys(fast_http: HttpSettings) -> None:
+    # prawcore sends every request with timeout=16; the policy's 1 s must still cut a trickling answer.
+    policy = RetryPolicy.from_settings(fast_http.model_copy(update={"timeout_seconds": 1.0, "max_retries": 0}))
+    session = policy.session(TimeBudget(30.0))
+    with trickling_server(FEED_HEADERS, FEED, interval=0.1) as base_url:
+        started = time.monotonic()
+        with pytest.raises(TransientError):
+            session.get(f"{base_url}/feed.xml", timeout=16)
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 1.6
 
 
 def test_a_request_ends_with_the_source_time_budget(fast_http: HttpSettings) -> None:

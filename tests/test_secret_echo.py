@@ -146,14 +146,6 @@ def test_bluesky(tmp_path: Path, fast_http: HttpSettings, public_apis: PublicApi
     assert_no_secret(run, staged, secret_forms(BLUESKY_PASSWORD))
 
 
-# Not yet true: collector messages quote URLs whole, `login:password@` included (and lowercased, in the
-# blog's robots.txt and sitemap messages), and no scrubber knows a secret configured in a source's URL.
-# Strict, so that the fix turns these into failures until the mark is removed.
-URL_CREDENTIALS_IN_MESSAGES = pytest.mark.xfail(strict=True, reason=(
-    "collectors quote a source URL's login:password@ in errors; needs URLs without userinfo in the messages of "
-    "collectors/exceptions.py and collectors/http.py (and in host_of), or the scrubber fed each source URL's secrets"
-))
-
 
 def _with_login(url: str) -> str:
     """The URL with the keyless source's credential in it, as a private endpoint behind HTTP Basic is configured."""
@@ -166,7 +158,6 @@ def _with_login(url: str) -> str:
     ("mastodon", "/mastodon/", lambda server: {"instances": [_with_login(server.url("mastodon", "mastodon.social"))]}),
     ("google_news", "/gnews/", lambda server: {"base_url": _with_login(server.url("google_news"))}),
 ])
-@URL_CREDENTIALS_IN_MESSAGES
 def test_keyless_search_apis(
     tmp_path: Path, fast_http: HttpSettings, public_apis: PublicApisServer, kind: str, prefix: str, settings: Any
 ) -> None:
@@ -189,7 +180,6 @@ def _echo_reply(request: Request) -> Reply:
                  {"Content-Type": "application/json", "WWW-Authenticate": challenge})
 
 
-@URL_CREDENTIALS_IN_MESSAGES
 @pytest.mark.parametrize(("kind", "path"), [("rss", "/feed.xml"), ("blog", "/")])
 def test_feeds_and_blogs(
     tmp_path: Path, fast_http: HttpSettings, http_server: LocalHttpServer, kind: str, path: str
