@@ -66,6 +66,7 @@ def erase_author(
         for key, pseudonym in pseudonyms.items():
             items += _rename(connection, "triage_items", "mention_key", key, pseudonym)
             actions += _rename(connection, "triage_actions", "mention_key", key, pseudonym)
+            _rename(connection, "helpdesk_tickets", "mention_key", key, pseudonym)
             for column in ("story_id", "story_via"):
                 _rename(connection, "mentions", column, key, pseudonym)
             connection.execute(

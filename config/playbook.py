@@ -147,6 +147,41 @@ class AlertSettings(_Strict):
     kinds: list[Literal["spike", "breach", "escalation"]] = ["spike", "breach", "escalation"]
 
 
+class HandoffRule(_Strict):
+    """Items each run hands to the helpdesk by itself: every condition given must hold."""
+
+    categories: list[str] = []
+    brands: list[str] = []
+    platforms: list[str] = []
+    queues: list[str] = []
+    min_priority: float | None = Field(default=None, ge=0, le=1)
+    escalated: bool | None = None
+
+
+class ZendeskSettings(_Strict):
+    """Hand-offs to Zendesk (connection: host, login = agent email, password = API token)."""
+
+    kind: Literal["zendesk"]
+    connection: str = "zendesk_default"
+    requester_from_author: bool = False
+    tags: list[str] = ["overheard"]
+
+
+class HelpdeskWebhookSettings(_Strict):
+    """Hand-offs to a signed webhook (connection: host = URL, password = signing secret)."""
+
+    kind: Literal["webhook"]
+    connection: str = "helpdesk_webhook"
+    callback_url: str | None = None
+
+
+class ReplySettings(_Strict):
+    """The write connection of each platform (default `<platform>_reply`) and one send's time budget."""
+
+    connections: dict[Literal["x", "reddit", "bluesky", "mastodon"], str] = {}
+    send_seconds: float = Field(default=30.0, gt=0, le=300)
+
+
 class Playbook(_Strict):
     """The social-care team's rules."""
 
@@ -160,6 +195,9 @@ class Playbook(_Strict):
     priority_weights: PriorityWeights = PriorityWeights()
     spikes: SpikeConfig = SpikeConfig()
     alerts: AlertSettings = AlertSettings()
+    helpdesk: Annotated[ZendeskSettings | HelpdeskWebhookSettings, Field(discriminator="kind")] | None = None
+    handoff: list[HandoffRule] = []
+    replies: ReplySettings = ReplySettings()
 
     @model_validator(mode="after")
     def _names_refer_to_something(self) -> Playbook:
@@ -175,6 +213,15 @@ class Playbook(_Strict):
             (f"routing[{n}].categories", name, categories) for n, rule in enumerate(self.routing) for name in rule.categories
         ]
         references += [(f"queues[{n}].calendar", q.calendar, list(self.calendars)) for n, q in enumerate(self.queues) if q.calendar]
+        references += [(f"handoff[{n}].queues", name, queues) for n, r in enumerate(self.handoff) for name in r.queues]
+        references += [
+            (f"handoff[{n}].categories", name, categories) for n, r in enumerate(self.handoff) for name in r.categories
+        ]
+        if self.handoff and self.helpdesk is None:
+            raise PydanticCustomError(
+                "handoff", "hand-off rules need a helpdesk: set playbook.helpdesk (kind: zendesk or webhook)",
+                {"key_path": "handoff"},
+            )
         for where, name, known in references:
             if name not in known:
                 raise PydanticCustomError(

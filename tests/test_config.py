@@ -151,6 +151,10 @@ playbook:
          "playbook.calendars.uk-office: hours.mon[0]: '8am-8pm' is not HH:MM-HH:MM, write '08:00-20:00'"),
         (("agents: [{name: ana, skills: [en]}, {name: bo, skills: [en, es]}]", "agents: {name: ana}"),
          "playbook.queues[0].agents: input should be a valid list, got a mapping"),
+        (("default_queue: care\n", "default_queue: care\n  handoff: [{categories: [crisis]}]\n"),
+         "playbook.handoff: hand-off rules need a helpdesk: set playbook.helpdesk (kind: zendesk or webhook)"),
+        (("default_queue: care\n", "default_queue: care\n  helpdesk: {kind: zendesk}\n  handoff: [{queues: [vip]}]\n"),
+         "playbook.handoff[0].queues: 'vip' is not defined; defined: care, escalations"),
     ],
 )
 def test_a_playbook_mistake_is_one_line_naming_its_key_never_the_whole_playbook(tmp_path, capsys, change, expected):

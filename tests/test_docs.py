@@ -21,11 +21,15 @@ from config.playbook import (
     AlertSettings,
     CalendarConfig,
     CategoryConfig,
+    HandoffRule,
+    HelpdeskWebhookSettings,
     Playbook,
     PriorityWeights,
     QueueConfig,
+    ReplySettings,
     RoutingRule,
     SpikeConfig,
+    ZendeskSettings,
 )
 from warehouse.connection import open_warehouse
 from warehouse.views_reference import views_markdown
@@ -90,6 +94,7 @@ def test_configuration_reference_lists_every_key():
         | set(ReportSettings.model_fields)
         | set().union(*(model.model_fields for model in (
             Playbook, CategoryConfig, QueueConfig, RoutingRule, CalendarConfig, PriorityWeights, SpikeConfig, AlertSettings,
+            ZendeskSettings, HelpdeskWebhookSettings, HandoffRule, ReplySettings,
         )))
     )
     assert documented == expected
