@@ -17,27 +17,32 @@ run was due (its data interval end, else its `run_after`).
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Param, dag, get_current_context, task, task_group
+from airflow.sdk import Context, Param, dag, get_current_context, task, task_group
 
 from airflow_edge.assets import WAREHOUSE
 from core.secret_scrubbing import SecretScrubber
 
+if TYPE_CHECKING:
+    from collectors.units import CollectionUnit
+    from config.model import Config
+
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval
 # How long each task may run before Airflow stops it (its execution_timeout); README.md, "Time limits".
-# A source stops at its own time budget (10 minutes, docs/configuration.md) and a unit collects its
-# hosts in parallel, so a unit's collection fits in a few budgets: three of them stop a unit stuck
-# where no budget reaches (a hung C extension, a request that never ends).
+# A unit's collect task has its own limit, derived by the plan from its sources' time budgets
+# (`_collect_time_limit`); the one here is the most any unit gets.
 TIME_LIMITS = {
     "plan": timedelta(minutes=10),
-    "collect": timedelta(minutes=30),
+    "collect": timedelta(minutes=120),
     "enrich": timedelta(minutes=30),
     "load": timedelta(minutes=30),
     "stories": timedelta(minutes=20),
@@ -45,6 +50,7 @@ TIME_LIMITS = {
     "summarize": timedelta(minutes=5),
     "check_sources": timedelta(minutes=5),
 }
+COLLECT_MARGIN = timedelta(minutes=5)  # a collect task's time beyond its sources' budgets: start, read the plan, stage
 UNIT_GROUP = "unit"
 # A unit task is retried once, soon: a lost worker or a blip of the staging store; what fails twice
 # waits for the next run (its sources keep their cursors). A unit past its time limit is not retried.
@@ -86,6 +92,32 @@ def _credentials(connection_ids: set[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _collect_time_limit(config: Config, unit: CollectionUnit) -> timedelta:
+    """How long a unit's collect task may run: its sources' time budgets as `collectors.units.collect_unit`
+    spends them, plus COLLECT_MARGIN, at most TIME_LIMITS["collect"].
+
+    Each source is cut off a little after its budget (`cut_off_seconds`); hosts are collected in
+    parallel, `max_parallel_hosts` at a time, and a host's sources one after another, so the unit
+    takes at most ⌈sources ÷ max_parallel_hosts⌉ plus the most sources one host has of those
+    turns, and never more turns than it has sources.
+    """
+    from collectors.http import host_of
+    from collectors.source_run import cut_off_seconds
+    from collectors.units import TIME_BUDGET_SECONDS
+
+    per_host = Counter(host_of(config.source(name).endpoint) for name in unit.sources)
+    turns = min(len(unit.sources), math.ceil(len(unit.sources) / config.http.max_parallel_hosts) + max(per_host.values()))
+    limit = timedelta(seconds=turns * cut_off_seconds(TIME_BUDGET_SECONDS[unit.kind])) + COLLECT_MARGIN
+    return min(limit, TIME_LIMITS["collect"])
+
+
+def _unit_time_limit(context: Context) -> None:
+    """Give a unit's collect task (before it runs) the time limit the plan derived for its unit."""
+    ti = context["ti"]
+    assignment = ti.xcom_pull(task_ids="plan")[ti.map_index]
+    ti.task.execution_timeout = timedelta(seconds=assignment["collect_limit_seconds"])
+
+
 @contextmanager
 def _failure_recorded(credentials: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[None]:
     """Run a unit task's body; when it raises, leave why (type and message, with the secrets of
@@ -98,7 +130,8 @@ def _failure_recorded(credentials: Mapping[str, Mapping[str, Any]] | None = None
     except BaseException as error:
         context = get_current_context()
         if isinstance(error, AirflowTaskTimeout):
-            reason = f"ran past its time limit of {context['task'].execution_timeout}"
+            limit = context["task"].execution_timeout or timedelta()
+            reason = f"ran past its time limit of {limit.total_seconds() / 60:g} minutes"
         else:
             reason = SecretScrubber.for_connections(credentials or {}).scrub(f"{type(error).__name__}: {error}")
         context["ti"].xcom_push(key=FAILURE_KEY, value=reason)
@@ -137,7 +170,7 @@ def _unit_failure(index: int, unit_id: str) -> str:
 )
 def social_listening() -> None:
     @task(execution_timeout=TIME_LIMITS["plan"])
-    def plan() -> list[dict[str, str]]:
+    def plan() -> list[dict[str, Any]]:
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -167,10 +200,14 @@ def social_listening() -> None:
                 "cursors": read_cursors(config.warehouse.path),
             },
         )
-        return [{"plan": plan_url, "unit": unit.id} for unit in units]
+        return [
+            {"plan": plan_url, "unit": unit.id, "collect_limit_seconds": _collect_time_limit(config, unit).total_seconds()}
+            for unit in units
+        ]
 
-    @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["collect"], **UNIT_RETRIES)
-    def collect(assignment: dict[str, str]) -> str:
+    @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["collect"], pre_execute=_unit_time_limit,
+          **UNIT_RETRIES)
+    def collect(assignment: dict[str, Any]) -> str:
         """Collect one unit's sources and stage what they returned."""
         from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
         from config import load_config
@@ -186,7 +223,7 @@ def social_listening() -> None:
             return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
 
     @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["enrich"], **UNIT_RETRIES)
-    def enrich(assignment: dict[str, str], collected_url: str) -> str:
+    def enrich(assignment: dict[str, Any], collected_url: str) -> str:
         """Match brands and add ownership, language, sentiment and reach to one unit."""
         from config import load_config
         from core.staging import StagingArea, read_json
@@ -198,14 +235,14 @@ def social_listening() -> None:
             return enrich_unit(config, collected_url, StagingArea(config.staging, plan["run_id"]))
 
     @task_group(group_id=UNIT_GROUP)
-    def unit(assignment: dict[str, str]) -> Any:
+    def unit(assignment: dict[str, Any]) -> Any:
         """One unit's chain, independent of every other unit's: collect, then enrich."""
         # Airflow types a task's call as taking its function's arguments, but here they are XComArgs that
         # Airflow resolves when the task runs (apache/airflow#39514): where the types cannot meet.
         return enrich(assignment, collect(assignment))  # type: ignore[arg-type]
 
     @task(trigger_rule="all_done", execution_timeout=TIME_LIMITS["load"])
-    def load(assignments: list[dict[str, str]]) -> dict[str, Any]:
+    def load(assignments: list[dict[str, Any]]) -> dict[str, Any]:
         """Load every unit that got through enrichment; record the others' sources as failed, with why."""
         from airflow.sdk.exceptions import AirflowFailException
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,6 +21,22 @@ from demo.corpus_server import CorpusServer
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "demo" / "corpus"
+# A fault for the Airflow run, loaded by every Python process on PYTHONPATH: the collect task of one
+# unit dies writing its staged files, as on a full disk, whatever its sources returned.
+DOOMED_UNIT_FAULT = """
+import errno
+
+import collectors.units
+
+
+def stage_unit(staging, unit, runs, stage=collectors.units.stage_unit):
+    if unit.id == "blog-doomed-blog":
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return stage(staging, unit, runs)
+
+
+collectors.units.stage_unit = stage_unit
+"""
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +60,23 @@ def query(warehouse: str, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
-def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airflow_metadata):
+def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monkeypatch, airflow_metadata):
     (tmp_path / "config").mkdir()
     config_path = tmp_path / "config" / "demo.yaml"
-    shutil.copy(REPO / "config" / "demo.yaml", config_path)
+    # Beside the demo's sources, a blog whose unit's collect task dies in every attempt.
+    demo_config = (REPO / "config" / "demo.yaml").read_text(encoding="utf-8")
+    config_path.write_text(demo_config.replace("\nsources:\n", "\nsources:\n  - {kind: blog, name: doomed-blog, url: "
+                                               "\"http://127.0.0.3:${OVERHEARD_DEMO_PORT:-8765}/\"}\n"), encoding="utf-8")
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "fault" / "sitecustomize.py").write_text(DOOMED_UNIT_FAULT, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fault"), os.environ.get("PYTHONPATH", "")]))
+    began = datetime.now(UTC)
     with demo_services(0) as server:
         warehouse = load_config(config_path).warehouse.path
 
+        started = time.monotonic()
         assert run_cycle(config_path, warehouse, LOGICAL_DATE.isoformat()) == 0
+        wall_seconds = time.monotonic() - started
         summary = capsys.readouterr().out
 
         mentions_sql = """
@@ -69,6 +97,12 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
             (source, "ok", matched[source], count) for source, count in sorted(new.items())
         ]
         assert ("regional-gazette", "failed", 0, 0) in first_runs
+        # The unit whose task died cost only its own source, said why, and held the run for one quick retry.
+        assert ("doomed-blog", "failed", 0, 0) in first_runs
+        assert ("doomed-blog: the collect task of unit blog-doomed-blog failed: OSError: [Errno 28] No space left on "
+                "device; the unit's sources keep their cursors") in summary
+        print(f"demo run with a unit that dies: {wall_seconds:.1f} s")
+        assert wall_seconds < 150
         assert query(warehouse, "SELECT count(*) FROM mentions WHERE mention_key LIKE 'x:%' AND author_followers > 0") == [(17,)]
         assert query(warehouse, "SELECT count(*) FROM mentions WHERE story_id IS NULL") == [(0,)]
         # The quote post joins the story of the happy customer's post it quotes (demo/corpus/x/README.md).
@@ -114,6 +148,7 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
         assert [(source, status, new) for source, status, _, new in second_run] == [
             ("bluesky", "empty", 0),
             ("consumer-watch", "ok", 0),
+            ("doomed-blog", "failed", 0),
             ("forum-digest", "ok", 0),
             ("google-news", "ok", 0),
             ("hacker-news", "empty", 0),
@@ -126,6 +161,14 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
             ("telecom-daily", "ok", 0),
             ("x", "ok", 0),
         ]
+    # Airflow shows the run's real start and end, and the demo's data interval.
+    listed = subprocess.run(airflow_command("dags", "list-runs", "social_listening", "-o", "json"),
+                            env=airflow_environment(), capture_output=True, text=True, check=True).stdout
+    [demo_run] = [run for run in json.loads(listed.splitlines()[-1])  # warnings come first
+                  if datetime.fromisoformat(run["logical_date"]) == LOGICAL_DATE]
+    assert began <= datetime.fromisoformat(demo_run["start_date"]) < datetime.fromisoformat(demo_run["end_date"])
+    assert datetime.fromisoformat(demo_run["end_date"]) - datetime.fromisoformat(demo_run["start_date"]) < timedelta(
+        minutes=5)
 
     # The weekly_mention_report DAG, as the warehouse asset would trigger it: the demo ran on Monday
     # 2 November at noon, so the week due is 2026-W44 (26 October to 1 November, Europe/London).
@@ -133,7 +176,7 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, airf
     log = subprocess.run(
         airflow_command("dags", "test", "weekly_mention_report", LOGICAL_DATE.isoformat(),
                         "--conf", json.dumps({"config": str(config_path)})),
-        env=airflow_environment(), capture_output=True, text=True,
+        env=airflow_environment(), capture_output=True, text=True, check=False,
     )
     assert "state=success" in log.stdout + log.stderr, (log.stdout + log.stderr)[-3000:]
     assert sorted(path.name for path in report_folder.iterdir()) == [
@@ -149,4 +192,17 @@ def test_a_run_whose_plan_fails_is_reported_failed(tmp_path, capsys, airflow_met
 
     error = capsys.readouterr().err
     assert "gone.yaml is not a valid Overheard config" in error
-    assert "The social_listening run ended failed" in error
+    assert "The social_listening run ended failed (manual__" in error
+
+
+def test_installing_the_package_warns_about_nothing():
+    """`make demo` installs the project; setuptools reads its metadata without a deprecation warning."""
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        distribution = apply_configuration(Distribution(), REPO / "pyproject.toml")
+
+    assert [str(warning.message).splitlines()[0] for warning in caught] == []
+    assert distribution.metadata.license_expression == "Apache-2.0"
