@@ -8,9 +8,11 @@ runs of blocks: an 8 MiB page took minutes):
 - `bounded_page` hands it only what can be article: scripts (JSON-LD metadata kept), styles, inline
   SVG and MathML, frames, embeds and comments are dropped, and the body is cut at the element where
   it passes `MAX_EXTRACTED_MARKUP_CHARS` (the mention is then marked `text_truncated`);
-- `PageExtractor` extracts each page in a worker process within `EXTRACTION_SECONDS_PER_PAGE` (and
-  what is left of the source's time budget): a page over it is skipped for good with a warning and
-  the worker is replaced, so the other pages go on.
+- `PageExtractor` extracts each page in a worker process within `EXTRACTION_SECONDS_PER_PAGE` (or
+  what is left of the source's time budget). A page over it is extracted again in trafilatura's fast
+  mode (its main extractor without the readability and jusText fallbacks, which are the quadratic
+  parts), within the same limit, with a warning; a page over that too is skipped for good with a
+  warning. The worker is replaced after a page it overran on, so the other pages go on.
 
 When a post was published comes from what the page states (`article:published_time`, JSON-LD
 `datePublished`, `<time datetime>`), at its stated UTC offset; htmldate's guess (which may come from
@@ -120,6 +122,10 @@ class BoundedPage:
     cut: bool
 
 
+class ExtractionTimeoutError(TerminalError):
+    """Extracting a page took longer than its time limit (`PageExtractor.extract`)."""
+
+
 def collect_blog(
     source: BlogSource,
     cursor: Mapping[str, Any] | None,
@@ -135,11 +141,11 @@ def collect_blog(
         cursor: the previous run's `{"seen_urls": [...]}`, or None on the first run.
         client: the shared HTTP client (robots.txt is honoured for every page).
         budget: the source's time budget: no page is started without `extraction_seconds` of it left.
-        extraction_seconds: how long extracting one page may take.
+        extraction_seconds: how long extracting one page may take (and then again, in fast mode).
 
     Returns:
         The run outcome. The cursor adds every post fetched, and every post that failed for good
-        (a 4xx, a body over the cap, extraction over its time or failing); posts that failed
+        (a 4xx, a body over the cap, extraction over its time in fast mode too, or failing); posts that failed
         transiently, or that the time budget left for later, stay unseen so the next run tries them again.
     """
     seen = set((cursor or {}).get("seen_urls", []))
@@ -168,7 +174,11 @@ def collect_blog(
             try:
                 response = client.get(url, respect_robots=True)
                 fetched.append(url)
-                mention = extractor.extract(response.body, response.final_url, source.name, seconds)
+                try:
+                    mention = extractor.extract(response.body, response.final_url, source.name, seconds)
+                except ExtractionTimeoutError as error:
+                    run.warnings.append(f"{error}; it was extracted again in trafilatura's fast mode (no fallback extractors)")
+                    mention = extractor.extract(response.body, response.final_url, source.name, seconds, fast=True)
             except CollectorError as error:
                 if error.transient:
                     run.warnings.append(f"post skipped until next run: {error}")
@@ -232,13 +242,15 @@ def discover_post_urls(source: BlogSource, client: HttpClient) -> Discovery:
     return found
 
 
-def extract_post(html: bytes, url: str, source: str) -> Mention | None:
+def extract_post(html: bytes, url: str, source: str, *, fast: bool = False) -> Mention | None:
     """Title, authors, publish time and main text of a post page, without navigation, sidebars and footer.
 
     Args:
         html: the page as fetched.
         url: where it was fetched from (after redirects).
         source: the configured source name.
+        fast: trafilatura's fast mode: its main extractor only, without the readability and jusText
+            fallbacks (which can miss text on hard pages, and take much longer on some).
 
     Returns:
         The post, marked `text_truncated` when its markup was cut (`bounded_page`); None when the page
@@ -249,7 +261,7 @@ def extract_post(html: bytes, url: str, source: str) -> Mention | None:
         return None
     stated = _StatedMetadata.read(page.tree)
     document = trafilatura.bare_extraction(
-        page.tree, url=url, with_metadata=True, include_comments=False, date_extraction_params=_DATE_FORMAT
+        page.tree, url=url, fast=fast, with_metadata=True, include_comments=False, date_extraction_params=_DATE_FORMAT
     )
     if not isinstance(document, Document):  # None: nothing extracted (without as_dict it is never a dict)
         return None
@@ -357,17 +369,17 @@ class PageExtractor:
         self._requests: Connection | None = None
         self._answers: Connection | None = None
 
-    def extract(self, html: bytes, url: str, source: str, seconds: float) -> Mention | None:
-        """`extract_post` of one page, within `seconds`.
+    def extract(self, html: bytes, url: str, source: str, seconds: float, *, fast: bool = False) -> Mention | None:
+        """`extract_post` of one page (in fast mode if `fast`), within `seconds`.
 
         Raises:
-            TerminalError: extracting the page took longer than `seconds`, failed (its error named), or
-                killed the worker.
+            ExtractionTimeoutError: extracting the page took longer than `seconds`.
+            TerminalError: extraction failed on the page (its error named), or killed the worker.
             TransientError: the worker could not be started, or had stopped before the page was handed over.
         """
         requests, answers = self._worker()
         try:
-            requests.send((html, url, source))
+            requests.send((html, url, source, fast))
             answered = answers.poll(seconds)
         except OSError as error:
             status = self.close()
@@ -376,10 +388,8 @@ class PageExtractor:
             ) from error
         if not answered:
             self.close()
-            raise TerminalError(
-                f"{url}: extracting its text took longer than {seconds:g} s, the most one page may take "
-                "(a page this heavy is not tried again)"
-            )
+            mode = " in fast mode" if fast else ""
+            raise ExtractionTimeoutError(f"{url}: extracting its text{mode} took longer than {seconds:g} s, the limit per page")
         try:
             outcome, value = answers.recv()
         except (EOFError, OSError) as error:
@@ -457,7 +467,7 @@ def serve_extractions(requests_fd: int, answers_fd: int) -> None:
     `("failed", "<error type>: <message>")` when extraction raised.
 
     Args:
-        requests_fd: the pipe `(html, url, source)` requests arrive on.
+        requests_fd: the pipe `(html, url, source, fast)` requests arrive on.
         answers_fd: the pipe answers go back on.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the collector, which stops the worker
@@ -466,11 +476,11 @@ def serve_extractions(requests_fd: int, answers_fd: int) -> None:
     answers.send(("ready", None))
     while True:
         try:
-            html, url, source = requests.recv()
+            html, url, source, fast = requests.recv()
         except EOFError:
             return
         try:
-            answers.send(("done", extract_post(html, url, source)))
+            answers.send(("done", extract_post(html, url, source, fast=fast)))
         except Exception as error:  # noqa: BLE001 - one page's failure is its own: named, and the next page served
             answers.send(("failed", f"{type(error).__name__}: {error}"))
 
