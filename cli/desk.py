@@ -15,6 +15,8 @@ from pathlib import Path
 from config import Config
 
 DEFAULT_PORT = 8770
+KEEP_ALIVE_SECONDS = 75
+"""Longer than the desk's 5-second refreshes, so a browser's connection is not closed just as it is reused."""
 
 
 def add_desk_commands(commands: argparse._SubParsersAction) -> None:
@@ -72,6 +74,7 @@ def _serve(config: Config, arguments: argparse.Namespace) -> int:
 
     from desk.app import create_app
     from desk.committed_state import CommittedState, NothingPublishedYet
+    from desk.platform_replies import platform_replies
     from desk.state import DeskState, desk_state_path
     from warehouse.connection import open_warehouse
     from warehouse.snapshot import publish_snapshot
@@ -96,11 +99,15 @@ def _serve(config: Config, arguments: argparse.Namespace) -> int:
     if not secure and arguments.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Serving on {arguments.host} without https: sessions would cross the network in clear. Put a TLS "
               "proxy in front (--https-proxy) or give --ssl-certfile and --ssl-keyfile.", file=sys.stderr)
-    app = create_app(config, secure_cookies=secure)
+    channel, by_hand = platform_replies(config)
+    for reason in by_hand:
+        print(f"{reason}. Until then agents answer there and record where.", file=sys.stderr)
+    app = create_app(config, channel=channel, secure_cookies=secure)
     scheme = "https" if arguments.ssl_certfile or arguments.https_proxy else "http"
     print(f"The care desk: {scheme}://{arguments.host}:{arguments.port}/ (Ctrl+C stops it)", flush=True)
     uvicorn.run(
         app, host=arguments.host, port=arguments.port, log_level="info", proxy_headers=arguments.https_proxy,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         ssl_certfile=str(arguments.ssl_certfile) if arguments.ssl_certfile else None,
         ssl_keyfile=str(arguments.ssl_keyfile) if arguments.ssl_keyfile else None,
     )

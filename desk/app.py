@@ -52,7 +52,7 @@ from desk.accounts import (
 from desk.actions import ActionQueue, DeskAction, DeskWriter, ItemState
 from desk.board import StaffingCell, lead_board, week_staffing
 from desk.committed_state import CommittedState, CommittedView
-from desk.inbox import VIEWS, InboxFilters, InboxRow, inbox_page, item_number_searched
+from desk.inbox import VIEWS, InboxFilters, InboxRow, filter_choices, inbox_page, item_number_searched
 from desk.item_page import ItemDetails, ItemSummary, item_details, item_summary
 from desk.rendering import environment
 from desk.replies import NoReplyChannel, ReplyChannel, ReplyDesk, ReplyTarget
@@ -97,6 +97,7 @@ class Desk:
     replies: ReplyDesk
     clock: Callable[[], datetime]
     _staffing: tuple[tuple[datetime, date], list[StaffingCell]] | None = None
+    _choices: tuple[datetime, dict[str, list[str]]] | None = None
     _seen: dict[str, datetime] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,6 +121,13 @@ class Desk:
                 cells = week_staffing(view.cursor, self.playbook, today, self.config.timezone)
                 self._staffing = (key, cells)
             return self._staffing[1]
+
+    def choices(self, view: CommittedView) -> dict[str, list[str]]:
+        """The inbox filters' choices, read once per published snapshot."""
+        with self._lock:
+            if self._choices is None or self._choices[0] != view.published_at:
+                self._choices = (view.published_at, filter_choices(view.cursor))
+            return self._choices[1]
 
     def seen(self, name: str) -> None:
         """Note the person is on the desk (written at most every 30 seconds each)."""
@@ -341,7 +349,7 @@ class _Pages:
         view = self.desk.committed.view()
         try:
             page = inbox_page(view.cursor, self.desk.actions.overlay(view), person, filters, self.desk.clock(),
-                              page_number, searched_key)
+                              self.desk.choices(view), page_number, searched_key)
         finally:
             view.cursor.close()
         numbers = self.desk.state.item_numbers([row.mention_key for row in page.rows])

@@ -167,12 +167,18 @@ def lead_board(
             agents=[AgentLoad(agent.name, agent.name in online, held.get(agent.name, 0)) for agent in queue.agents],
             agents_needed_today=needed.get(queue.name),
         ))
+    escalated = [key for (key,) in cursor.execute(
+        f"{ITEMS_WITH_OVERLAY} SELECT mention_key FROM items WHERE escalated AND status IN ('open', 'claimed') "
+        "ORDER BY due_at, mention_key LIMIT 20",
+        parameters,
+    ).fetchall()]
     escalations = [Escalation(*row) for row in cursor.execute(
         f"""{ITEMS_WITH_OVERLAY}
         SELECT i.mention_key, i.queue, i.category, i.brand, i.priority, i.status, i.assignee, i.due_at, m.text
-        FROM items AS i JOIN mentions AS m USING (mention_key)
-        WHERE i.escalated AND i.status IN ('open', 'claimed') ORDER BY i.due_at, i.mention_key LIMIT 20""",
-        parameters,
+        FROM (SELECT * FROM items WHERE mention_key IN (SELECT unnest($keys::VARCHAR[]))) AS i
+        JOIN (SELECT * FROM mentions WHERE mention_key IN (SELECT unnest($keys::VARCHAR[]))) AS m USING (mention_key)
+        ORDER BY i.due_at, i.mention_key""",
+        {**parameters, "keys": escalated},
     ).fetchall()]
     spikes = [SpikeSeen(*row) for row in cursor.execute(
         "SELECT brand, category, hour_start, mentions, baseline FROM spikes WHERE detected_at >= ? "

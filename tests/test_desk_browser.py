@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from config.model import Config
+from care.replies.platforms import reply_sender
+from collectors.http import RetryPolicy
+from config.model import Config, HttpSettings
+from demo.fake_apis.write_apis import DEMO_X_KEYS, FakeXWrites
+from desk.platform_replies import PlatformReplies
 from tests.test_care import MONDAY_NOON
-from tests.test_desk_server import PASSWORDS, RecordingChannel, desk_config, served_desk, set_passwords, triage
+from tests.test_desk_server import PASSWORDS, desk_config, served_desk, set_passwords, triage
 
 CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(
@@ -59,10 +63,24 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"desk-{name}.png"), full_page=True)
 
 
+@pytest.fixture
+def x_api() -> Iterator[FakeXWrites]:
+    with FakeXWrites() as api:
+        yield api
+
+
+def replies_on(x_api: FakeXWrites) -> PlatformReplies:
+    """The desk's replies on X through care.replies' sender (tweepy), to the fake X write API."""
+    credentials = {"login": DEMO_X_KEYS["consumer_key"], "password": DEMO_X_KEYS["consumer_secret"],
+                   "host": x_api.base_url, "extra": {"access_token": DEMO_X_KEYS["access_token"],
+                                                     "access_token_secret": DEMO_X_KEYS["access_token_secret"]}}
+    policy = RetryPolicy.from_settings(HttpSettings(timeout_seconds=5.0, max_retries=0, backoff_seconds=0.0))
+    return PlatformReplies({"x": reply_sender("x", credentials, policy=policy, user_agent="overheard-test")})
+
+
 @needs_chromium
-def test_agents_and_a_lead_work_an_item_in_the_browser(config, browser):
-    channel = RecordingChannel()
-    with served_desk(config, channel) as base:
+def test_agents_and_a_lead_work_an_item_in_the_browser(config, browser, x_api):
+    with served_desk(config, replies_on(x_api)) as base:
         ana = signed_in(browser, base, "ana")
         expect(ana).to_have_url(f"{base}/inbox")
         expect(ana.locator("header .zone")).to_have_text("Europe/Paris")  # the browser's timezone
@@ -103,8 +121,9 @@ def test_agents_and_a_lead_work_an_item_in_the_browser(config, browser):
         ana.keyboard.press("r")
         ana.keyboard.type("Sorry about this, Hull team is on it. Please DM us your postcode.")
         ana.get_by_role("button", name="Send on x").click()
-        expect(ana.locator(".flash")).to_contain_text("Reply sent: https://x.com/brightwavehelp/status/90001")
-        assert channel.posted == [("x:20", "Sorry about this, Hull team is on it. Please DM us your postcode.")]
+        expect(ana.locator(".flash")).to_contain_text("Reply sent: https://x.com/")
+        assert [(post["in_reply_to_tweet_id"], post["text"]) for post in x_api.posts] == [
+            ("20", "Sorry about this, Hull team is on it. Please DM us your postcode.")]
         expect(ana.locator(".reply.sent")).to_contain_text("Sorry about this, Hull team is on it.")
         expect(ana.locator(".trail")).to_contain_text("ana responded")
         shot(ana, "item-replied")
@@ -128,7 +147,7 @@ def test_agents_and_a_lead_work_an_item_in_the_browser(config, browser):
         ana.get_by_label("Your reply").fill("We are so sorry. Please DM us now so our incident team can help.")
         ana.get_by_role("button", name="Send for a lead's approval").click()
         expect(ana.locator(".flash")).to_have_text("Your reply waits for a lead's approval.")
-        assert len(channel.posted) == 1
+        assert len(x_api.posts) == 1
 
         # The board shows it waiting; the lead approves and it is posted.
         lead.goto(f"{base}/board")
@@ -139,6 +158,7 @@ def test_agents_and_a_lead_work_an_item_in_the_browser(config, browser):
         shot(lead, "item-awaiting-approval")
         lead.get_by_role("button", name="Approve and send").click()
         expect(lead.locator(".flash")).to_contain_text("Reply sent:")
-        assert channel.posted[-1] == ("x:4", "We are so sorry. Please DM us now so our incident team can help.")
+        assert (x_api.posts[-1]["in_reply_to_tweet_id"], x_api.posts[-1]["text"]) == (
+            "4", "We are so sorry. Please DM us now so our incident team can help.")
         expect(lead.locator(".reply.sent")).to_contain_text("approved by lead")
         shot(lead, "item-approved")

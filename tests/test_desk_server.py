@@ -26,7 +26,7 @@ from config import load_config
 from config.model import Config
 from desk.accounts import desk_people, set_password
 from desk.app import create_app
-from desk.replies import Posted, Refused, ReplyTarget
+from desk.replies import Posted, Refused, ReplyChannel, ReplyTarget
 from desk.state import DeskState, desk_state_path
 from tests.test_care import MONDAY_NOON, PLAYBOOK, add_mention, first_batch
 from warehouse.connection import open_warehouse
@@ -57,8 +57,9 @@ def triage(config: Config, run: str, now: datetime, *mentions: tuple[str, str]) 
                 add_mention(warehouse, key, text, run, now, author=f"author-{key}")
         else:
             first_batch(warehouse)
-        # The brand's alias is what its query matched in each of these texts.
+        # The brand's alias is what its query matched in each of these texts; an X post's id is its key's end.
         warehouse.execute("UPDATE mention_brands SET matched_terms = [brand] WHERE len(matched_terms) = 0")
+        warehouse.execute("UPDATE mentions SET native_id = split_part(mention_key, ':', 2) WHERE native_id IS NULL")
         CareStep(warehouse, config, run, now).run()
         publish_snapshot(warehouse, config.warehouse.path, run)
 
@@ -91,7 +92,7 @@ class RecordingChannel:
 
 
 @contextmanager
-def served_desk(config: Config, channel: RecordingChannel | None = None) -> Iterator[str]:
+def served_desk(config: Config, channel: ReplyChannel | None = None) -> Iterator[str]:
     """Serve the desk on a free port of 127.0.0.1; yields its base URL."""
     app = create_app(config, channel=channel, writer_poll_seconds=0.05)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="info", access_log=True))
