@@ -19,6 +19,7 @@ from tests.test_care import MONDAY_NOON, add_mention
 from tests.test_desk_authorisation import number_of
 from tests.test_desk_server import (
     PASSWORDS,
+    RecordingChannel,
     csrf_token,
     desk_config,
     served_desk,
@@ -218,3 +219,27 @@ def test_a_reopened_item_comes_back_to_the_inbox(config):
         lead.post(f"{base}/items/{number}/reopen", data={"csrf_token": csrf_token(lead, f"{base}/inbox"),
                                                          "reason": "down again"})
         assert "x:1" in listed(lead.get(f"{base}/inbox").text)
+
+
+def test_a_refused_reply_shows_the_platforms_reason_and_leaves_the_item_claimed_and_unanswered(config):
+    channel = RecordingChannel(refuse="You are not allowed to create a Tweet with duplicate content.")
+    with served_desk(config, channel) as base:
+        ana = sign_in(base, "ana")
+        number = number_of(sign_in(base, "lead"), base, "x:1")
+        ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+        page = ana.get(f"{base}/items/{number}").text
+        form_token = re.search(r'name="reply_token" value="([^"]+)"', page)
+        assert form_token
+        refused = ana.post(f"{base}/items/{number}/reply", data={
+            "csrf_token": csrf_token(ana, f"{base}/inbox"), "reply_token": form_token.group(1), "text": "Sorry!"})
+        assert "x refused the reply: You are not allowed to create a Tweet with duplicate content." in refused.text
+        status = ana.get(f"{base}/items/{number}/status").text
+        assert 'claimed by <strong class="holder">you</strong>' in status and "Answered" not in status
+        # She can also record an answer she gave on the platform herself.
+        wait_until(lambda: "on its way" not in ana.get(f"{base}/items/{number}").text)
+        recorded = ana.post(f"{base}/items/{number}/respond", data={
+            "csrf_token": csrf_token(ana, f"{base}/inbox"), "url": "https://x.com/brightwavehelp/status/77"})
+        assert "Response recorded." in recorded.text
+        wait_until(lambda: committed(config, "SELECT first_response_url FROM triage_items WHERE mention_key = 'x:1'")
+                   == [("https://x.com/brightwavehelp/status/77",)])
+        assert channel.posted == []
