@@ -35,7 +35,21 @@ _EXCEPTION_LINE = re.compile(r"^(?:\w+\.)*\w*(?:Exception|Error): ")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `overheard` command; returns the exit status."""
+    """Entry point of the `overheard` command; returns the exit status.
+
+    A reader that goes away (`overheard staffing ... | head`) ends the command quietly, as Python's
+    documentation advises for SIGPIPE: stdout is pointed at /dev/null so that the final flush fails no more.
+    """
+    try:
+        status = _command(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
+def _command(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="overheard", description="Overheard social listening.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one collection cycle through Airflow (airflow dags test)")

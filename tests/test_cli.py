@@ -16,6 +16,7 @@ from config.model import Config
 from tests.test_care import MONDAY_NOON, PLAYBOOK, first_batch
 from warehouse.connection import open_warehouse
 
+REPO = Path(__file__).resolve().parents[1]
 NOT_ON_ROSTER = "not on the playbook's roster (playbook.leads and each queue's agents); on it: lead, ana, bo"
 
 
@@ -114,3 +115,18 @@ def test_an_action_while_another_process_holds_the_warehouse_says_who_and_change
     assert error.startswith(f"the warehouse {config.warehouse.path} is held by PID {holder.pid} (")
     assert "still was after waiting 0 s" in error and "Traceback" not in error
     assert ("x:6", "care", "open", "ana", "overheard", "assigned") == _trail(config)[-1]
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["triage", "list", "--config"]], ids=["check-config", "triage"])
+def test_a_reader_that_goes_away_ends_the_command_quietly(triaged, command):
+    """`overheard ... | head`: head exits after its lines and the pipe closes under the command."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", *command, str(triaged)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the command writes
+
+    errors = process.stderr.read().decode()
+
+    assert (process.wait(timeout=60), errors) == (1, "")
