@@ -72,6 +72,8 @@ def _set_password(config: Config, name: str) -> int:
 def _serve(config: Config, arguments: argparse.Namespace) -> int:
     import uvicorn
 
+    from care.helpdesk import HandoffRefused, helpdesk_for
+    from collectors.http import RetryPolicy
     from desk.app import create_app
     from desk.committed_state import CommittedState, NothingPublishedYet
     from desk.platform_replies import platform_replies
@@ -102,7 +104,14 @@ def _serve(config: Config, arguments: argparse.Namespace) -> int:
     channel, by_hand = platform_replies(config)
     for reason in by_hand:
         print(f"{reason}. Until then agents answer there and record where.", file=sys.stderr)
-    app = create_app(config, channel=channel, secure_cookies=secure)
+    helpdesk, settings = None, config.playbook.helpdesk if config.playbook else None
+    if settings is not None:
+        try:
+            helpdesk = helpdesk_for(**settings.model_dump(), policy=RetryPolicy.from_settings(config.http),
+                                    user_agent=config.http.user_agent)
+        except HandoffRefused as refused:
+            print(f"{refused}. Until then the desk has no 'Send to helpdesk'.", file=sys.stderr)
+    app = create_app(config, channel=channel, helpdesk=helpdesk, secure_cookies=secure)
     scheme = "https" if arguments.ssl_certfile or arguments.https_proxy else "http"
     print(f"The care desk: {scheme}://{arguments.host}:{arguments.port}/ (Ctrl+C stops it)", flush=True)
     uvicorn.run(

@@ -1,6 +1,6 @@
 """Desk actions: queued in the desk state at once, applied to the warehouse by one writer, seen at once.
 
-An action (claim, note, respond, close, reopen, reassign) is checked and queued in one SQLite write
+An action (claim, note, respond, close, reopen, reassign, and keeping a helpdesk ticket) is checked and queued in one SQLite write
 transaction: the rules are `care.desk.TriageDesk`'s (the CLI desk's), run on the item as committed
 with every action still queued for it replayed on top. Queuing is serialised, so two agents claiming
 one item are checked one after the other and the second is refused, naming the holder.
@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from care.desk import TriageDesk, TriageError
+from care.helpdesk import Ticket, record_ticket
 from config.playbook import Playbook
 from desk.committed_state import CommittedState, CommittedView
 from desk.state import DeskState, read_time, stored_time
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 # Each desk action and the action its `TriageDesk` method records in the audit trail.
 AUDIT_ACTIONS = {
     "claim": "claimed", "note": "note", "respond": "responded", "close": "closed", "reopen": "reopened",
-    "reassign": "reassigned",
+    "reassign": "reassigned", "hand_off": "handed_off",
 }
 
 
@@ -48,11 +49,11 @@ class DeskAction:
 
     Attributes:
         mention_key: the item.
-        action: claim, note, respond, close, reopen or reassign.
+        action: claim, note, respond, close, reopen, reassign or hand_off.
         actor: who.
         at: when they acted (the audit trail keeps this time, not when the warehouse got it).
         params: the action's arguments: text (note), url (respond), reason (close, reopen), to and queue
-            (reassign).
+            (reassign), helpdesk, ticket_id, url and status (hand_off: the ticket the helpdesk opened).
         action_id: its place in the queue (None before it is queued).
         state: pending, applied or failed.
         error: why it failed.
@@ -101,6 +102,9 @@ def perform(desk: TriageDesk, action: DeskAction) -> None:
         desk.reopen(key, str(params.get("reason", "")), at)
     elif action.action == "reassign":
         desk.reassign(key, str(params["to"]), params.get("queue"), at)
+    elif action.action == "hand_off":
+        ticket = Ticket(str(params["ticket_id"]), params.get("url"), str(params["status"]))
+        record_ticket(desk.connection, str(params["helpdesk"]), key, ticket, action.actor, at)
     else:
         raise TriageError(f"unknown desk action {action.action!r}; actions: {', '.join(AUDIT_ACTIONS)}")
 
@@ -216,6 +220,8 @@ class ActionQueue:
         cursor.execute("CREATE OR REPLACE TEMP TABLE triage_actions AS SELECT * FROM warehouse.triage_actions LIMIT 0")
         try:
             for action in actions:
+                if action.action == "hand_off":  # keeps a ticket on the item; its status does not change
+                    continue
                 try:
                     perform(TriageDesk(cursor, action.actor, self.playbook), action)
                 except TriageError:

@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from care.desk import TriageError
+from care.helpdesk import Helpdesk, HelpdeskError, Ticket, handoff_for
 from config.model import Config
 from config.playbook import Playbook
 from desk.accounts import (
@@ -64,9 +65,9 @@ SESSION_HOURS = 12
 LIVE_SECONDS = 5
 """How often the inbox, the item's status and the board ask for news (new items show within this)."""
 ONLINE_WITHIN = timedelta(minutes=2)
-AGENT_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply"})
+AGENT_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "hand_off"})
 LEAD_ACTIONS = frozenset({"reassign", "reopen", "approve", "send_back", "bulk"})
-ITEM_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "reassign", "reopen"})
+ITEM_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "reassign", "reopen", "hand_off"})
 """The actions posted to /items/N/ACTION."""
 _PRESENCE_EVERY = timedelta(seconds=30)
 
@@ -86,6 +87,7 @@ class Desk:
         actions: the action queue.
         writer: the one writer of queued actions to the warehouse.
         replies: replies on the platforms.
+        helpdesk: the team's helpdesk (None: the playbook names none).
         clock: now.
     """
 
@@ -95,6 +97,7 @@ class Desk:
     actions: ActionQueue
     writer: DeskWriter
     replies: ReplyDesk
+    helpdesk: Helpdesk | None
     clock: Callable[[], datetime]
     _staffing: tuple[tuple[datetime, date], list[StaffingCell]] | None = None
     _choices: tuple[datetime, dict[str, list[str]]] | None = None
@@ -142,6 +145,7 @@ class Desk:
 def create_app(
     config: Config,
     channel: ReplyChannel | None = None,
+    helpdesk: Helpdesk | None = None,
     secure_cookies: bool = False,
     writer_poll_seconds: float = 0.25,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -151,6 +155,7 @@ def create_app(
     Args:
         config: the config; it must have a playbook.
         channel: where replies are posted (default: nowhere; agents record where they answered).
+        helpdesk: the team's helpdesk, for "Send to helpdesk" (default: none).
         secure_cookies: mark the session cookie Secure (served over https, directly or behind a proxy).
         writer_poll_seconds: how often the writer looks for queued actions.
         clock: now (tests move it).
@@ -164,7 +169,8 @@ def create_app(
     committed = CommittedState(config.warehouse.path)
     actions = ActionQueue(state, committed, config.playbook)
     writer = DeskWriter(state, config.warehouse.path, config.playbook, writer_poll_seconds, clock)
-    desk = Desk(config, state, committed, actions, writer, ReplyDesk(state, actions, channel or NoReplyChannel()), clock)
+    desk = Desk(config, state, committed, actions, writer, ReplyDesk(state, actions, channel or NoReplyChannel()),
+                helpdesk, clock)
     pages = _Pages(desk)
 
     @asynccontextmanager
@@ -191,7 +197,7 @@ def create_app(
 def refusal(person: Person, action: str, item: InboxRow) -> str | None:
     """Why this person may not do this to this item, or None when they may.
 
-    An agent claims, notes, replies, records a response and closes, on the items of their queues and
+    An agent claims, notes, replies, records a response, hands to the helpdesk and closes, on the items of their queues and
     the items given to them, but not on an item someone else holds; a lead does all that on every
     queue and also reassigns, reopens, approves replies and acts in bulk; an admin acts on no item.
     """
@@ -203,7 +209,7 @@ def refusal(person: Person, action: str, item: InboxRow) -> str | None:
         return f"only a lead can {action.replace('_', ' ')} items"
     if item.queue not in person.queues and item.assignee != person.name:
         return f"this item is in the {item.queue} queue, which is not one of yours"
-    if action in ("respond", "close", "reply") and item.status == "claimed" and item.assignee != person.name:
+    if action in ("respond", "close", "reply", "hand_off") and item.status == "claimed" and item.assignee != person.name:
         return f"{item.assignee} holds this item; a lead can reassign it"
     return None
 
@@ -226,7 +232,7 @@ class _Pages:
             Route("/inbox", self.inbox),
             Route("/inbox/rows", self.inbox_rows),
             Route("/items/bulk", post(self.bulk), methods=["POST"]),
-            Route("/items/{number:int}", self.item),
+            Route("/items/{number:int}", self.item, name="item"),
             Route("/items/{number:int}/status", self.item_status),
             Route("/items/{number:int}/{action:str}", post(self.item_action), methods=["POST"]),
             Route("/replies/{reply_id:int}/{decision:str}", post(self.reply_decision), methods=["POST"]),
@@ -397,7 +403,7 @@ class _Pages:
         view = self.desk.committed.view()
         try:
             queued = self.desk.actions.unapplied(view, [key]) if key else []
-            summary = item_summary(view.cursor, key, self.desk.actions.replay(view, queued)) if key else None
+            summary = item_summary(view.cursor, key, self.desk.actions.replay(view, queued), queued) if key else None
             if summary is None:
                 raise HTTPException(404, f"no item #{number}")
             page = item_details(view.cursor, summary, queued) if details else None
@@ -423,6 +429,7 @@ class _Pages:
             "in_flight": next((r for r in replies if r.state in ("awaiting_approval", "sending")), None),
             "people": [p for p in self.desk.people.values() if p.role is not Role.ADMIN],
             "queues": [q.name for q in self.desk.playbook.queues], "reply_token": secrets.token_urlsafe(16),
+            "helpdesk": self.desk.helpdesk,
         }
 
     def item(self, request: Request) -> Response:
@@ -448,6 +455,11 @@ class _Pages:
         if why_not:
             raise HTTPException(403, why_not)
         now = self.desk.clock()
+        if action == "hand_off":
+            ticket = self._hand_off(summary, person, request.url_for("item", number=number), now)
+            self.desk.writer.wake()
+            self._flash(request, "ok", f"Sent to the helpdesk: ticket {ticket.ticket_id}")
+            return RedirectResponse(f"/items/{number}", status_code=303)
         if action == "reply":
             reply = self.desk.replies.reply(
                 person.name, _target(summary), ItemState(item.status, item.assignee, item.queue, item.first_response_at),
@@ -465,6 +477,26 @@ class _Pages:
         self.desk.writer.wake()
         self._flash(request, "ok", _DONE[action])
         return self._back(request, status_code=303)
+
+    def _hand_off(self, summary: ItemSummary, person: Person, item_link: Any, now: datetime) -> Ticket:
+        """Open a ticket for the item on the helpdesk (once: one ticket per item) and queue keeping it."""
+        helpdesk, key = self.desk.helpdesk, summary.item.mention_key
+        if helpdesk is None:
+            raise TriageError("no helpdesk is set up: add playbook.helpdesk (zendesk or webhook) to the config")
+        if summary.ticket is not None:
+            raise TriageError(f"this item is already with the helpdesk: ticket {summary.ticket.ticket_id}")
+        view = self.desk.committed.view()
+        try:
+            handoff = handoff_for(view.cursor, key, str(item_link))
+        finally:
+            view.cursor.close()
+        try:
+            ticket = helpdesk.open_ticket(handoff)
+        except HelpdeskError as error:
+            raise TriageError(f"the helpdesk did not take it: {error}") from None
+        self.desk.actions.submit(DeskAction(key, "hand_off", person.name, now, {
+            "helpdesk": helpdesk.name, "ticket_id": ticket.ticket_id, "url": ticket.url, "status": ticket.status}))
+        return ticket
 
     def reply_decision(self, request: Request, person: Person, form: FormData) -> Response:
         """A lead approves (and so sends) an escalated item's reply, or sends it back with a note."""

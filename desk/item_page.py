@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from care.helpdesk import Ticket, recorded_ticket
 from desk.actions import AUDIT_ACTIONS, DeskAction, ItemState
 from desk.inbox import InboxRow, inbox_row, matched_terms
 
@@ -73,6 +74,8 @@ class ItemSummary:
     parent_id: str | None
     thread_id: str | None
     story_id: str | None
+    ticket: Ticket | None
+    """The helpdesk ticket the item was handed to, if it was."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,16 @@ class ItemDetails:
         return self.summary.item
 
 
-def item_summary(cursor: duckdb.DuckDBPyConnection, mention_key: str, overlay: dict[str, ItemState]) -> ItemSummary | None:
+def item_summary(
+    cursor: duckdb.DuckDBPyConnection, mention_key: str, overlay: dict[str, ItemState], queued: list[DeskAction]
+) -> ItemSummary | None:
     """The item and its mention, or None when there is no such triage item.
 
     Args:
         cursor: a cursor on the committed snapshot.
         mention_key: the item.
         overlay: the item as queued actions leave it (`ActionQueue.overlay`), if they change it.
+        queued: the item's actions not in the snapshot yet (a queued hand-off gives the item its ticket).
     """
     row = cursor.execute(
         """
@@ -119,7 +125,10 @@ def item_summary(cursor: duckdb.DuckDBPyConnection, mention_key: str, overlay: d
         now = overlay[mention_key]
         item = replace(item, status=now.status, assignee=now.assignee, queue=now.queue,
                        first_response_at=now.first_response_at)
-    return ItemSummary(item, native_id, routed_by, sla_minutes, reach, parent_id, thread_id, story_id)
+    handed = [action.params for action in queued if action.action == "hand_off" and action.state != "failed"]
+    ticket = recorded_ticket(cursor, mention_key) or (
+        Ticket(str(handed[0]["ticket_id"]), handed[0].get("url"), str(handed[0]["status"])) if handed else None)
+    return ItemSummary(item, native_id, routed_by, sla_minutes, reach, parent_id, thread_id, story_id, ticket)
 
 
 def item_details(cursor: duckdb.DuckDBPyConnection, summary: ItemSummary, queued: list[DeskAction]) -> ItemDetails:

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from care.desk import TriageDesk
+from care.helpdesk import ZendeskHelpdesk
 from care.triage import CareStep
-from config.model import Config
+from collectors.http import RetryPolicy
+from config.model import Config, HttpSettings
+from demo.fake_apis.helpdesk_apis import DEMO_ZENDESK_EMAIL, DEMO_ZENDESK_TOKEN, FakeZendesk
 from tests.test_care import MONDAY_NOON, add_mention
 from tests.test_desk_authorisation import number_of
 from tests.test_desk_server import (
@@ -35,7 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 _CLOSE_FROM_THE_COMMAND_LINE = """
 import sys
 from care.desk import TriageDesk
+from care.helpdesk import ZendeskHelpdesk
 from care.triage import CareStep
+from collectors.http import RetryPolicy
 from config import load_config
 from warehouse.connection import open_warehouse
 from warehouse.snapshot import publish_snapshot
@@ -243,3 +248,26 @@ def test_a_refused_reply_shows_the_platforms_reason_and_leaves_the_item_claimed_
         wait_until(lambda: committed(config, "SELECT first_response_url FROM triage_items WHERE mention_key = 'x:1'")
                    == [("https://x.com/brightwavehelp/status/77",)])
         assert channel.posted == []
+
+
+def test_an_agent_hands_an_item_to_zendesk_and_the_ticket_is_kept_on_it(config):
+    with FakeZendesk() as zendesk:
+        credentials = {"login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN, "host": zendesk.base_url, "extra": {}}
+        helpdesk = ZendeskHelpdesk(credentials, connection="zendesk_default", user_agent="overheard-test",
+                                   policy=RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0)))
+        with served_desk(config, helpdesk=helpdesk) as base:
+            ana = sign_in(base, "ana")
+            number = number_of(sign_in(base, "lead"), base, "x:2")
+            ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            sent = ana.post(f"{base}/items/{number}/hand_off", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            [ticket_id] = [str(key) for key in zendesk.tickets]
+            assert f"Sent to the helpdesk: ticket {ticket_id}" in sent.text
+            assert f'ticket <a href="{zendesk.base_url}/agent/tickets/{ticket_id}"' in sent.text
+            [created] = zendesk.received_at("POST /api/v2/tickets.json")
+            assert created.json()["ticket"]["external_id"] == "x:2"
+            assert f"Overheard item: {base}/items/{number}" in created.json()["ticket"]["comment"]["body"]
+            again = ana.post(f"{base}/items/{number}/hand_off", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            assert f"this item is already with the helpdesk: ticket {ticket_id}" in again.text
+            wait_until(lambda: committed(config, "SELECT ticket_id, handed_off_by FROM helpdesk_tickets")
+                       == [(ticket_id, "ana")])
+            assert len(zendesk.tickets) == 1

@@ -20,6 +20,7 @@ import pytest
 import requests
 import uvicorn
 
+from care.helpdesk import Helpdesk
 from care.triage import CareStep
 from cli.desk import add_desk_commands, run_desk_command
 from config import load_config
@@ -92,9 +93,9 @@ class RecordingChannel:
 
 
 @contextmanager
-def served_desk(config: Config, channel: ReplyChannel | None = None) -> Iterator[str]:
+def served_desk(config: Config, channel: ReplyChannel | None = None, helpdesk: Helpdesk | None = None) -> Iterator[str]:
     """Serve the desk on a free port of 127.0.0.1; yields its base URL."""
-    app = create_app(config, channel=channel, writer_poll_seconds=0.05)
+    app = create_app(config, channel=channel, helpdesk=helpdesk, writer_poll_seconds=0.05)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="info", access_log=True))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
