@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -250,15 +249,12 @@ def _big_post(size: int) -> bytes:
     return f"{head}{blocks}</section></main></body></html>".encode()
 
 
-def test_a_huge_page_is_extracted_from_its_bounded_start_in_seconds() -> None:
+def test_a_huge_page_is_extracted_from_its_bounded_start() -> None:
     html = _big_post(8 * 1024 * 1024)
 
-    started = time.perf_counter()
     mention = extract_post(html, "https://launch-notes.example/2024/03/05/launch-report", "launch-notes")
-    seconds = time.perf_counter() - started
     page = bounded_page(html)
 
-    assert seconds < 10  # unbounded, trafilatura took minutes on pages like this
     assert mention is not None
     assert mention.text.splitlines()[:12] == REPORT
     assert (mention.text_truncated, mention.authors) == (True, ["Dana Okafor"])
@@ -287,9 +283,7 @@ def test_a_page_over_its_extraction_time_is_extracted_again_in_fast_mode_or_skip
     roomy = HttpClient(fast_http.model_copy(update={"max_body_bytes": 1_000_000}))
     source = _blog(http_server, discover=["sitemap"])
 
-    started = time.perf_counter()
     run = collect_blog(source, None, roomy, extraction_seconds=5)
-    seconds = time.perf_counter() - started
     http_server.route("/sitemap.xml", _urlset(http_server, "/posts/launch-log"))
     hurried = collect_blog(source, None, roomy, extraction_seconds=0.01)
 
@@ -299,7 +293,6 @@ def test_a_page_over_its_extraction_time_is_extracted_again_in_fast_mode_or_skip
         (f"{base}/posts/launch-log: extracting its text took longer than 5 s, the limit per page; it was extracted "
          "again in trafilatura's fast mode (no fallback extractors)")
     ]
-    assert seconds < 12
     assert (hurried.status, hurried.mentions, hurried.cursor) == ("ok", [], {"seen_urls": [f"{base}/posts/launch-log"]})
     assert hurried.warnings == [
         (f"{base}/posts/launch-log: extracting its text took longer than 0.01 s, the limit per page; it was "
