@@ -31,7 +31,7 @@ from config import Config, ConfigError, load_config
 
 DAG_ID = "social_listening"
 # The first line of an exception a task raised, in Airflow's log.
-_EXCEPTION_LINE = re.compile(r"^(?:\w+\.)*\w*(?:Exception|Error): ")
+_EXCEPTION_LINE = re.compile(r"^(?:(?:\w+\.)+[A-Z]\w*|\w*(?:Exception|Error)): ")
 
 
 def main(argv: list[str] | None = None) -> int:

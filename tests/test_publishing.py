@@ -24,7 +24,7 @@ def config(tmp_path) -> Config:
 
 def loaded_until(connection, window_end: datetime) -> None:
     connection.execute(
-        "INSERT INTO runs VALUES (?, 'n', 'rss', 'ok', 0, 0, 0, 0, 0, NULL, [], 1.0, ?, ?, 0)",
+        "INSERT INTO runs VALUES (?, 'n', 'rss', 'ok', 0, 0, 0, 0, 0, NULL, [], 1.0, ?, ?, 0, 0)",
         [window_end.isoformat(), window_end, window_end],
     )
 
