@@ -327,7 +327,8 @@ class CareStep:
         return [
             Alert(
                 alert_key=f"breach:{key}", kind="breach",
-                subject=f"SLA breached: {category} about {brand} in {queue} had no response by {due_at:%H:%M %Z}",
+                subject=f"SLA breached: {category} about {brand} in {queue} had no response by "
+                        f"{due_at:%Y-%m-%d %H:%M %Z}",
                 body=f"A {category} mention about {brand} is past its first-response time and still unanswered.",
                 link=url,
                 fields={"Queue": queue, "Assignee": assignee or "unassigned", "Was due": f"{due_at:%Y-%m-%d %H:%M %Z}"},
@@ -357,7 +358,7 @@ class CareStep:
             alerts.append(Alert(
                 alert_key=f"spike:{spike.brand}:{spike.category or 'all'}:{spike.hour_start:%Y-%m-%dT%H:%MZ}",
                 kind="spike",
-                subject=f"Volume spike: {scope}, {spike.mentions} mentions at {spike.hour_start:%H:%M} UTC "
+                subject=f"Volume spike: {scope}, {spike.mentions} mentions at {spike.hour_start:%Y-%m-%d %H:%M} UTC "
                         f"(expected {spike.baseline:.1f})",
                 body=f"Top terms: {terms}.\n" + "\n".join(
                     f"- {example.author}: {' '.join(example.text.split())[:200]}"

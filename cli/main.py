@@ -98,7 +98,7 @@ def _command(argv: list[str] | None) -> int:
     from warehouse.summary import run_summary
 
     if arguments.command == "summary":
-        print(run_summary(config.warehouse.path, arguments.run_id))
+        print(run_summary(config.warehouse.path, arguments.run_id, alert_channels=_alert_channels(config)))
         return 0
     if arguments.command == "preview":
         return _preview(config, arguments)
@@ -151,7 +151,7 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
             return _stop_interrupted_run(process, record_path, log_path, environment)
     record = DagRunRecord.read(record_path)
     if record is not None and record.tasks.get("load") == "success":
-        print(run_summary(warehouse_path, record.run_id))
+        print(run_summary(warehouse_path, record.run_id, alert_channels=_alert_channels(load_config(config_path))))
     if record is None or record.state != "success":
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
         print("\n".join(_task_errors(log_text) or log_text.splitlines()[-40:]), file=sys.stderr)
@@ -239,6 +239,10 @@ def _report(config: Config, arguments: argparse.Namespace) -> int:
     print("\n".join([f"Report {files.week}: {files.html}", f"Mentions CSV: {files.csv}",
                      *([f"PDF: {files.pdf}"] if files.pdf else []), *files.summary]))
     return 0
+
+
+def _alert_channels(config: Config) -> list[str]:
+    return config.playbook.alerts.channels if config.playbook else []
 
 
 def _instant(text: str) -> datetime:

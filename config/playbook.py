@@ -146,6 +146,11 @@ class AlertSettings(_Strict):
     webhook: WebhookAlerts | None = None
     kinds: list[Literal["spike", "breach", "escalation"]] = ["spike", "breach", "escalation"]
 
+    @property
+    def channels(self) -> list[str]:
+        """The channels alerts are sent through (`email`, `webhook`); none: alerts are only recorded."""
+        return [channel for channel in ("email", "webhook") if getattr(self, channel) is not None]
+
 
 class HandoffRule(_Strict):
     """Items each run hands to the helpdesk by itself: every condition given must hold."""

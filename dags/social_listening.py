@@ -323,7 +323,8 @@ def social_listening() -> None:
         from warehouse.summary import run_summary
 
         config = load_config(loaded["config"])
-        print(run_summary(config.warehouse.path, loaded["run_id"]))
+        channels = config.playbook.alerts.channels if config.playbook else []
+        print(run_summary(config.warehouse.path, loaded["run_id"], alert_channels=channels))
 
     @task(execution_timeout=TIME_LIMITS["check_sources"])
     def check_sources(loaded: dict[str, Any]) -> None:

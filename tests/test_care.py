@@ -210,7 +210,7 @@ def test_an_unanswered_item_past_its_due_time_raises_one_breach_alert(config, wa
     assert sorted(alert.alert_key for alert in breaches) == ["breach:x:2", "breach:x:3", "breach:x:4"]
     assert again == []
     subject = next(a.subject for a in breaches if a.alert_key == "breach:x:4")
-    assert subject == "SLA breached: crisis about Brightwave in escalations had no response by 12:15 UTC"
+    assert subject == "SLA breached: crisis about Brightwave in escalations had no response by 2026-11-02 12:15 UTC"
 
 
 def test_the_desk_keeps_an_audit_trail_and_service_levels_count_on_the_business_clock(config, warehouse):
@@ -307,7 +307,7 @@ def test_a_spike_is_recorded_with_its_explanation_and_alerts_once(config, wareho
     # The complaint category has no history before this hour (it was first seen in it), so only the
     # brand's own series, with two weeks of history, is tested.
     assert [alert.alert_key for alert in spike_alerts] == ["spike:Brightwave:all:2026-11-02T11:00Z"]
-    assert spike_alerts[0].subject == ("Volume spike: Brightwave, 31 mentions at 11:00 UTC (expected 1.0)")
+    assert spike_alerts[0].subject == "Volume spike: Brightwave, 31 mentions at 2026-11-02 11:00 UTC (expected 1.0)"
     brand, category, mentions, explanation = warehouse.execute(
         "SELECT brand, category, mentions, explanation FROM spikes ORDER BY category"
     ).fetchone()
@@ -405,3 +405,25 @@ def test_the_staffing_command_plans_next_week_from_the_triage_history(config, wa
     # 20 arrivals in one hour, 6-minute handle time, 80% within the care queue's 60-minute SLA.
     assert "care           Mon 30 Nov      20.0            3            3" in lines
     assert "escalations    Mon 30 Nov       0.0            0            0" in lines
+
+
+def test_the_run_summary_says_when_no_alert_channel_is_configured(config, warehouse):
+    from warehouse.summary import run_summary
+
+    first_batch(warehouse)
+    CareStep(warehouse, config, "run-1", MONDAY_NOON).run()
+    warehouse.execute(
+        "INSERT INTO runs (run_id, source, kind, status, items_fetched, mentions_collected, mentions_matched, "
+        "dropped_unmatched, mentions_new, warnings, duration_seconds, window_start, window_end, mentions_deleted) "
+        "VALUES ('run-1', 'x', 'x', 'ok', 7, 7, 7, 0, 7, [], 1.0, ?, ?, 0)",
+        [MONDAY_NOON - timedelta(hours=1), MONDAY_NOON],
+    )
+    warehouse.close()
+
+    unsent = run_summary(config.warehouse.path, "run-1", alert_channels=[]).splitlines()
+    pending = run_summary(config.warehouse.path, "run-1", alert_channels=["webhook"]).splitlines()
+
+    assert unsent[-3].endswith(
+        "; alerts: 1 recorded, not sent: no channel is configured (playbook.alerts.email or .webhook)"
+    )
+    assert pending[-3].endswith("; alerts not yet delivered 1")

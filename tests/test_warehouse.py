@@ -231,7 +231,7 @@ def test_source_health_flags_broken_silent_failing_and_skipped_sources(config):
         ("techwire", "silent", 0, 3, True),
         ("x-search", "failing", 1, 0, False),
     ]
-    summary = run_summary(config.warehouse.path, "run-13")
+    summary = run_summary(config.warehouse.path, "run-13", alert_channels=[])
     assert "  gazette used to produce mentions and has failed 3 run(s) in a row; last matching mention 2026-11-02 10:00" in summary
     assert "  techwire has returned nothing for 3 runs in a row; last matching mention 2026-11-02 10:00; check that it still works" in summary
 
@@ -484,13 +484,13 @@ def test_the_run_summary_accounts_for_every_item_fetched(config):
     ])]
     load_run(config.warehouse.path, "run-2", NEXT_WINDOW, stage_run(config, "run-2", again))
 
-    first_lines = run_summary(config.warehouse.path, "run-1").splitlines()
+    first_lines = run_summary(config.warehouse.path, "run-1", alert_channels=[]).splitlines()
     assert first_lines[2:5] == [
         "source                                    status  fetched  not kept  unmatched  matched  new  seen before  repeated",
         "regional-gazette-business-and-technology  ok            2         0          0        2    1            0         1",
         "techwire                                  ok            5         2          1        2    2            0         0",
     ]
-    assert run_summary(config.warehouse.path, "run-2").splitlines()[2:4] == [
+    assert run_summary(config.warehouse.path, "run-2", alert_channels=[]).splitlines()[2:4] == [
         "source    status  fetched  not kept  unmatched  matched  new  seen before  repeated",
         "techwire  ok            2         0          0        2    1            1         0",
     ]

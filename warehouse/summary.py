@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,14 @@ def latest_run_id(warehouse_path: str | Path) -> str | None:
     return row[0] if row else None
 
 
-def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
+def run_summary(warehouse_path: str | Path, run_id: str | None = None, *, alert_channels: Sequence[str]) -> str:
     """A plain-text summary of one run (the latest when `run_id` is None).
+
+    Args:
+        warehouse_path: the warehouse.
+        run_id: the run; None for the latest.
+        alert_channels: the channels alerts are sent through (`config.playbook.alerts.channels`); with
+            none, the summary says that alerts are only recorded instead of counting them as undelivered.
 
     Returns:
         Lines for a terminal or a task log.
@@ -68,7 +75,7 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None) -> str:
             """,
             [run_id],
         ).fetchall()
-        care = _care_lines(connection, run_id)
+        care = _care_lines(connection, run_id, alert_channels)
 
     window_start, window_end = sources[0][11], sources[0][12]
     lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
@@ -103,7 +110,7 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
     return [line(header), *(line(row) for row in rows)]
 
 
-def _care_lines(connection: Any, run_id: str) -> list[str]:
+def _care_lines(connection: Any, run_id: str, alert_channels: Sequence[str]) -> list[str]:
     """Triage lines: items this run opened per queue, escalations, the backlog (overdue at the run's end)
     and alerts not yet delivered."""
     if connection.execute("SELECT count(*) FROM triage_items").fetchone()[0] == 0:
@@ -126,8 +133,10 @@ def _care_lines(connection: Any, run_id: str) -> list[str]:
     pending = connection.execute("SELECT count(*) FROM alerts WHERE delivered_at IS NULL").fetchone()[0]
     new_items = ", ".join(f"{queue} {count}" + (f" ({escalated} escalated)" if escalated else "")
                           for queue, count, escalated in opened) or "none"
-    return ["", (f"Triage: new items {new_items}; open backlog {backlog} ({overdue} overdue); "
-                 f"alerts not yet delivered {pending}")]
+    alerts = f"alerts not yet delivered {pending}" if alert_channels else (
+        f"alerts: {pending} recorded, not sent: no channel is configured (playbook.alerts.email or .webhook)"
+    )
+    return ["", f"Triage: new items {new_items}; open backlog {backlog} ({overdue} overdue); {alerts}"]
 
 
 def _health_warning(source: str, health: str, failures: int, zero_runs: int, last_matched_at: object) -> str:
