@@ -154,7 +154,7 @@ def collect_blog(
     except CollectorError as error:
         return SourceRun.failed(source.name, source.kind, error)
     run = SourceRun(source.name, source.kind, "ok", warnings=list(discovery.warnings))
-    new_urls = [url for url in discovery.urls if url not in seen and _allowed_by_robots(client, url, run.warnings)]
+    new_urls = _new_allowed_urls(discovery.urls, seen, client, run.warnings)
     to_fetch = new_urls[: source.max_pages_per_run]
     if len(new_urls) > len(to_fetch):
         run.warnings.append(
@@ -611,12 +611,29 @@ def _cut_from(element: HtmlElement, body: HtmlElement, text_allowed: int) -> Non
         node = parent
 
 
-def _allowed_by_robots(client: HttpClient, url: str, warnings: list[str]) -> bool:
-    try:
-        return client.allowed_by_robots(url)
-    except CollectorError as error:
-        warnings.append(f"post skipped until next run: the robots.txt of {host_of(url)} could not be read ({error})")
-        return False
+def _new_allowed_urls(urls: list[str], seen: set[str], client: HttpClient, warnings: list[str]) -> list[str]:
+    """The URLs not seen before that robots.txt allows; those on a host whose robots.txt cannot be
+    read wait for the next run, with one warning per host."""
+    allowed: list[str] = []
+    unreadable: dict[str, tuple[CollectorError, int]] = {}
+    for url in urls:
+        host = host_of(url)
+        if url in seen:
+            continue
+        if host in unreadable:
+            error, count = unreadable[host]
+            unreadable[host] = (error, count + 1)
+            continue
+        try:
+            if client.allowed_by_robots(url):
+                allowed.append(url)
+        except CollectorError as error:
+            unreadable[host] = (error, 1)
+    warnings.extend(
+        f"{count} new posts on {host} skipped until next run: its robots.txt could not be read ({error})"
+        for host, (error, count) in unreadable.items()
+    )
+    return allowed
 
 
 def _urls_from_feed(source: BlogSource, client: HttpClient, warnings: list[str]) -> list[str]:

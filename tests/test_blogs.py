@@ -45,6 +45,13 @@ def _blog(server: LocalHttpServer, **settings: Any) -> BlogSource:
     return BlogSource(kind="blog", name="launch-notes", url=f"{server.base_url}/", **settings)
 
 
+def _refused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _posts_requested(server: LocalHttpServer) -> list[str]:
     return [request.path for request in server.requests if request.path.startswith(("/posts/", "/drafts/"))]
 
@@ -319,15 +326,18 @@ def test_posts_the_time_budget_has_no_room_for_wait_for_the_next_run(
     assert _posts_requested(http_server) == []
 
 
-def test_an_empty_linked_feed_and_a_bad_sitemap_entry_cost_only_themselves(
+def test_an_empty_linked_feed_and_bad_sitemap_entries_cost_only_themselves(
     http_server: LocalHttpServer, fast_http: HttpSettings
 ) -> None:
-    base = http_server.base_url
+    base, gone = http_server.base_url, f"http://127.0.0.1:{_refused_port()}"
     home = b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed"></head><body>Hi</body></html>'
     http_server.route("/", Reply(200, home, HTML))
     http_server.route("/feed", Reply(200, b"", {"Content-Type": "application/rss+xml; charset=UTF-8"}))
-    urlset = _urlset(http_server, "/posts/one").body.replace(b"</urlset>", b"<url><loc>http://launch-notes:80x/posts/bad</loc></url></urlset>")
-    http_server.route("/sitemap.xml", Reply(200, urlset, XML))
+    bad_entries = (
+        f"<url><loc>http://launch-notes:80x/posts/bad</loc></url><url><loc>{gone}/posts/a</loc></url>"
+        f"<url><loc>{gone}/posts/b</loc></url></urlset>"
+    )
+    http_server.route("/sitemap.xml", Reply(200, _urlset(http_server, "/posts/one").body.replace(b"</urlset>", bad_entries.encode()), XML))
     http_server.route("/posts/one", _post("One"))
 
     run = collect_blog(_blog(http_server), None, HttpClient(fast_http))
@@ -338,7 +348,10 @@ def test_an_empty_linked_feed_and_a_bad_sitemap_entry_cost_only_themselves(
          "link, or set discover: [sitemap]"),
         (f"{base}/sitemap.xml: entry skipped: 'http://launch-notes:80x/posts/bad' is not a valid URL "
          "(Port could not be cast to integer value as '80x')"),
+        (f"2 new posts on {gone} skipped until next run: its robots.txt could not be read ({gone}/posts/a could not "
+         "be fetched after 3 attempts: connection refused)"),
     ]
+    assert run.cursor == {"seen_urls": [f"{base}/posts/one"]}
 
 
 def test_bad_entries_of_a_linked_feed_cost_only_themselves(http_server: LocalHttpServer, fast_http: HttpSettings) -> None:
@@ -364,10 +377,7 @@ def test_bad_entries_of_a_linked_feed_cost_only_themselves(http_server: LocalHtt
 
 
 def test_a_host_refusing_connections_is_reported_with_the_connection_error(fast_http: HttpSettings) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed when the block ends: connections to it are refused
-    source = BlogSource(kind="blog", name="launch-notes", url=f"http://127.0.0.1:{port}/", discover=["feed"])
+    source = BlogSource(kind="blog", name="launch-notes", url=f"http://127.0.0.1:{_refused_port()}/", discover=["feed"])
 
     run = collect_blog(source, None, HttpClient(fast_http))
 
