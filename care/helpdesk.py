@@ -42,6 +42,7 @@ from care.audit_trail import SYSTEM_ACTOR, record_action
 from care.desk import TriageDesk
 from care.replies.transport import api_base_url, json_answer, send_once_session, short_reason
 from collectors.http import RetryPolicy
+from config.model import Config
 from core.errors import CollectorError, OverheardError
 from core.secret_scrubbing import SecretScrubber, connection_secrets
 from core.time_budget import TimeBudget
@@ -587,6 +588,31 @@ def hand_off_matching(
         except HelpdeskError as error:
             run.failed[key] = str(error)
     return run
+
+
+def playbook_helpdesk_step(connection: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> str | None:
+    """The care step's helpdesk work each run: hand off what the playbook's rules name, close solved items.
+
+    Args:
+        connection: the warehouse, open for writing, outside a transaction.
+        config: the run's config; nothing happens without `playbook.helpdesk`.
+        now: the run's time.
+
+    Returns:
+        One line for the task log (None when no helpdesk is configured). A helpdesk that cannot be
+        reached is said so there; its items are handed off and polled again on the next run.
+    """
+    settings = config.playbook.helpdesk if config.playbook else None
+    if config.playbook is None or settings is None:
+        return None
+    try:
+        helpdesk = helpdesk_for(**settings.model_dump(), policy=RetryPolicy.from_settings(config.http),
+                                user_agent=config.http.user_agent)
+        handed = hand_off_matching(connection, helpdesk, config.playbook.handoff, now)
+        closed = close_solved_tickets(connection, helpdesk, now)
+    except HelpdeskError as error:
+        return f"helpdesk not reached (tried again next run): {error}"
+    return f"helpdesk: {len(handed.tickets)} handed off, {len(handed.failed)} to retry next run, {len(closed)} closed"
 
 
 def close_solved_tickets(connection: duckdb.DuckDBPyConnection, helpdesk: Helpdesk, now: datetime) -> list[str]:

@@ -296,8 +296,10 @@ def social_listening() -> None:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
         deliver them through the configured channels (email, webhook). An alert a channel could not take
-        stays pending for the next run."""
+        stays pending for the next run. With a helpdesk in the playbook, hand off the items its rules name
+        and close the items whose ticket was solved."""
         from care.alerts import configured_notifiers, deliver_pending
+        from care.helpdesk import playbook_helpdesk_step
         from care.triage import CareStep
         from config import load_config
         from warehouse.connection import open_warehouse
@@ -311,7 +313,10 @@ def social_listening() -> None:
             outcome = CareStep(connection, config, loaded["run_id"], now).run()
             notifiers = configured_notifiers(config.playbook.alerts)
             report = deliver_pending(connection, notifiers, now) if notifiers else None
+            helpdesk = playbook_helpdesk_step(connection, config, now)
             publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
+        if helpdesk:
+            print(helpdesk)
         if report and report.failed:
             print(f"{len(report.failed)} alerts not delivered yet (retried next run): {report.failed}")
         return {**loaded, "care": outcome.as_dict()}

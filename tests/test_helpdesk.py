@@ -25,6 +25,7 @@ from care.helpdesk import (
     hand_off_matching,
     handoff_for,
     helpdesk_for,
+    playbook_helpdesk_step,
     ticket_callback,
 )
 from care.triage import CareStep
@@ -253,3 +254,33 @@ def test_the_playbooks_helpdesk_settings_give_a_helpdesk_on_its_airflow_connecti
     [ticket] = zendesk.tickets.values()
     assert ticket["requester"] == {"name": "@alice"}
     assert ticket["tags"] == ["complaint", "overheard", "social_care", "x"]
+
+
+def test_the_care_step_hands_off_by_the_playbooks_rules_and_closes_what_the_helpdesk_solved(
+    tmp_path, warehouse, zendesk, monkeypatch
+):
+    config = Config.model_validate({
+        "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"),
+        "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
+        "sources": [{"kind": "rss", "name": "news", "url": "https://n.example/feed"}],
+        "http": {"timeout_seconds": 2.0, "max_retries": 0},
+        "playbook": {
+            "categories": [{"name": "crisis", "query": "fire", "escalate": True}],
+            "queues": [{"name": "care"}], "default_queue": "care",
+            "helpdesk": {"kind": "zendesk", "connection": "zendesk_care"}, "handoff": [{"escalated": True}],
+        },
+    })
+    assert playbook_helpdesk_step(warehouse, config, NOON) == (
+        "helpdesk not reached (tried again next run): helpdesk hand-offs: Airflow connection 'zendesk_care' is not defined; "
+        "set AIRFLOW_CONN_ZENDESK_CARE or add it with `airflow connections add`"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_ZENDESK_CARE", json.dumps(
+        {"conn_type": "http", "host": zendesk.base_url, "login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN}))
+
+    assert playbook_helpdesk_step(warehouse, config, NOON) == "helpdesk: 1 handed off, 0 to retry next run, 0 closed"
+    [ticket_id] = zendesk.tickets
+    zendesk.tickets[ticket_id]["status"] = "solved"
+    assert playbook_helpdesk_step(warehouse, config, NOON + timedelta(hours=1)) == (
+        "helpdesk: 0 handed off, 0 to retry next run, 1 closed"
+    )
+    assert status_of(warehouse, CRISIS) == "closed"
