@@ -87,7 +87,7 @@ def test_every_post_unsigned_or_without_csrf_is_refused_and_changes_nothing(conf
         ana.get(f"{base}/inbox")  # numbers the items: #1 is the first row
         before = (warehouse_actions(config), desk_rows(config))
         paths = post_paths(config)
-        assert len(paths) == 13
+        assert len(paths) == 14
         for path in paths:
             unsigned = requests.post(f"{base}{path}", data={**FORM, "csrf_token": "x"}, allow_redirects=False)
             assert unsigned.status_code == 401, path
