@@ -45,7 +45,8 @@ def erase_author(
     Args:
         connection: the warehouse, open for writing, outside a transaction.
         platform: the author's platform (`x`, `reddit`, `mastodon`, `bluesky`, `hackernews`, `news`, `blog`).
-        handle: their handle as stored in `mentions.author_handle` (case-insensitive, with or without `@`).
+        handle: their handle as stored in `mentions.author_handle`, or one of the names in `mentions.authors`
+            (a co-author of a page: the page is deleted); case-insensitive, with or without `@`.
         actor: who carries out the request (recorded).
         at: when.
 
@@ -57,8 +58,10 @@ def erase_author(
         raise ValueError("give the author's handle, e.g. --handle alice")
     with transaction(connection):
         keys = [key for (key,) in connection.execute(
-            "SELECT mention_key FROM mentions WHERE platform = ? AND lower(ltrim(author_handle, '@')) = lower(?)",
-            [platform, handle],
+            """SELECT mention_key FROM mentions WHERE platform = $platform
+               AND (lower(ltrim(author_handle, '@')) = lower($handle)
+                    OR list_contains(list_transform(authors, lambda name: lower(ltrim(name, '@'))), lower($handle)))""",
+            {"platform": platform, "handle": handle},
         ).fetchall()]
         pseudonyms = {key: f"erased:{secrets.token_hex(8)}" for key in keys}
         days = mention_days(connection, "SELECT unnest(?::VARCHAR[])", [keys])

@@ -3,7 +3,8 @@
 spikes-v1, written out for analysts in docs/data-dictionary.md.
 
 Volume. Earned mentions (`earned_mentions`: not owned, not deleted) per brand and UTC hour, counted at
-the hour of `coalesce(published_at, first_seen_at)`; per brand and category too, through
+the hour of `published_at`, or of `first_seen_at` when the source gave none or only its day
+(`published_precision = 'day'`: such items would otherwise pile into hour 00); per brand and category too, through
 `mention_categories`. A series starts at the first hour its brand (or brand and category) was ever
 mentioned; from there an hour without mentions counts 0.
 
@@ -59,6 +60,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
+
+# The moment an item counts at, by the hour: its publish time, unless the source stated only the day.
+MENTIONED_HOUR = (
+    "CASE WHEN m.published_precision = 'day' THEN m.first_seen_at ELSE coalesce(m.published_at, m.first_seen_at) END"
+)
 
 SPIKE_MODEL = "spikes-v1"
 MIN_TERM_MENTIONS = 2
@@ -377,12 +383,12 @@ def hourly_volume(
         if moment.tzinfo is None or moment.minute or moment.second or moment.microsecond:
             raise ValueError(f"hourly_volume: {moment!r} is not a timezone-aware hour start")
     keyed = [
-        """SELECT b.brand, NULL::VARCHAR AS category, coalesce(m.published_at, m.first_seen_at) AS mentioned_at
+        f"""SELECT b.brand, NULL::VARCHAR AS category, {MENTIONED_HOUR} AS mentioned_at
            FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)"""
     ]
     if by_category:
         keyed.append(
-            """SELECT b.brand, c.category, coalesce(m.published_at, m.first_seen_at) AS mentioned_at
+            f"""SELECT b.brand, c.category, {MENTIONED_HOUR} AS mentioned_at
                FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)
                JOIN mention_categories AS c USING (mention_key)"""
         )
@@ -442,12 +448,12 @@ def explain_spike(
         f"""CREATE OR REPLACE TEMP TABLE spike_mentions AS
             SELECT m.mention_key, m.url, m.text, m.title, m.platform, m.source, m.reach_estimate,
                 m.platform || ':' || coalesce(m.author_handle, m.source) AS author,
-                coalesce(m.published_at, m.first_seen_at) >= $spike_start AS in_spike,
-                timezone('UTC', coalesce(m.published_at, m.first_seen_at)) AS published_utc
+                {MENTIONED_HOUR} >= $spike_start AS in_spike,
+                timezone('UTC', {MENTIONED_HOUR}) AS published_utc
             FROM earned_mentions AS m JOIN mention_brands AS b ON b.mention_key = m.mention_key AND b.brand = $brand
             {category_join if spike.category is not None else ""}
-            WHERE coalesce(m.published_at, m.first_seen_at) >= $baseline_start
-              AND coalesce(m.published_at, m.first_seen_at) < $spike_end""",
+            WHERE {MENTIONED_HOUR} >= $baseline_start
+              AND {MENTIONED_HOUR} < $spike_end""",
         parameters if spike.category is not None else {k: v for k, v in parameters.items() if k != "category"},
     )
     try:

@@ -77,10 +77,10 @@ class Mention:
         shared_links: the URLs it links to or quotes, in order (a quoted post as its URL).
         community_size: how many people follow the community it was posted in (a subreddit's
             subscribers), when the platform says; the author's own audience is `author_followers`.
-        score_hidden: the platform hides its score for now (the `score` in `engagement` is a placeholder).
+        score_hidden: the platform hides its score for now; the score is left out of `engagement` (unknown).
         publisher: who published it, by name: the news outlet, the site, the feed's title.
         text_truncated: the body was longer than `MAX_TEXT_CHARS` and `text` is its start (set when
-            the mention is made).
+            the mention is made), or (blogs) the page's markup was cut before extraction.
         published_precision: how much of `published_at` the source states: "second" (a full timestamp,
             at its stated UTC offset) or "day" (only the date: `published_at` is that day at 00:00 UTC,
             and hour-level analytics count the mention at its first-seen time instead).

@@ -286,6 +286,19 @@ def test_erasing_an_author_deletes_their_mentions_and_pseudonymises_the_triage_h
     assert warehouse.execute(authors).fetchone() == (1, 1)
 
 
+def test_erasing_a_co_author_deletes_the_pages_whose_byline_names_them(config, warehouse):
+    add_mention(warehouse, "https://blog.example/a", "Brightwave review", "run-1", MONDAY_NOON, author="Jeff Foust",
+                platform="blog", source="blog")
+    add_mention(warehouse, "https://blog.example/b", "Brightwave speeds", "run-1", MONDAY_NOON, author="Ana Ruiz",
+                platform="blog", source="blog")
+    warehouse.execute("UPDATE mentions SET authors = ['Jeff Foust', 'Molly Wood'] WHERE mention_key LIKE '%/a'")
+
+    erased = erase_author(warehouse, "blog", "molly wood", "dpo", MONDAY_NOON + timedelta(days=1))
+
+    assert erased.mentions_deleted == 1
+    assert warehouse.execute("SELECT mention_key FROM mentions").fetchall() == [("https://blog.example/b",)]
+
+
 def spiky_warehouse(connection) -> datetime:
     """Two quiet weeks (one Brightwave mention every hour), then 30 mentions about an outage in one hour."""
     start = MONDAY_NOON - timedelta(weeks=2)

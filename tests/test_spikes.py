@@ -145,7 +145,7 @@ WAREHOUSE_SQL = """
 CREATE TABLE mentions (mention_key VARCHAR PRIMARY KEY, platform VARCHAR NOT NULL, source VARCHAR NOT NULL,
     url VARCHAR, title VARCHAR, text VARCHAR NOT NULL, author_handle VARCHAR, published_at TIMESTAMPTZ,
     reach_estimate BIGINT, is_owned BOOLEAN NOT NULL, is_deleted BOOLEAN NOT NULL DEFAULT false,
-    first_seen_at TIMESTAMPTZ NOT NULL);
+    first_seen_at TIMESTAMPTZ NOT NULL, published_precision VARCHAR NOT NULL DEFAULT 'second');
 CREATE TABLE mention_brands (mention_key VARCHAR NOT NULL, brand VARCHAR NOT NULL, role VARCHAR NOT NULL,
     matched_terms VARCHAR[] NOT NULL, PRIMARY KEY (mention_key, brand));
 CREATE VIEW earned_mentions AS SELECT * FROM mentions WHERE NOT is_owned AND NOT is_deleted;
@@ -161,11 +161,11 @@ def warehouse() -> duckdb.DuckDBPyConnection:
 
 
 def add_mention(connection, key, at, *, brand="acme", text="loving my acme kettle", author="fan", source="x-search",
-                platform="x", reach=100, owned=False, deleted=False, published=True, categories=()):
+                platform="x", reach=100, owned=False, deleted=False, published=True, categories=(), precision="second"):
     connection.execute(
-        "INSERT INTO mentions VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO mentions VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
         [key, platform, source, f"https://{platform}.example/{key}", text, author, at if published else None,
-         reach, owned, deleted, at if not published else at + timedelta(hours=5)],
+         reach, owned, deleted, at if not published else at + timedelta(hours=5), precision],
     )
     connection.execute("INSERT INTO mention_brands VALUES (?, ?, 'brand', ['acme'])", [key, brand])
     for category in categories:
@@ -182,11 +182,14 @@ def test_hourly_volume_counts_earned_mentions_per_brand_category_and_hour():
     add_mention(connection, "x:5", t0 + timedelta(minutes=20), deleted=True)
     add_mention(connection, "x:6", t0 - 2 * HOUR, brand="rival")
     add_mention(connection, "x:7", t0 + 30 * HOUR, brand="rival")  # after the window
+    # A page that states only its day: stored at midnight, counted when first seen (not piled into hour 00).
+    add_mention(connection, "blog:8", datetime(2026, 11, 2, tzinfo=UTC), platform="blog", precision="day")
+    connection.execute("UPDATE mentions SET first_seen_at = ? WHERE mention_key = 'blog:8'", [t0 + HOUR + timedelta(minutes=10)])
 
     volumes = hourly_volume(connection, t0 - 4 * HOUR, t0 + 4 * HOUR, by_category=True)
 
     assert list(volumes) == [("acme", None), ("acme", "billing"), ("acme", "delivery"), ("rival", None)]
-    assert volumes[("acme", None)] == {t0: 2, t0 + HOUR: 0, t0 + 2 * HOUR: 0, t0 + 3 * HOUR: 1}
+    assert volumes[("acme", None)] == {t0: 2, t0 + HOUR: 1, t0 + 2 * HOUR: 0, t0 + 3 * HOUR: 1}
     assert volumes[("acme", "billing")] == {t0: 1, t0 + HOUR: 0, t0 + 2 * HOUR: 0, t0 + 3 * HOUR: 0}
     assert volumes[("acme", "delivery")] == {t0: 2, t0 + HOUR: 0, t0 + 2 * HOUR: 0, t0 + 3 * HOUR: 0}
     assert volumes[("rival", None)] == {t0 + HOUR * offset: 1 if offset == -2 else 0 for offset in range(-2, 4)}
@@ -205,7 +208,8 @@ def warehouse_with_a_spike() -> tuple[duckdb.DuckDBPyConnection, datetime]:
     connection.execute(
         """INSERT INTO mentions SELECT 'x:' || i, 'x', 'x-search', 'https://x.example/' || i, NULL,
                ['loving the new acme kettle', 'acme kettle boils fast', 'my acme toaster is great'][i % 3 + 1],
-               'fan' || (i % 40), $start + to_minutes(i * 30), 10 + i % 50, false, false, $start + to_minutes(i * 30)
+               'fan' || (i % 40), $start + to_minutes(i * 30), 10 + i % 50, false, false, $start + to_minutes(i * 30),
+               'second'
            FROM range(CAST($hours * 2 AS BIGINT)) AS r(i)""",
         {"start": history_start, "hours": 4 * 168 + 20},
     )

@@ -42,8 +42,8 @@ NOT_MENTION_COLUMNS = {
 }
 # Columns a later sighting of the same mention leaves as they were; it refreshes all the others.
 _KEPT_FROM_FIRST_SIGHTING = {
-    "mention_key", "platform", "source", "native_id", "url", "published_at", "parent_id", "thread_id", "first_run_id",
-    "first_seen_at",
+    "mention_key", "platform", "source", "native_id", "url", "published_at", "published_precision", "parent_id",
+    "thread_id", "first_run_id", "first_seen_at",
 }
 _DUCKDB_SCALARS: dict[object, str] = {
     str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMPTZ",
