@@ -11,7 +11,7 @@ export OVERHEARD_HOME := $(CURDIR)
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 
-.PHONY: demo test run standalone bench clean
+.PHONY: demo test run standalone desk bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ demo: $(AIRFLOW_HOME)/.initialised
 
 run: $(AIRFLOW_HOME)/.initialised
 	$(BIN)/overheard run --config $(CONFIG)
+
+desk: $(AIRFLOW_HOME)/.initialised
+	$(BIN)/overheard desk --config config/demo.yaml
 
 standalone: $(AIRFLOW_HOME)/.initialised
 	$(BIN)/overheard airflow standalone
@@ -49,6 +52,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/staffing_forecast.py
 	$(BIN)/python bench/snapshot_publish.py
 	$(BIN)/python bench/report_render.py
+	$(BIN)/python bench/desk_latency.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var

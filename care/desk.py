@@ -155,13 +155,9 @@ class TriageDesk:
         self._act(mention_key, "closed", at, {"reason": reason}, status="closed", closed_at=at)
 
     def reopen(self, mention_key: str, reason: str = "", at: datetime | None = None) -> None:
-        """Reopen a closed item; it keeps its first-response time."""
+        """Reopen a closed item: it is open again (back in the inbox) and keeps its first-response time."""
         self._item(mention_key, allowed=("closed",))
-        [(responded,)] = self.connection.execute(
-            "SELECT first_response_at IS NOT NULL FROM triage_items WHERE mention_key = ?", [mention_key]
-        ).fetchall()
-        self._act(mention_key, "reopened", at, {"reason": reason}, status="responded" if responded else "open",
-                  closed_at=None)
+        self._act(mention_key, "reopened", at, {"reason": reason}, status="open", closed_at=None)
 
     def reassign(self, mention_key: str, to: str, queue: str | None = None, at: datetime | None = None) -> None:
         """Give an item to another agent (and, optionally, another queue)."""

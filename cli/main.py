@@ -7,6 +7,8 @@
     overheard triage list|claim|note|respond|close|reopen|reassign|history ... --config C (cli/care.py)
     overheard staffing --config C [--week 2026-W49]
     overheard erase-author --config C --platform x --handle alice --as dpo
+    overheard desk --config C [--host 127.0.0.1] [--port 8770]   (cli/desk.py)
+    overheard desk set-password NAME --config C
     overheard export --config C --to DIR [--since DATE] [--until DATE]
     overheard report --config C [--week 2026-W45] [--pdf] [--email]
     overheard airflow-init
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, dag_run_command, initialise_airflow
 from cli.care import add_care_commands, run_care_command
+from cli.desk import add_desk_commands, run_desk_command
 from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
 
@@ -76,6 +79,7 @@ def _command(argv: list[str] | None) -> int:
     report.add_argument("--pdf", action="store_true", help="also print a PDF (needs chromium)")
     report.add_argument("--email", action="store_true", help="also email it as the config's report.email says")
     add_care_commands(commands)
+    add_desk_commands(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
     passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -95,6 +99,8 @@ def _command(argv: list[str] | None) -> int:
     if arguments.command == "check-config":
         print(f"{config_path}: valid ({len(config.all_brands)} brands, {len(config.sources)} sources)")
         return 0
+    if arguments.command == "desk":
+        return run_desk_command(config, arguments)
     from warehouse.summary import run_summary
 
     if arguments.command == "summary":

@@ -194,6 +194,7 @@ class Playbook(_Strict):
     queues: list[QueueConfig] = Field(min_length=1)
     default_queue: str
     leads: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+    admins: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
     routing: list[RoutingRule] = []
     calendars: dict[str, CalendarConfig] = {}
     escalation_threshold: float = Field(default=0.7, ge=0, le=1)

@@ -88,7 +88,28 @@ def main() -> int:
         status = run_cycle(DEMO_CONFIG, config.warehouse.path, LOGICAL_DATE.isoformat())
     if status == 0:
         _render_weekly_report(config)
+        _open_the_desk_to_demo_accounts(config)
     return status
+
+
+# The demo's desk accounts (config/demo.yaml: lead on every queue, ana and bo on care).
+DEMO_DESK_PASSWORDS = {"lead": "lead-demo-pass", "ana": "ana-demo-pass", "bo": "bo-demo-pass"}
+
+
+def _open_the_desk_to_demo_accounts(config: Config) -> None:
+    """Set the demo accounts' passwords in the desk state and say how to sign in."""
+    from desk.accounts import desk_people, set_password
+    from desk.state import DeskState, desk_state_path
+
+    assert config.playbook is not None  # the demo config has one
+    state = DeskState(desk_state_path(config.warehouse.path))
+    people = desk_people(config.playbook)
+    for name, password in DEMO_DESK_PASSWORDS.items():
+        set_password(state, people, name, password, datetime.now(UTC))
+    print("\nThe care desk: run `make desk` and open http://127.0.0.1:8770/; sign in as")
+    print("  lead  password lead-demo-pass  (lead: every queue, the board)")
+    print("  ana   password ana-demo-pass   (agent: care)")
+    print("  bo    password bo-demo-pass    (agent: care)")
 
 
 def _render_weekly_report(config: Config) -> None:

@@ -83,16 +83,9 @@ def desk_people(playbook: Playbook) -> dict[str, Person]:
             person = people[agent.name]
             if person.role is Role.AGENT:
                 people[agent.name] = Person(agent.name, Role.AGENT, (*person.queues, queue.name))
-    for name in _admins(playbook):
+    for name in playbook.admins:
         people.setdefault(name, Person(name, Role.ADMIN, every_queue))
     return people
-
-
-def _admins(playbook: Playbook) -> list[str]:
-    # `playbook.admins` is proposed for config/playbook.py (docs/desk.md, "Accounts"); until it is
-    # there, a playbook has no admins.
-    admins = getattr(playbook, "admins", [])
-    return [str(name) for name in admins]
 
 
 def set_password(state: DeskState, people: dict[str, Person], name: str, password: str, at: datetime) -> None:

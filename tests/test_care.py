@@ -244,7 +244,7 @@ def test_the_desk_keeps_an_audit_trail_and_service_levels_count_on_the_business_
     ]
     assert warehouse.execute(
         "SELECT status, assignee, first_response_minutes, closed_at FROM triage_items WHERE mention_key = 'x:1'"
-    ).fetchone() == ("responded", "ana", 30.0, None)
+    ).fetchone() == ("open", "ana", 30.0, None)  # back in the inbox, its first response kept
     # Mon 12:00-17:00, Wed-Thu 8 h each (Tuesday is a holiday), Fri 09:00-16:30: 5 + 16 + 7.5 = 28.5 h.
     assert warehouse.execute(
         "SELECT first_response_minutes FROM triage_items WHERE mention_key = 'x:6'"

@@ -208,8 +208,6 @@ def test_the_leads_board_counts_backlog_agents_online_and_escalations(config):
         assert "This week's staffing" in board
 
 
-@pytest.mark.xfail(strict=True, reason="care.desk.TriageDesk.reopen sets an answered item to 'responded', which no "
-                                       "queue lists; the shared rule must reopen it as 'open' (reported)")
 def test_a_reopened_item_comes_back_to_the_inbox(config):
     with open_warehouse(config.warehouse.path) as warehouse:
         desk = TriageDesk(warehouse, "ana", config.playbook)
