@@ -17,7 +17,7 @@ from care.replies.platforms import REPLY_CONNECTIONS, SENDERS, reply_sender
 from care.replies.reply import Reply, ReplySender
 from collectors.http import RetryPolicy
 from config.model import Config
-from desk.replies import Posted, Refused, ReplyTarget
+from desk.replies import Posted, Refused, ReplyTarget, Uncertain
 
 
 class PlatformReplies:
@@ -34,8 +34,9 @@ class PlatformReplies:
         """The platforms with a sender."""
         return frozenset(self.senders)
 
-    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused:
-        """Post the reply; every `ReplyError` is a refusal with the platform's reason and what to do."""
+    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused | Uncertain:
+        """Post the reply; a `ReplyError` is a refusal with the platform's reason and what to do, or, when the
+        reply may have been posted (a timeout after sending, a 5xx), Uncertain: the desk sends it no second time."""
         sender = self.senders.get(target.platform)
         if sender is None or not target.native_id:
             return Refused(f"replies cannot be posted on {target.platform} from the desk: answer there and record where")
@@ -44,7 +45,7 @@ class PlatformReplies:
             sent = sender.send(reply)
         except ReplyError as error:
             reason = f"{error} ({error.reason})" if error.reason and error.reason not in str(error) else str(error)
-            return Refused(reason)
+            return Uncertain(reason) if error.may_have_posted else Refused(reason)
         return Posted(sent.url)
 
 

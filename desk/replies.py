@@ -66,6 +66,20 @@ class Refused:
     reason: str
 
 
+@dataclass(frozen=True)
+class Uncertain:
+    """The send failed in a way that may have posted the reply (a timeout after sending, a 5xx).
+
+    The desk sends no second reply to the item: the agent checks the platform and records the reply's
+    URL if it is there, or answers there and records where.
+
+    Attributes:
+        reason: what happened (no credentials).
+    """
+
+    reason: str
+
+
 class ReplyChannel(Protocol):
     """Posts replies on the platforms that have a write API (the desk's interface to `care/replies/`)."""
 
@@ -73,12 +87,12 @@ class ReplyChannel(Protocol):
         """The platforms it can post on with the credentials it has, e.g. {"x", "reddit"}."""
         ...
 
-    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused:
+    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused | Uncertain:
         """Post `text` in reply to `target` on its platform, once.
 
         Returns:
-            Posted with the reply's URL, or Refused with the platform's reason. Raising is for faults
-            of the desk's own (a bug); a network failure or a platform's error is a Refused.
+            Posted with the reply's URL; Refused with the platform's reason (nothing was posted);
+            Uncertain when it may have been posted. Raising is for faults of the desk's own (a bug).
         """
         ...
 
@@ -90,7 +104,7 @@ class NoReplyChannel:
         """None."""
         return frozenset()
 
-    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused:
+    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused | Uncertain:
         """Refuse: there is no write API here."""
         return Refused(f"replies cannot be posted on {target.platform} from the desk")
 
@@ -104,7 +118,7 @@ class Reply:
     author: str
     text: str
     state: str
-    """awaiting_approval, sending, sent, refused or sent_back."""
+    """awaiting_approval, sending, sent, refused, sent_back, or unknown (may have been posted: no resend)."""
     approved_by: str | None
     posted_url: str | None
     refusal: str | None
@@ -240,6 +254,11 @@ class ReplyDesk:
         if isinstance(outcome, Posted):
             self._move(reply_id, "sending", "sent", at, posted_url=outcome.url)
             self.actions.submit(DeskAction(target.mention_key, "respond", reply.author, at, {"url": outcome.url}))
+        elif isinstance(outcome, Uncertain):
+            self._move(reply_id, "sending", "unknown", at, refusal=outcome.reason)
+            self._note(target.mention_key, reply.author,
+                       f"reply {reply_id} may have been posted on {target.platform} ({outcome.reason}): no second reply "
+                       "is sent from the desk; check the platform and record the reply's URL, or answer there", at)
         else:
             self._move(reply_id, "sending", "refused", at, refusal=outcome.reason)
             self._note(target.mention_key, reply.author, f"{target.platform} refused reply {reply_id}: {outcome.reason}", at)

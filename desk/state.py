@@ -66,8 +66,9 @@ CREATE TABLE IF NOT EXISTS replies (
     updated_at    TEXT NOT NULL
 );
 -- One reply in flight per item: two presses of "send" post once.
-CREATE UNIQUE INDEX IF NOT EXISTS one_reply_in_flight ON replies (mention_key)
-    WHERE state IN ('awaiting_approval', 'sending');
+DROP INDEX IF EXISTS one_reply_in_flight;
+CREATE UNIQUE INDEX IF NOT EXISTS one_reply_in_flight_or_unknown ON replies (mention_key)
+    WHERE state IN ('awaiting_approval', 'sending', 'unknown');
 CREATE TABLE IF NOT EXISTS item_numbers (
     item_number  INTEGER PRIMARY KEY,
     mention_key  TEXT NOT NULL UNIQUE

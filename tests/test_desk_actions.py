@@ -248,6 +248,29 @@ def test_a_refused_reply_shows_the_platforms_reason_and_leaves_the_item_claimed_
         assert channel.posted == []
 
 
+def test_a_reply_that_may_have_been_posted_is_never_sent_a_second_time(config):
+    channel = RecordingChannel(uncertain="X did not answer within 30 s after the reply was sent")
+    with served_desk(config, channel) as base:
+        ana = sign_in(base, "ana")
+        number = number_of(sign_in(base, "lead"), base, "x:1")
+        ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+
+        def send(text: str) -> str:
+            page = ana.get(f"{base}/items/{number}").text
+            form_token = re.search(r'name="reply_token" value="([^"]+)"', page)
+            assert form_token
+            return ana.post(f"{base}/items/{number}/reply", data={
+                "csrf_token": csrf_token(ana, f"{base}/inbox"), "reply_token": form_token.group(1), "text": text}).text
+
+        send("Sorry!")
+        again = send("Sorry! (again)")
+
+        assert "a reply to this item is already being sent or waits for approval" in again
+        assert channel.sends == 1
+        wait_until(lambda: any("may have been posted" in str(detail) for (detail,) in committed(
+            config, "SELECT detail FROM triage_actions WHERE mention_key = 'x:1' AND action = 'note'")))
+
+
 def test_an_agent_hands_an_item_to_zendesk_and_the_ticket_is_kept_on_it(config):
     with FakeZendesk() as zendesk:
         credentials = {"login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN, "host": zendesk.base_url, "extra": {}}

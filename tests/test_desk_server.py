@@ -27,7 +27,7 @@ from config import load_config
 from config.model import Config
 from desk.accounts import desk_people, set_password
 from desk.app import create_app
-from desk.replies import Posted, Refused, ReplyChannel, ReplyTarget
+from desk.replies import Posted, Refused, ReplyChannel, ReplyTarget, Uncertain
 from desk.state import DeskState, desk_state_path
 from tests.test_care import MONDAY_NOON, PLAYBOOK, add_mention, first_batch
 from warehouse.connection import open_warehouse
@@ -79,13 +79,18 @@ class RecordingChannel:
 
     posted: list[tuple[str, str]] = field(default_factory=list)
     refuse: str | None = None
+    uncertain: str | None = None
     delay: float = 0.0
+    sends: int = 0
 
     def platforms(self) -> frozenset[str]:
         return frozenset({"x"})
 
-    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused:
+    def send_reply(self, target: ReplyTarget, text: str) -> Posted | Refused | Uncertain:
         time.sleep(self.delay)
+        self.sends += 1
+        if self.uncertain:
+            return Uncertain(self.uncertain)
         if self.refuse:
             return Refused(self.refuse)
         self.posted.append((target.mention_key, text))
