@@ -41,12 +41,12 @@ from airflow_edge.connections import ConnectionMissing, airflow_connection, conn
 from care.audit_trail import SYSTEM_ACTOR, record_action
 from care.desk import TriageDesk
 from care.replies.transport import api_base_url, json_answer, send_once_session, short_reason
-from collectors.http import RetryPolicy
 from config.model import Config
 from core.errors import CollectorError, OverheardError
 from core.secret_scrubbing import SecretScrubber, connection_secrets
 from core.time_budget import TimeBudget
 from core.transactions import transaction
+from transport.http import RetryPolicy
 
 CLOSING_STATUSES = frozenset({"solved", "closed"})
 """Helpdesk statuses that close the item."""

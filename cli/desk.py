@@ -73,11 +73,11 @@ def _serve(config: Config, arguments: argparse.Namespace) -> int:
     import uvicorn
 
     from care.helpdesk import HandoffRefused, helpdesk_for
-    from collectors.http import RetryPolicy
     from desk.app import create_app
     from desk.committed_state import CommittedState, NothingPublishedYet
     from desk.platform_replies import platform_replies
     from desk.state import DeskState, desk_state_path
+    from transport.http import RetryPolicy
     from warehouse.connection import open_warehouse
     from warehouse.snapshot import publish_snapshot
 

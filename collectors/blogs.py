@@ -45,13 +45,13 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 
 from collectors.context import CollectionContext
-from collectors.http import HttpClient, host_of
 from collectors.rss import parse_feed
 from collectors.source_run import SourceRun
 from config.model import BlogSource
 from core.errors import CollectorError, TerminalError, TransientError
 from core.mention import Mention, PublishedPrecision, canonical_url
 from core.time_budget import TimeBudget
+from transport.http import HttpClient, host_of
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml")
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

@@ -16,14 +16,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from collectors.context import CollectionContext
-from collectors.exceptions import HttpStatusError
-from collectors.http import HttpClient
 from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, collect_searches, json_body
 from collectors.search_terms import NO_SEARCH_TERMS, separate_terms
 from collectors.source_run import SourceRun
 from config.model import BlueskySource
 from core.errors import CollectorError, CredentialsRejected, TerminalError
 from core.mention import Mention
+from transport.exceptions import HttpStatusError
+from transport.http import HttpClient
 
 SEARCH_LIMIT = 100  # the API's maximum page size
 WEB_POST_URL = "https://bsky.app/profile/{profile}/post/{rkey}"

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from collectors.http import HttpClient
 from config.model import BrandConfig
 from core.time_budget import TimeBudget
+from transport.http import HttpClient
 
 
 @dataclass(frozen=True)

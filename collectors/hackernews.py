@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 
 from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
-from collectors.http import HttpClient
 from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, Tombstone, collect_searches, json_body
 from collectors.search_terms import NO_SEARCH_TERMS, separate_terms
 from collectors.source_run import SourceRun
 from config.model import HackerNewsSource
 from core.errors import TerminalError
 from core.mention import Mention
+from transport.http import HttpClient
 
 HITS_PER_PAGE = 100
 ITEM_URL = "https://news.ycombinator.com/item?id={}"

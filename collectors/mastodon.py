@@ -18,13 +18,13 @@ import requests.utils
 
 from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
-from collectors.http import HttpClient, HttpResponse
 from collectors.search import ReadBudget, TermRead, collect_searches, json_body
 from collectors.search_terms import hashtag_names
 from collectors.source_run import SourceRun
 from config.model import MastodonSource
 from core.errors import TerminalError
 from core.mention import Mention
+from transport.http import HttpClient, HttpResponse
 
 TIMELINE_LIMIT = 40  # Mastodon's maximum page size for timelines
 

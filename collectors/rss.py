@@ -24,11 +24,11 @@ from requests.structures import CaseInsensitiveDict
 
 from collectors.context import CollectionContext
 from collectors.html_text import html_to_text
-from collectors.http import HttpClient, HttpResponse, server_time
 from collectors.source_run import SourceRun
 from config.model import FeedSource
 from core.errors import CollectorError, TerminalError
 from core.mention import MAX_TEXT_CHARS, Mention
+from transport.http import HttpClient, HttpResponse, server_time
 
 # What feedparser flags on a well-formed feed: a charset it had to work out itself (text/xml without
 # a charset, a wrong declaration) or a Content-Type that is not XML. The feed is fine; no warning.

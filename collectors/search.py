@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from collectors.context import CollectionContext
-from collectors.http import HttpResponse
 from collectors.source_run import SourceRun
 from core.errors import CollectorError, CredentialsRejected, TerminalError
 from core.mention import Mention
 from core.time_budget import TimeBudget
+from transport.http import HttpResponse
 
 Moment = TypeVar("Moment", int, str)
 PageToken = TypeVar("PageToken")

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collectors.context import CollectionContext
-from collectors.http import HttpClient
 from collectors.source_run import SourceRun, collect_isolated
 from config.model import Config, Source
 from core.mention import Mention
 from core.secret_scrubbing import SecretScrubber
 from core.staging import StagingArea
+from transport.http import HttpClient
 
 Collector = Callable[[Any, Mapping[str, Any] | None, CollectionContext], SourceRun]
 

@@ -1,7 +1,7 @@
 """The base exceptions every stage raises or catches.
 
     OverheardError
-    ├── CollectorError              a source could not be collected (`collectors.exceptions` has the rest)
+    ├── CollectorError              a source could not be collected (`transport.exceptions` has the rest)
     │   ├── TransientError          worth retrying later: the network, a 5xx, a rate limit past the budget
     │   └── TerminalError           retrying will not help until something is fixed
     │       └── CredentialsRejected a platform refused the configured credentials (any platform)

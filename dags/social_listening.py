@@ -101,9 +101,9 @@ def _collect_time_limit(config: Config, unit: CollectionUnit) -> timedelta:
     takes at most ⌈sources ÷ max_parallel_hosts⌉ plus the most sources one host has of those
     turns, and never more turns than it has sources.
     """
-    from collectors.http import host_of
     from collectors.source_run import cut_off_seconds
     from collectors.units import TIME_BUDGET_SECONDS
+    from transport.http import host_of
 
     per_host = Counter(host_of(config.source(name).endpoint) for name in unit.sources)
     turns = min(len(unit.sources), math.ceil(len(unit.sources) / config.http.max_parallel_hosts) + max(per_host.values()))

@@ -15,9 +15,9 @@ from airflow_edge.connections import ConnectionMissing, airflow_connection, conn
 from care.replies.exceptions import ReplyError
 from care.replies.platforms import REPLY_CONNECTIONS, SENDERS, reply_sender
 from care.replies.reply import Reply, ReplySender
-from collectors.http import RetryPolicy
 from config.model import Config
 from desk.replies import Posted, Refused, ReplyTarget, Uncertain
+from transport.http import RetryPolicy
 
 
 class PlatformReplies:

@@ -14,10 +14,10 @@ import lxml.html
 import pytest
 
 from collectors.blogs import MAX_EXTRACTED_MARKUP_CHARS, bounded_page, collect_blog, discover_post_urls, extract_post
-from collectors.http import HttpClient
 from config.model import BlogSource, HttpSettings
 from core.time_budget import TimeBudget
 from tests.local_http import LocalHttpServer, Reply
+from transport.http import HttpClient
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 # Post pages shaped like real ones, each opening with `<!-- expected: {json} -->`: the URL it was

@@ -12,10 +12,10 @@ import pytest
 
 from collectors.bluesky import collect_bluesky
 from collectors.context import CollectionContext
-from collectors.http import HttpClient
 from config.loading import load_config
 from config.model import BlueskySource, HttpSettings
 from demo.fake_apis.public_apis import PublicApisServer
+from transport.http import HttpClient
 
 BRANDS = tuple(load_config(Path(__file__).resolve().parents[1] / "config" / "demo.yaml").all_brands)
 NOV_1, NOV_2, NOV_3 = (datetime(2026, 11, day, tzinfo=UTC) for day in (1, 2, 3))

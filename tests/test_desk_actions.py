@@ -15,7 +15,6 @@ import pytest
 from care.desk import TriageDesk
 from care.helpdesk import ZendeskHelpdesk
 from care.triage import CareStep
-from collectors.http import RetryPolicy
 from config.model import Config, HttpSettings
 from demo.fake_apis.helpdesk_apis import DEMO_ZENDESK_EMAIL, DEMO_ZENDESK_TOKEN, FakeZendesk
 from tests.test_care import MONDAY_NOON, add_mention
@@ -31,6 +30,7 @@ from tests.test_desk_server import (
     triage,
     wait_until,
 )
+from transport.http import RetryPolicy
 from warehouse.connection import open_warehouse, read_warehouse
 from warehouse.snapshot import publish_snapshot
 
@@ -40,7 +40,7 @@ import sys
 from care.desk import TriageDesk
 from care.helpdesk import ZendeskHelpdesk
 from care.triage import CareStep
-from collectors.http import RetryPolicy
+from transport.http import RetryPolicy
 from config import load_config
 from warehouse.connection import open_warehouse
 from warehouse.snapshot import publish_snapshot

@@ -14,12 +14,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from care.replies.platforms import reply_sender
-from collectors.http import RetryPolicy
 from config.model import Config, HttpSettings
 from demo.fake_apis.write_apis import DEMO_X_KEYS, FakeXWrites
 from desk.platform_replies import PlatformReplies
 from tests.test_care import MONDAY_NOON
 from tests.test_desk_server import PASSWORDS, desk_config, served_desk, set_passwords, triage
+from transport.http import RetryPolicy
 
 CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(

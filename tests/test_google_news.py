@@ -11,11 +11,11 @@ import pytest
 
 from collectors.context import CollectionContext
 from collectors.google_news import collect_google_news, search_url
-from collectors.http import HttpClient
 from collectors.search_terms import or_query
 from config.loading import load_config
 from config.model import GoogleNewsSource, HttpSettings
 from demo.fake_apis.public_apis import PublicApisServer, google_news_guid
+from transport.http import HttpClient
 
 BRANDS = tuple(load_config(Path(__file__).resolve().parents[1] / "config" / "demo.yaml").all_brands)
 NOV_1, NOV_2, NOV_3 = (datetime(2026, 11, day, tzinfo=UTC) for day in (1, 2, 3))

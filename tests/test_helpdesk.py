@@ -29,7 +29,6 @@ from care.helpdesk import (
     ticket_callback,
 )
 from care.triage import CareStep
-from collectors.http import RetryPolicy
 from config.model import Config, HttpSettings
 from demo.fake_apis.helpdesk_apis import (
     DEMO_WEBHOOK_SECRET,
@@ -39,6 +38,7 @@ from demo.fake_apis.helpdesk_apis import (
     FakeZendesk,
 )
 from demo.fake_apis.write_apis import Answer
+from transport.http import RetryPolicy
 from warehouse.connection import open_warehouse
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)

@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, WaitBeyondBudgetError
-from collectors.http import HttpClient, RetryPolicy
 from collectors.reddit import collect_reddit
 from collectors.x import collect_x
 from config.model import BrandConfig, HttpSettings, RedditSource, XSource
@@ -26,6 +24,8 @@ from core.errors import CollectorError, TerminalError, TransientError
 from core.time_budget import TimeBudget
 from demo.fake_apis import reddit_api, x_api
 from tests.local_http import LocalHttpServer, Reply, Request
+from transport.exceptions import BodyTooLargeError, HttpStatusError, RobotsDisallowedError, WaitBeyondBudgetError
+from transport.http import HttpClient, RetryPolicy
 
 
 def test_retries_429_and_503_waiting_as_retry_after_says(http_server: LocalHttpServer, fast_http: HttpSettings) -> None:

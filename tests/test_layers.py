@@ -18,16 +18,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     "query": {"core"},
     "config": {"core", "query"},
+    "transport": {"core", "config"},
     "airflow_edge": set(),
-    "collectors": {"core", "query", "config"},
+    "collectors": {"core", "query", "config", "transport"},
     "enrich": {"core", "query", "config"},
     "warehouse": {"core", "query", "config", "enrich"},
-    "care": {"core", "query", "config", "collectors", "enrich", "warehouse", "airflow_edge"},
+    "care": {"core", "query", "config", "transport", "enrich", "warehouse", "airflow_edge"},
     "reports": {"core", "query", "config", "enrich", "warehouse", "care", "airflow_edge"},
-    "desk": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "airflow_edge"},
-    "cli": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "desk", "airflow_edge"},
-    "dags": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "airflow_edge"},
-    "demo": {"core", "query", "config", "collectors", "enrich", "warehouse", "care", "reports", "desk", "cli"},
+    "desk": {"core", "query", "config", "transport", "enrich", "warehouse", "care", "reports", "airflow_edge"},
+    "cli": {"core", "query", "config", "transport", "collectors", "enrich", "warehouse", "care", "reports", "desk", "airflow_edge"},
+    "dags": {"core", "query", "config", "transport", "collectors", "enrich", "warehouse", "care", "reports", "airflow_edge"},
+    "demo": {"core", "query", "config", "transport", "collectors", "enrich", "warehouse", "care", "reports", "desk", "cli"},
 }
 # Packages whose commands import lazily so that `overheard --help` and DAG parsing stay fast.
 LAZY_IMPORTS_ALLOWED = {"cli", "dags", "demo"}

@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from collectors.context import CollectionContext
-from collectors.http import HttpClient
 from collectors.reddit import collect_reddit
 from collectors.reddit.parsing import is_gone, parse_listing, parse_thread
 from collectors.reddit.queries import search_queries
@@ -33,6 +32,7 @@ from demo.fake_apis.reddit_api import (
     rate_limited,
     server_error,
 )
+from transport.http import HttpClient
 
 BRANDS = (
     BrandConfig(name="Brightwave", aliases=["Brightwave", "Brightwave Broadband"], hashtags=["#brightwave", "#brightwavedown"],

@@ -29,7 +29,6 @@ from care.replies.exceptions import (
 from care.replies.once import send_once
 from care.replies.platforms import has_write_api, reply_sender
 from care.replies.reply import Reply, ReplyAttempt, ReplySender, SentReply
-from collectors.http import RetryPolicy
 from config.model import HttpSettings
 from demo.fake_apis.write_apis import (
     DEMO_BLUESKY,
@@ -44,6 +43,7 @@ from demo.fake_apis.write_apis import (
     FakeXWrites,
     hang,
 )
+from transport.http import RetryPolicy
 
 POST_ID = "2117198102787928064"
 UA = "Overheard-test/1.0"

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from collectors.http import HttpClient
 from collectors.rss import collect_feed, content_digest, parse_feed
 from config.model import FeedSource, HttpSettings
 from core.mention import MAX_TEXT_CHARS
 from tests.local_http import LocalHttpServer, Reply, Request
+from transport.http import HttpClient
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 FEED_URL = "https://news.example.com/feeds/main.xml"

@@ -24,7 +24,6 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from collectors.http import HttpClient
 from collectors.source_run import SourceRun
 from collectors.units import collect_unit, plan_units, stage_unit
 from config.model import Config, HttpSettings
@@ -33,6 +32,7 @@ from demo.fake_apis import reddit_api, x_api
 from demo.fake_apis.loopback import request_echo
 from demo.fake_apis.public_apis import PublicApisServer
 from tests.local_http import LocalHttpServer, Reply, Request
+from transport.http import HttpClient
 
 WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
 BRANDS = [{"name": "Brightwave", "aliases": ["Brightwave"], "hashtags": ["#brightwave"]}]

@@ -20,7 +20,6 @@ import feedparser
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.http import HttpClient
 from collectors.source_run import SourceRun
 from collectors.units import COLLECTORS, TIME_BUDGET_SECONDS, collect_unit, plan_units, stage_unit
 from config.model import Config, FeedSource, HttpSettings
@@ -28,6 +27,7 @@ from core.errors import TerminalError
 from core.mention import Mention
 from core.staging import StagingArea
 from tests.local_http import LocalHttpServer, Reply
+from transport.http import HttpClient
 
 WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
 SECRET = "reddit/secret+4Qx9=&key"

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.http import HttpClient
 from collectors.source_run import SourceRun
 from collectors.x import collect_x
 from collectors.x.parsing import parse_search_page
@@ -35,6 +34,7 @@ from demo.fake_apis.x_api import (
     snowflake_id,
     suspended_user_error,
 )
+from transport.http import HttpClient
 
 NOW = datetime(2026, 11, 2, 12, 5, tzinfo=UTC)
 WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, 12, 0, tzinfo=UTC))

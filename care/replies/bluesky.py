@@ -44,10 +44,10 @@ from care.replies.transport import (
     short_reason,
     write_failure,
 )
-from collectors.http import RetryPolicy
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
+from transport.http import RetryPolicy
 
 PDS_URL = "https://bsky.social"
 WEB_POST_URL = "https://bsky.app/profile/{profile}/post/{rkey}"

@@ -39,10 +39,10 @@ from care.replies.transport import (
     short_reason,
     write_failure,
 )
-from collectors.http import RetryPolicy
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
+from transport.http import RetryPolicy
 
 VISIBILITIES = ("public", "unlisted", "private")
 

@@ -17,7 +17,7 @@ from care.replies.reddit import RedditReplySender
 from care.replies.reply import ReplySender
 from care.replies.transport import DEFAULT_SEND_SECONDS
 from care.replies.x import XReplySender
-from collectors.http import RetryPolicy
+from transport.http import RetryPolicy
 
 
 class SenderClass(Protocol):

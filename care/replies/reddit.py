@@ -41,11 +41,11 @@ from care.replies.transport import (
     short_reason,
     write_failure,
 )
-from collectors.http import RetryPolicy
-from collectors.reddit.transport import REDDIT_RATE_LIMITS, TOKEN_PATH
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
+from transport.http import RetryPolicy
+from transport.platform_apis import REDDIT_RATE_LIMITS, REDDIT_TOKEN_PATH
 
 OAUTH_URL = "https://oauth.reddit.com"
 REDDIT_URL = "https://www.reddit.com"
@@ -143,7 +143,7 @@ class RedditReplySender:
         body = json_answer(response)
         said = body.get("message") or body.get("reason") if isinstance(body, Mapping) else None
         reason = short_reason(f"HTTP {status} {said or response.reason or ''}".strip())
-        if response.url and TOKEN_PATH in response.url:
+        if response.url and REDDIT_TOKEN_PATH in response.url:
             return ReplyCredentialsRejected(
                 f"Reddit refused the {self._connection} app's id or secret ({reason}); nothing was posted: {self._fix()}",
                 reason,
@@ -168,7 +168,7 @@ class RedditReplySender:
         if not isinstance(error, CollectorError):
             return ReplyNotSent(f"Reddit could not be asked ({type(error).__name__}); nothing was posted: check the "
                                 f"{self._connection} connection's host and extra reddit_url")
-        if TOKEN_PATH in str(getattr(error, "url", "")):
+        if REDDIT_TOKEN_PATH in str(getattr(error, "url", "")):
             return read_failure("Reddit", error)
         return write_failure("Reddit", error, reply.in_reply_to_url)
 

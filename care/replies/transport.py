@@ -1,6 +1,6 @@
 """How replies travel: reads under the one retry policy, the post itself sent exactly once.
 
-`collectors.http.RetryPolicy` retries network failures and 408/429/5xx answers, which is right for
+`transport.http.RetryPolicy` retries network failures and 408/429/5xx answers, which is right for
 reading and wrong for posting: a POST that timed out after it was sent, or was answered 502 by a
 gateway, may have been applied, and sending it again posts the reply twice. So a reply session
 (`send_once_session`) mounts two adapters of the same policy and chooses by method:
@@ -30,11 +30,11 @@ from requests.adapters import BaseAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from care.replies.exceptions import ReplyCredentialsRejected, ReplyError, ReplyNotSent, ReplyOutcomeUnknown
-from collectors.exceptions import BodyTooLargeError, HttpStatusError, NetworkError, WaitBeyondBudgetError
-from collectors.http import RateLimitHeaders, RetryingAdapter, RetryPolicy
 from core.errors import CollectorError
 from core.secret_scrubbing import SecretScrubber
 from core.time_budget import TimeBudget
+from transport.exceptions import BodyTooLargeError, HttpStatusError, NetworkError, WaitBeyondBudgetError
+from transport.http import RateLimitHeaders, RetryingAdapter, RetryPolicy
 
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Requests a reply session retries under the policy; every other request is sent once."""

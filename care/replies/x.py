@@ -41,11 +41,11 @@ from care.replies.transport import (
     short_reason,
     write_failure,
 )
-from collectors.http import RetryPolicy
-from collectors.x.transport import X_RATE_LIMITS, ApiBaseSession
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
+from transport.http import RetryPolicy
+from transport.platform_apis import X_RATE_LIMITS, ApiBaseSession
 
 X_API = "https://api.x.com"
 # The problem types of a 403 that is about the credentials, not the reply.

@@ -14,7 +14,7 @@ comments, no scores, and the run says so in a warning.
 - `collection`: the cursor's bounds, and one run over every listing.
 
 Retries, rate-limit waits (`Retry-After`, `x-ratelimit-reset`) and the time budget are the retry
-policy's (`collectors.http.RetryPolicy`), waited through the context's `sleep`. A rate limit that
+policy's (`transport.http.RetryPolicy`), waited through the context's `sleep`. A rate limit that
 outlasts the budget, or any other transient failure, stops the source cleanly: what was collected is
 kept, the cursor stays, and the run carries a warning (or fails, if nothing was collected at all). A
 subreddit or thread Reddit will not show (a 403 on a quarantined, banned or private community) is

@@ -36,19 +36,18 @@ import prawcore
 import requests
 
 from collectors.context import CollectionContext
-from collectors.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
-from collectors.http import HttpClient, RateLimitHeaders
 from collectors.reddit.parsing import Page, Thread, parse_listing, parse_search_feed, parse_thread
 from config.model import RedditSource
 from core.errors import CollectorError, CredentialsRejected, TerminalError, TransientError
 from core.time_budget import TimeBudget
+from transport.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
+from transport.http import HttpClient
+from transport.platform_apis import REDDIT_RATE_LIMITS, REDDIT_TOKEN_PATH
 
 # Reddit's largest page; its search stops after about 1,000 results whatever the paging.
 PAGE_LIMIT = 100
 # Comments asked for per thread; the rest sit behind "load more" stubs, which are counted, not expanded.
 THREAD_COMMENT_LIMIT = 500
-REDDIT_RATE_LIMITS = RateLimitHeaders(prefix="x-ratelimit-", reset_is_epoch=False)
-TOKEN_PATH = "/api/v1/access_token"
 # The statuses with which the token endpoint refuses an app's client id and secret.
 _TOKEN_REFUSALS = frozenset({400, 401, 403})
 # The longest title of an error answer quoted in a message; a longer one is left out, never cut (a cut
@@ -235,7 +234,7 @@ class ApiReader:
         status = response.status_code
         endpoint = urlsplit(response.url or "").path or path
         answer = answer_summary(response)
-        if endpoint.rstrip("/") == TOKEN_PATH and status in _TOKEN_REFUSALS:
+        if endpoint.rstrip("/") == REDDIT_TOKEN_PATH and status in _TOKEN_REFUSALS:
             # Its status alone: nothing of an answer to the request that carried the client id and secret.
             answer = f"HTTP {status} ({response.reason})" if response.reason else f"HTTP {status}"
             return CredentialsRejected(

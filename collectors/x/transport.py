@@ -2,7 +2,7 @@
 
 tweepy's host is fixed, so the session rebases every request onto `XSource.api_base_url` (tests and
 the demo point it at `demo.fake_apis.x_api`). Retries, rate-limit waits (`x-rate-limit-reset`, an
-epoch second), the body cap and the time budget are the policy's (`collectors.http.RetryPolicy`);
+epoch second), the body cap and the time budget are the policy's (`transport.http.RetryPolicy`);
 tweepy never waits itself. What is left here is turning tweepy's and the policy's errors into
 collector errors that name X's endpoint. The bearer token is added by the session rather than given
 to tweepy, because tweepy logs request headers at DEBUG level: the token never reaches a log, an
@@ -15,16 +15,16 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.auth
 import tweepy
 
-from collectors.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
-from collectors.http import RateLimitHeaders, RetryPolicy, server_time
 from core.errors import CollectorError, CredentialsRejected, TerminalError, TransientError
 from core.time_budget import TimeBudget
+from transport.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
+from transport.http import RetryPolicy, server_time
+from transport.platform_apis import X_RATE_LIMITS, ApiBaseSession
 
 SEARCH_PATH = "/2/tweets/search/recent"
 PAGE_MIN = 10  # recent search's smallest max_results: fewer posts than this cannot be asked for
@@ -36,7 +36,6 @@ TWEET_FIELDS = (
 )
 USER_FIELDS = ("username", "name", "public_metrics", "verified", "verified_type")
 # X's reset is the epoch second the window reopens, measured against the response's own Date; plus a second.
-X_RATE_LIMITS = RateLimitHeaders(prefix="x-rate-limit-", reset_is_epoch=True, margin_seconds=1.0)
 _TOKEN_PLACEHOLDER = "(added by the session)"
 _END_TIME_MIN_AGE_SECONDS = 10.0  # X refuses an end_time less than 10 s before the request
 _END_TIME_MARGIN_SECONDS = 1.0
@@ -44,32 +43,6 @@ _END_TIME_MARGIN_SECONDS = 1.0
 
 class StaleCursorError(Exception):
     """X refused a since_id, until_id or start_time older than the 7 days recent search reaches."""
-
-
-class ApiBaseSession(requests.Session):
-    """A session that sends every request to another base URL: same path and query.
-
-    tweepy always builds `https://api.twitter.com/2/...`; this keeps the path and query and swaps
-    scheme, host and port for the configured API base URL (a path prefix in it is kept too).
-
-    Args:
-        api_base_url: e.g. `https://api.x.com` or `http://127.0.0.1:8766`.
-    """
-
-    def __init__(self, api_base_url: str):
-        super().__init__()
-        base = urlsplit(api_base_url)
-        self._scheme, self._netloc, self._prefix = base.scheme, base.netloc, base.path.rstrip("/")
-
-    def rebase(self, url: str) -> str:
-        """The URL at the configured base: same path and query."""
-        parts = urlsplit(url)
-        return urlunsplit((self._scheme, self._netloc, self._prefix + parts.path, parts.query, ""))
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        """Prepare the request for the rebased URL (so proxies are chosen for the real host)."""
-        request.url = self.rebase(str(request.url))
-        return super().prepare_request(request)
 
 
 class _BearerAuth(requests.auth.AuthBase):

@@ -32,7 +32,10 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.poolmanager import ProxyManager
 
-from collectors.exceptions import (
+from config.model import HttpSettings
+from core.errors import TerminalError, TransientError
+from core.time_budget import TimeBudget
+from transport.exceptions import (
     BodyTooLargeError,
     HttpStatusError,
     NetworkError,
@@ -40,9 +43,6 @@ from collectors.exceptions import (
     WaitBeyondBudgetError,
     http_status_error,
 )
-from config.model import HttpSettings
-from core.errors import TerminalError, TransientError
-from core.time_budget import TimeBudget
 
 # 408 and Reddit's Cloudflare 520/522 too: prawcore would otherwise retry them itself, sleeping outside the budget.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522})

@@ -14,7 +14,7 @@
         ├── RobotsDisallowedError             robots.txt forbids the page
         └── CredentialsRejected (core.errors) a platform refused the configured credentials
 
-The retry policy (`collectors.http.RetryPolicy`) raises the HTTP ones; the platform collectors
+The retry policy (`transport.http.RetryPolicy`) raises the HTTP ones; the platform collectors
 (`collectors.x`, `collectors.reddit`) turn them into messages that name the platform and its endpoint.
 """
 
