@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
@@ -55,6 +56,20 @@ _DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Adds `Authorization: Bearer <token>` as the request is prepared, after an SDK has logged its headers."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from care.replies.exceptions import (
 from care.replies.reply import Reply, SentReply
 from care.replies.transport import (
     DEFAULT_SEND_SECONDS,
-    BearerAuth,
     api_base_url,
     json_answer,
     read_failure,
@@ -47,7 +46,7 @@ from care.replies.transport import (
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
-from transport.http import RetryPolicy
+from transport.http import BearerAuth, RetryPolicy
 
 PDS_URL = "https://bsky.social"
 WEB_POST_URL = "https://bsky.app/profile/{profile}/post/{rkey}"

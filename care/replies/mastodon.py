@@ -30,7 +30,6 @@ from care.replies.exceptions import (
 from care.replies.reply import Reply, SentReply
 from care.replies.transport import (
     DEFAULT_SEND_SECONDS,
-    BearerAuth,
     connection_extra,
     json_answer,
     read_failure,
@@ -42,7 +41,7 @@ from care.replies.transport import (
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
-from transport.http import RetryPolicy
+from transport.http import BearerAuth, RetryPolicy
 
 VISIBILITIES = ("public", "unlisted", "private")
 

@@ -102,20 +102,6 @@ def send_once_session(
     return session
 
 
-class BearerAuth(requests.auth.AuthBase):
-    """Adds `Authorization: Bearer <token>` as the request is prepared, after an SDK has logged its headers."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(***)"
-
-
 def never_sent(error: NetworkError) -> bool:
     """Whether a network failure happened before the request could reach the server (connection refused,
     a name that does not resolve, a connect timeout): then nothing was applied."""

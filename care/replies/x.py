@@ -32,7 +32,6 @@ from care.replies.exceptions import (
 from care.replies.reply import Reply, SentReply
 from care.replies.transport import (
     DEFAULT_SEND_SECONDS,
-    BearerAuth,
     api_base_url,
     connection_extra,
     json_answer,
@@ -44,7 +43,7 @@ from care.replies.transport import (
 from core.errors import CollectorError
 from core.secret_scrubbing import connection_secrets
 from core.time_budget import TimeBudget
-from transport.http import RetryPolicy
+from transport.http import BearerAuth, RetryPolicy
 from transport.platform_apis import X_RATE_LIMITS, ApiBaseSession
 
 X_API = "https://api.x.com"

@@ -23,7 +23,7 @@ import tweepy
 from core.errors import CollectorError, CredentialsRejected, TerminalError, TransientError
 from core.time_budget import TimeBudget
 from transport.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
-from transport.http import RetryPolicy, server_time
+from transport.http import BearerAuth, RetryPolicy, server_time
 from transport.platform_apis import X_RATE_LIMITS, ApiBaseSession
 
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -43,20 +43,6 @@ _END_TIME_MARGIN_SECONDS = 1.0
 
 class StaleCursorError(Exception):
     """X refused a since_id, until_id or start_time older than the 7 days recent search reaches."""
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    """Adds the bearer token as the request is prepared (after tweepy has logged its headers)."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(***)"
 
 
 def bearer_token(credentials: Mapping[str, Any] | None) -> str | None:
@@ -102,7 +88,7 @@ def x_client(api_base_url: str, token: str, policy: RetryPolicy, budget: TimeBud
     client = tweepy.Client(bearer_token=_TOKEN_PLACEHOLDER, return_type=requests.Response, wait_on_rate_limit=False)
     client.session.close()
     client.session = policy.session(budget, X_RATE_LIMITS, base=ApiBaseSession(api_base_url))
-    client.session.auth = _BearerAuth(token)
+    client.session.auth = BearerAuth(token)
     client.user_agent = user_agent
     return client
 
