@@ -97,7 +97,7 @@ def build_warehouse(config: Config, items: int) -> None:
             {"now": now, "items": items},
         )
         warehouse.execute(
-            "INSERT INTO mention_brands SELECT 'x:' || i, 'Brightwave', 'brand', ['Brightwave'] FROM range(?) AS t(i)",
+            "INSERT INTO mention_brands (mention_key, brand, role, matched_terms) SELECT 'x:' || i, 'Brightwave', 'brand', ['Brightwave'] FROM range(?) AS t(i)",
             [items],
         )
         warehouse.execute(

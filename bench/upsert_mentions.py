@@ -384,7 +384,7 @@ def baseline(workdir: Path, rows: int) -> dict[str, Any]:
     mentions_seconds = time.perf_counter() - mentions_started
     brands_started = time.perf_counter()
     connection.execute(
-        f"INSERT INTO mention_brands SELECT key, match.brand, match.role, match.terms "
+        f"INSERT INTO mention_brands (mention_key, brand, role, matched_terms) SELECT key, match.brand, match.role, match.terms "
         f"FROM (SELECT key, unnest(brands) AS match FROM {source})",
         {"files": files},
     )

@@ -86,7 +86,7 @@ def add_mention(connection, key: str, text: str, run: str, seen: datetime, *, br
          "followers": followers, "published": published or seen, "engagement": json.dumps(engagement or {}),
          "lang": lang, "label": label, "sentiment": sentiment, "reach": reach, "run": run, "seen": seen},
     )
-    connection.execute("INSERT INTO mention_brands VALUES (?, ?, ?, []) ON CONFLICT DO NOTHING", [key, brand, role])
+    connection.execute("INSERT INTO mention_brands (mention_key, brand, role, matched_terms) VALUES (?, ?, ?, []) ON CONFLICT DO NOTHING", [key, brand, role])
 
 
 def items(connection) -> dict[str, tuple]:

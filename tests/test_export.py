@@ -22,7 +22,7 @@ def test_export_writes_the_chosen_days_mentions_with_their_brands(tmp_path, caps
         mention(connection, "x:1", "Brightwave", day=0)
         mention(connection, "x:2", "Brightwave", day=1, owned=True)
         mention(connection, "x:3", "Brightwave", day=5)
-        connection.execute("INSERT INTO mention_brands VALUES ('x:1', 'Tidewell', 'competitor', ['Tidewell'])")
+        connection.execute("INSERT INTO mention_brands (mention_key, brand, role, matched_terms) VALUES ('x:1', 'Tidewell', 'competitor', ['Tidewell'])")
 
     assert main(["export", "--config", str(config), "--to", str(tmp_path / "out"),
                  "--since", "2026-11-02", "--until", "2026-11-04"]) == 0

@@ -82,7 +82,7 @@ def warehouse(tmp_path) -> Iterator[duckdb.DuckDBPyConnection]:
             """,
             [key, f"https://x.com/{author[1:]}/status/{key[2:]}", text, author, NOON, NOON, NOON],
         )
-        connection.execute("INSERT INTO mention_brands VALUES (?, 'Brightwave', 'brand', [])", [key])
+        connection.execute("INSERT INTO mention_brands (mention_key, brand, role, matched_terms) VALUES (?, 'Brightwave', 'brand', [])", [key])
     CareStep(connection, config, "run-1", NOON).run()
     yield connection
     connection.close()

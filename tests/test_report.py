@@ -148,7 +148,7 @@ def build_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     brands = [(key, brand) for key, row in MENTIONS.items() for brand in row[7]]
     brands += [(key, "Brightwave") for key in (*OWNED, *DELETED)]
     connection.executemany(
-        "INSERT INTO mention_brands VALUES (?, ?, CASE WHEN ? = 'Brightwave' THEN 'brand' ELSE 'competitor' END, [])",
+        "INSERT INTO mention_brands (mention_key, brand, role, matched_terms) VALUES (?, ?, CASE WHEN ? = 'Brightwave' THEN 'brand' ELSE 'competitor' END, [])",
         [(key, brand, brand) for key, brand in brands],
     )
     connection.executemany("INSERT INTO mention_categories VALUES (?, ?)", CATEGORIES)

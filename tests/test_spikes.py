@@ -167,7 +167,7 @@ def add_mention(connection, key, at, *, brand="acme", text="loving my acme kettl
         [key, platform, source, f"https://{platform}.example/{key}", text, author, at if published else None,
          reach, owned, deleted, at if not published else at + timedelta(hours=5), precision],
     )
-    connection.execute("INSERT INTO mention_brands VALUES (?, ?, 'brand', ['acme'])", [key, brand])
+    connection.execute("INSERT INTO mention_brands (mention_key, brand, role, matched_terms) VALUES (?, ?, 'brand', ['acme'])", [key, brand])
     for category in categories:
         connection.execute("INSERT INTO mention_categories VALUES (?, ?)", [key, category])
 
@@ -213,7 +213,7 @@ def warehouse_with_a_spike() -> tuple[duckdb.DuckDBPyConnection, datetime]:
            FROM range(CAST($hours * 2 AS BIGINT)) AS r(i)""",
         {"start": history_start, "hours": 4 * 168 + 20},
     )
-    connection.execute("INSERT INTO mention_brands SELECT mention_key, 'acme', 'brand', ['acme'] FROM mentions")
+    connection.execute("INSERT INTO mention_brands (mention_key, brand, role, matched_terms) SELECT mention_key, 'acme', 'brand', ['acme'] FROM mentions")
     connection.execute("INSERT INTO mention_categories SELECT mention_key, 'product' FROM mentions")
     connection.execute("INSERT INTO mention_categories SELECT mention_key, 'safety' FROM mentions LIMIT 3")
     for index in range(25):

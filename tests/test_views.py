@@ -33,7 +33,7 @@ def mention(connection, key, brand, *, day=0, sentiment="neutral", author="a", r
         """,
         [key, platform, author, reach, at, sentiment, reach, owned, story or key, at, at, f"https://e.example/{key}"],
     )
-    connection.execute("INSERT INTO mention_brands VALUES (?, ?, ?, [])", [key, brand, role])
+    connection.execute("INSERT INTO mention_brands (mention_key, brand, role, matched_terms) VALUES (?, ?, ?, [])", [key, brand, role])
 
 
 def test_daily_volume_share_of_voice_and_net_sentiment(warehouse):

@@ -301,13 +301,14 @@ def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(
         """
         DELETE FROM mention_brands WHERE mention_key IN (SELECT key FROM staged)
-        AND (mention_key, brand, role, matched_terms) NOT IN (SELECT * FROM staged_brands)
+        AND (mention_key, brand, role, matched_terms) NOT IN (SELECT mention_key, brand, role, matched_terms FROM staged_brands)
         """
     )
     connection.execute(
         """
-        INSERT INTO mention_brands
-        SELECT * FROM staged_brands WHERE (mention_key, brand, role, matched_terms) NOT IN (SELECT * FROM mention_brands)
+        INSERT INTO mention_brands BY NAME
+        SELECT * FROM staged_brands
+        WHERE (mention_key, brand, role, matched_terms) NOT IN (SELECT mention_key, brand, role, matched_terms FROM mention_brands)
         """
     )
     connection.execute("DROP TABLE staged_brands")
