@@ -29,6 +29,7 @@ from pathlib import Path
 from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, dag_run_command, initialise_airflow
 from cli.care import add_care_commands, run_care_command
 from cli.desk import add_desk_commands, run_desk_command
+from cli.sentiment import add_sentiment_commands, run_sentiment_command
 from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
 
@@ -80,6 +81,7 @@ def _command(argv: list[str] | None) -> int:
     report.add_argument("--email", action="store_true", help="also email it as the config's report.email says")
     add_care_commands(commands)
     add_desk_commands(commands)
+    add_sentiment_commands(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
     passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -101,6 +103,8 @@ def _command(argv: list[str] | None) -> int:
         return 0
     if arguments.command == "desk":
         return run_desk_command(config, arguments)
+    if arguments.command == "sentiment":
+        return run_sentiment_command(config, arguments)
     from warehouse.summary import run_summary
 
     if arguments.command == "summary":
