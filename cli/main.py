@@ -30,6 +30,7 @@ from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, 
 from cli.care import add_care_commands, run_care_command
 from cli.desk import add_desk_commands, run_desk_command
 from cli.sentiment import add_sentiment_commands, run_sentiment_command
+from cli.sql import add_sql_command, run_sql_command
 from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
 
@@ -82,6 +83,7 @@ def _command(argv: list[str] | None) -> int:
     add_care_commands(commands)
     add_desk_commands(commands)
     add_sentiment_commands(commands)
+    add_sql_command(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
     passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -105,6 +107,8 @@ def _command(argv: list[str] | None) -> int:
         return run_desk_command(config, arguments)
     if arguments.command == "sentiment":
         return run_sentiment_command(config, arguments)
+    if arguments.command == "sql":
+        return run_sql_command(config, arguments)
     from warehouse.summary import run_summary
 
     if arguments.command == "summary":
