@@ -4,7 +4,10 @@ Accounts are the playbook's people: its `leads`, each queue's `agents` and its `
 is not there cannot sign in, even with a password set; taking a name off the playbook takes its
 access away at the next request. Passwords are set with `overheard desk set-password NAME` and kept
 only as argon2id hashes in the desk state. Failed sign-ins are limited per account and per client
-address within a sliding window; a refused sign-in does not say whether the name exists.
+address within a sliding window; a refused sign-in does not say whether the name exists. Every
+attempt (signed in, refused, rate limited) and every sign-out is kept in the desk state at once, and
+the desk's writer copies it to the warehouse's audit trail (`care.audit_trail.record_sign_ins`), so
+signing in never waits for a pipeline load that holds the warehouse.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from care.audit_trail import SignIn
 from config.playbook import Playbook
-from desk.state import DeskState, stored_time
+from desk.state import DeskState, read_time, stored_time
 
 MIN_PASSWORD_LENGTH = 10
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_CLIENT = 20
+AUDIT_BATCH = 1000
+"""At most this many sign-ins go to the warehouse's audit trail in one round of the desk's writer."""
 
 _HASHER = PasswordHasher()
 # Verified against when the name has no password, so that a refusal takes as long either way.
@@ -176,6 +183,26 @@ def record_attempt(state: DeskState, name: str, client: str, at: datetime, outco
         connection.execute(
             "INSERT INTO sign_in_attempts (name, client, at, outcome) VALUES (?, ?, ?, ?)",
             [name[:64], client, stored_time(at), outcome],
+        )
+
+
+def sign_ins_to_audit(state: DeskState, limit: int = AUDIT_BATCH) -> list[tuple[int, SignIn]]:
+    """Sign-in attempts and sign-outs not yet in the warehouse's audit trail, oldest first, with their ids."""
+    with state.connect() as connection:
+        rows: list[Any] = connection.execute(
+            "SELECT attempt_id, name, client, at, outcome FROM sign_in_attempts WHERE audited_at IS NULL "
+            "ORDER BY attempt_id LIMIT ?",
+            [limit],
+        ).fetchall()
+    return [(attempt_id, SignIn(name, client, read_time(at), outcome)) for attempt_id, name, client, at, outcome in rows]
+
+
+def mark_audited(state: DeskState, attempt_ids: list[int], at: datetime) -> None:
+    """Note that these attempts are in the warehouse's audit trail (committed there)."""
+    with state.write() as connection:
+        connection.executemany(
+            "UPDATE sign_in_attempts SET audited_at = ? WHERE attempt_id = ?",
+            [(stored_time(at), attempt_id) for attempt_id in attempt_ids],
         )
 
 

@@ -6,7 +6,8 @@ with every action still queued for it replayed on top. Queuing is serialised, so
 one item are checked one after the other and the second is refused, naming the holder.
 
 `DeskWriter`, a thread of the desk server, applies queued actions in order with the same
-`TriageDesk` on the warehouse file, at the time each person acted, then publishes the snapshot. When
+`TriageDesk` on the warehouse file, at the time each person acted, then publishes the snapshot; in the
+same write it copies the sign-ins kept in the desk state to the warehouse's audit trail. When
 a pipeline task holds DuckDB's write lock the writer waits and tries again; nothing is lost and
 nobody waits in the browser. Until the snapshot in use has an action, reads replay it on top
 (`ActionQueue.overlay`), so its author, and everyone else, sees it at once.
@@ -26,9 +27,11 @@ from typing import Any
 
 import duckdb
 
+from care.audit_trail import record_sign_ins
 from care.desk import TriageDesk, TriageError
 from care.helpdesk import Ticket, record_ticket
 from config.playbook import Playbook
+from desk.accounts import mark_audited, sign_ins_to_audit
 from desk.committed_state import CommittedState, CommittedView
 from desk.state import DeskState, read_time, stored_time
 from warehouse.connection import WarehouseLocked, open_warehouse
@@ -237,7 +240,7 @@ class ActionQueue:
 
 
 class DeskWriter:
-    """The one writer of desk actions to the warehouse: a thread that applies queued actions in order.
+    """The one writer of desk actions (and sign-ins) to the warehouse: a thread that applies queued actions in order.
 
     Args:
         state: the desk state.
@@ -283,15 +286,18 @@ class DeskWriter:
         self._wake.set()
 
     def apply_queued(self) -> int:
-        """Apply every queued action to the warehouse and publish its snapshot, if the write lock is free.
+        """Apply every queued action to the warehouse and publish its snapshot, and copy the sign-ins not yet
+        in its audit trail there, if the write lock is free.
 
         Returns:
-            How many actions were applied or refused; 0 when none was queued or the lock is taken.
+            How many actions were applied or refused and sign-ins copied; 0 when none was waiting or the
+            lock is taken.
         """
         with self.state.connect() as connection:
             rows = connection.execute(f"SELECT {_COLUMNS} FROM desk_actions WHERE state = 'pending' ORDER BY action_id")
             queued = [_action(row) for row in rows]
-        if not queued:
+        sign_ins = sign_ins_to_audit(self.state)
+        if not queued and not sign_ins:
             return 0
         try:
             warehouse = open_warehouse(self.warehouse_path, lock_wait_seconds=0)
@@ -303,16 +309,21 @@ class DeskWriter:
         try:
             for action in queued:
                 outcomes.append((*self._apply(warehouse, action), action.action_id or 0))
+            record_sign_ins(warehouse, [sign_in for _, sign_in in sign_ins])
             committed_at = self.clock()
-            publish_snapshot(warehouse, self.warehouse_path, "desk")
+            if queued:  # sign-ins alone change nothing the desk reads: the next publish carries them
+                publish_snapshot(warehouse, self.warehouse_path, "desk")
         finally:
             warehouse.close()
-        with self.state.write() as connection:
-            connection.executemany(
-                "UPDATE desk_actions SET state = ?, error = ?, applied_at = ? WHERE action_id = ?",
-                [(state, error, stored_time(committed_at), action_id) for state, error, action_id in outcomes],
-            )
-        return len(outcomes)
+        if outcomes:
+            with self.state.write() as connection:
+                connection.executemany(
+                    "UPDATE desk_actions SET state = ?, error = ?, applied_at = ? WHERE action_id = ?",
+                    [(state, error, stored_time(committed_at), action_id) for state, error, action_id in outcomes],
+                )
+        if sign_ins:
+            mark_audited(self.state, [attempt_id for attempt_id, _ in sign_ins], committed_at)
+        return len(outcomes) + len(sign_ins)
 
     def _apply(self, warehouse: duckdb.DuckDBPyConnection, action: DeskAction) -> tuple[str, str | None]:
         # Applied before (the writer stopped between the warehouse's commit and the desk state's)?

@@ -312,8 +312,10 @@ class _Pages:
         try:
             person, set_at = sign_in(self.desk.state, self.desk.people, name, password, client, self.desk.clock())
         except SignInRefused as refused:
+            self.desk.writer.wake()  # to the warehouse's audit trail
             return self._render(request, "login.html", None, status_code=401, error=str(refused),
                                 next=_safe_next(str(form.get("next", ""))), name=name)
+        self.desk.writer.wake()
         browser_zone = str(form.get("timezone", ""))
         request.session.clear()
         request.session.update(
@@ -326,6 +328,7 @@ class _Pages:
         """End the session."""
         client = request.client.host if request.client else "unknown"
         record_attempt(self.desk.state, person.name, client, self.desk.clock(), "signed_out")
+        self.desk.writer.wake()
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

@@ -2,8 +2,8 @@
 
 DuckDB lets one process write the warehouse at a time and the pipeline loads into it, so the desk
 keeps what must change at once in its own file (SQLite in WAL mode: many readers, one writer at a
-time, each write a short transaction): the accounts and their password hashes, sign-in attempts, the
-queue of desk actions waiting to be applied to the warehouse, replies in flight, short item numbers,
+time, each write a short transaction): the accounts and their password hashes, sign-in attempts (until
+the desk's writer has copied them to the warehouse's audit trail, and after), the queue of desk actions waiting to be applied to the warehouse, replies in flight, short item numbers,
 who is online, saved replies and the session-signing secret. The file is created readable by its
 owner only. Times are stored as UTC text of one fixed width, so that they sort as text.
 """
@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS sign_in_attempts (
     name        TEXT NOT NULL,
     client      TEXT NOT NULL,               -- the client's address
     at          TEXT NOT NULL,
-    outcome     TEXT NOT NULL                -- signed_in, refused, rate_limited, signed_out
+    outcome     TEXT NOT NULL,               -- signed_in, refused, rate_limited, signed_out
+    audited_at  TEXT                         -- when the desk's writer copied it to the warehouse's audit trail
 );
 CREATE INDEX IF NOT EXISTS sign_in_attempts_by_name ON sign_in_attempts (name, at);
 CREATE INDEX IF NOT EXISTS sign_in_attempts_by_client ON sign_in_attempts (client, at);
@@ -129,6 +130,14 @@ class DeskState:
         with self.connect() as connection:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(_SCHEMA)
+        with self.write() as connection:  # one at a time: two servers starting together alter once
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(sign_in_attempts)")}
+            if "audited_at" not in columns:  # a desk state from before sign-ins reached the audit trail
+                connection.execute("ALTER TABLE sign_in_attempts ADD COLUMN audited_at TEXT")
+            connection.execute(
+                "CREATE INDEX IF NOT EXISTS sign_in_attempts_to_audit ON sign_in_attempts (attempt_id) "
+                "WHERE audited_at IS NULL"
+            )
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

@@ -8,6 +8,8 @@ import argparse
 import io
 import logging
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,11 +32,12 @@ from desk.app import create_app
 from desk.replies import Posted, Refused, ReplyChannel, ReplyTarget, Uncertain
 from desk.state import DeskState, desk_state_path
 from tests.test_care import MONDAY_NOON, PLAYBOOK, add_mention, first_batch
-from warehouse.connection import open_warehouse
+from warehouse.connection import WarehouseLocked, open_warehouse, read_committed
 from warehouse.snapshot import publish_snapshot
 
 PASSWORDS = {"lead": "lead-password-1", "ana": "ana-password-1", "bo": "bo-password-12"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_HOLD_THE_LOCK = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.readline()"
 
 
 def desk_config(tmp_path: Path) -> Config:
@@ -142,6 +145,37 @@ def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+@contextmanager
+def holding_the_warehouse(config: Config) -> Iterator[subprocess.Popen]:
+    """Another process (a pipeline load, say) holds the warehouse's write lock until the block ends."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_THE_LOCK, config.warehouse.path],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        yield holder
+    finally:
+        if holder.stdin:
+            holder.stdin.close()
+        holder.wait(timeout=20)
+
+
+def unaudited_sign_ins(config: Config) -> int:
+    """How many sign-ins the desk's writer has not yet copied to the warehouse."""
+    with DeskState(desk_state_path(config.warehouse.path)).connect() as state:
+        (count,) = state.execute("SELECT count(*) FROM sign_in_attempts WHERE audited_at IS NULL").fetchone()
+    return int(count)
+
+
+def committed_sign_ins(config: Config) -> list[tuple]:
+    """The desk's sign-ins in the warehouse's audit trail, read from the file itself (sign-ins alone publish no
+    snapshot) once no desk of this process has it open."""
+    connection = read_committed(config.warehouse.path)
+    assert connection is not None
+    with connection:
+        return connection.execute(
+            "SELECT name, client, outcome, attempted_at FROM desk_sign_ins ORDER BY attempted_at").fetchall()
+
+
 def overheard_desk(*argv: str) -> int:
     """`overheard desk ...` (cli/desk.py) as the command line runs it."""
     parser = argparse.ArgumentParser(prog="overheard")
@@ -228,10 +262,34 @@ def test_passwords_never_appear_in_clear_in_logs_state_or_warehouse(config, capl
         session = requests.Session()
         session.post(f"{base}/login", data={
             "csrf_token": csrf_token(session, f"{base}/login"), "name": "ana", "password": "typo-ana-password-1"})
+    assert [row[:3] for row in committed_sign_ins(config)] == [
+        ("lead", "127.0.0.1", "signed_in"), ("ana", "127.0.0.1", "refused")]
     state_files = [desk_state_path(config.warehouse.path)]
-    state_files += [Path(f"{state_files[0]}-wal"), Path(config.warehouse.path)]
+    state_files += [Path(f"{state_files[0]}-wal"), Path(config.warehouse.path), Path(f"{config.warehouse.path}.wal")]
     stored = b"".join(path.read_bytes() for path in state_files if path.exists())
     for password in [*PASSWORDS.values(), "typo-ana-password-1"]:
         assert password not in caplog.text
         assert password.encode() not in stored
     assert stored.count(b"$argon2id$") >= 3  # the three hashes
+
+
+def test_every_sign_in_refusal_and_sign_out_lands_in_the_audit_trail_without_waiting_for_a_load(config):
+    with served_desk(config) as base:
+        with holding_the_warehouse(config) as load:
+            started = datetime.now(UTC)
+            ana = sign_in(base, "ana")
+            stranger = requests.Session()
+            refused = stranger.post(f"{base}/login", data={
+                "csrf_token": csrf_token(stranger, f"{base}/login"), "name": "bo", "password": "bo-wrong-guess-1"})
+            assert refused.status_code == 401
+            ana.post(f"{base}/logout", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            # All of it answered while the load still held the warehouse.
+            assert load.poll() is None
+            with pytest.raises(WarehouseLocked):
+                open_warehouse(config.warehouse.path, lock_wait_seconds=0)
+            ended = datetime.now(UTC)
+        wait_until(lambda: unaudited_sign_ins(config) == 0)  # the writer copied them once the load let go
+    trail = committed_sign_ins(config)
+    assert [row[:3] for row in trail] == [
+        ("ana", "127.0.0.1", "signed_in"), ("bo", "127.0.0.1", "refused"), ("ana", "127.0.0.1", "signed_out")]
+    assert all(started <= at <= ended for *_, at in trail)  # when each happened, not when it was copied
