@@ -40,6 +40,7 @@ from config.model import Config
 from config.playbook import Playbook
 from reports.week_mentions import WeekMentions
 from reports.weeks import ReportWeek, iso_week_label, report_week
+from warehouse.sentiment_accuracy import GroupAccuracy, sentiment_agreement
 
 TOP_MENTIONS = 10
 TOP_AUTHORS = 10
@@ -316,6 +317,8 @@ class WeeklyReport:
         staffing: the next week's plan, None without a playbook.
         sources: the configured sources, then any other source with runs in the week.
         formula_versions: model and formula versions of the week's rows.
+        sentiment_checks: the model against people's corrections made before the week's end
+            (warehouse.sentiment_accuracy; None: none yet).
     """
 
     week: ReportWeek
@@ -338,6 +341,7 @@ class WeeklyReport:
     staffing: StaffingForecast | None
     sources: tuple[SourceWeek, ...]
     formula_versions: tuple[FormulaVersion, ...]
+    sentiment_checks: GroupAccuracy | None = None
 
     def summary(self) -> tuple[str, ...]:
         """A few plain-text lines for an email body: volume, share of voice and net sentiment of the brands."""
@@ -424,6 +428,7 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
         staffing=_staffing(connection, week, playbook),
         sources=_sources(connection, week, [source.name for source in config.sources]),
         formula_versions=_formula_versions(staged, spikes, len(playbook.queues) if playbook else 0),
+        sentiment_checks=sentiment_agreement(connection, until=week.end),
     )
 
 

@@ -7,7 +7,9 @@ on 10,000,000 mentions the aggregation takes seconds, reading the tables millise
 (warehouse/migrations/008_formulas_once.sql) per UTC day; this module only says which days to
 recompute: the load recomputes the days its mentions fall on, in its own transaction; erasing an author
 recomputes the days of the erased mentions; migrating a warehouse that had mentions before the tables
-existed builds them for every day.
+existed builds them for every day. Every recomputation also takes in the days of the mentions whose
+sentiment someone corrected without recomputing them (an analyst's `INSERT INTO sentiment_corrections`:
+`counted_at` is NULL), and marks those corrections counted; so the next load counts them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ _BRAND_MENTIONS = """
         SELECT * FROM earned_brand_mentions_between($start::TIMESTAMPTZ, $end::TIMESTAMPTZ)
     )
 """
+
+# Corrections recorded without recomputing the aggregates (by SQL): their mentions' days are recomputed next.
+_UNCOUNTED_CORRECTIONS = "SELECT mention_key FROM sentiment_corrections WHERE counted_at IS NULL"
 
 
 def mention_days(connection: duckdb.DuckDBPyConnection, keys_table_sql: str, parameters: object = None) -> set[date]:
@@ -42,10 +47,12 @@ def refresh_daily_aggregates(connection: duckdb.DuckDBPyConnection, days: Collec
 
     Args:
         connection: the warehouse, open for writing.
-        days: the UTC days whose mentions changed.
+        days: the UTC days whose mentions changed (the days of uncounted sentiment corrections are added).
     """
-    if days is not None and not days:
-        return
+    if days is not None:
+        days = set(days) | mention_days(connection, _UNCOUNTED_CORRECTIONS)
+        if not days:
+            return
     if days is None:
         chosen, chosen_days = "", {}
         bounds: dict[str, object] = {"start": "-infinity", "end": "infinity"}
@@ -71,6 +78,7 @@ def refresh_daily_aggregates(connection: duckdb.DuckDBPyConnection, days: Collec
         """,
         {**bounds, **chosen_days},
     )
+    connection.execute("UPDATE sentiment_corrections SET counted_at = current_timestamp WHERE counted_at IS NULL")
 
 
 def _utc_midnight(day: date) -> datetime:
