@@ -1,6 +1,7 @@
 """Desk actions: queued in the desk state at once, applied to the warehouse by one writer, seen at once.
 
-An action (claim, note, respond, close, reopen, reassign, and keeping a helpdesk ticket) is checked and queued in one SQLite write
+An action (claim, note, respond, close, reopen, reassign, keeping a helpdesk ticket, and correcting the
+sentiment of a brand the item's mention names: `care.sentiment_corrections`) is checked and queued in one SQLite write
 transaction: the rules are `care.desk.TriageDesk`'s (the CLI desk's), run on the item as committed
 with every action still queued for it replayed on top. Queuing is serialised, so two agents claiming
 one item are checked one after the other and the second is refused, naming the holder.
@@ -30,6 +31,7 @@ import duckdb
 from care.audit_trail import record_sign_ins
 from care.desk import TriageDesk, TriageError
 from care.helpdesk import Ticket, record_ticket
+from care.sentiment_corrections import check_correction, correct_sentiment
 from config.playbook import Playbook
 from desk.accounts import mark_audited, sign_ins_to_audit
 from desk.committed_state import CommittedState, CommittedView
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 AUDIT_ACTIONS = {
     "claim": "claimed", "note": "note", "respond": "responded", "close": "closed", "reopen": "reopened",
     "reassign": "reassigned", "hand_off": "handed_off",
+    "correct_sentiment": "sentiment_corrected",
 }
 
 
@@ -108,6 +111,9 @@ def perform(desk: TriageDesk, action: DeskAction) -> None:
     elif action.action == "hand_off":
         ticket = Ticket(str(params["ticket_id"]), params.get("url"), str(params["status"]))
         record_ticket(desk.connection, str(params["helpdesk"]), key, ticket, action.actor, at)
+    elif action.action == "correct_sentiment":
+        correct_sentiment(desk.connection, key, str(params["label"]), action.actor, desk.playbook, at, via="desk",
+                          brand=params.get("brand"))
     else:
         raise TriageError(f"unknown desk action {action.action!r}; actions: {', '.join(AUDIT_ACTIONS)}")
 
@@ -223,6 +229,11 @@ class ActionQueue:
         cursor.execute("CREATE OR REPLACE TEMP TABLE triage_actions AS SELECT * FROM warehouse.triage_actions LIMIT 0")
         try:
             for action in actions:
+                if action.action == "correct_sentiment":  # the item's status does not change
+                    if action is strict:
+                        check_correction(cursor, action.mention_key, str(action.params["label"]), action.actor,
+                                         self.playbook, action.params.get("brand"))
+                    continue
                 if action.action == "hand_off":  # keeps a ticket on the item; its status does not change
                     continue
                 try:

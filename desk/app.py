@@ -65,9 +65,10 @@ SESSION_HOURS = 12
 LIVE_SECONDS = 5
 """How often the inbox, the item's status and the board ask for news (new items show within this)."""
 ONLINE_WITHIN = timedelta(minutes=2)
-AGENT_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "hand_off"})
+AGENT_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "hand_off", "correct_sentiment"})
 LEAD_ACTIONS = frozenset({"reassign", "reopen", "approve", "send_back", "bulk"})
-ITEM_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "reassign", "reopen", "hand_off"})
+ITEM_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "reassign", "reopen", "hand_off",
+                          "correct_sentiment"})
 """The actions posted to /items/N/ACTION."""
 _PRESENCE_EVERY = timedelta(seconds=30)
 
@@ -627,7 +628,8 @@ class _Pages:
 
 
 _DONE = {"claim": "Claimed: it is yours.", "note": "Note added.", "respond": "Response recorded.",
-         "close": "Closed.", "reopen": "Reopened.", "reassign": "Reassigned."}
+         "close": "Closed.", "reopen": "Reopened.", "reassign": "Reassigned.",
+         "correct_sentiment": "Sentiment corrected."}
 
 
 def _action_params(action: str, form: FormData) -> dict[str, Any]:
@@ -642,6 +644,8 @@ def _action_params(action: str, form: FormData) -> dict[str, Any]:
         return {"reason": str(form.get("reason", ""))}
     if action == "reassign":
         return {"to": str(form.get("to", "")), "queue": str(form.get("queue", "")) or None}
+    if action == "correct_sentiment":
+        return {"brand": str(form.get("brand", "")) or None, "label": str(form.get("label", ""))}
     return {}
 
 

@@ -3,7 +3,8 @@
 Escalated first, then priority, then due time (`care.desk.TriageDesk.queue`'s order). Items read
 from the committed snapshot with the queued desk actions replayed on top (`ActionQueue.overlay`), so
 filters such as "mine" or "open" already count an action taken a moment ago. An agent sees the items
-of their queues and the items given to them; leads and admins see every queue.
+of their queues and the items given to them; leads and admins see every queue. An item's sentiment is the
+label the views count for its brand: a person's correction, else the model's (`care.sentiment_corrections`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from care.sentiment_corrections import LABEL_IN_FORCE
 from desk.accounts import Person
 from desk.actions import ItemState
 
@@ -152,7 +154,8 @@ def inbox_page(
         f"""
         {prefix}
         SELECT i.mention_key, m.platform, m.author_handle, m.author_followers, m.title, m.text, m.url, i.category,
-               i.brand, m.sentiment_label, i.priority, i.escalated, i.status, i.assignee, i.queue, i.opened_at,
+               i.brand, {LABEL_IN_FORCE.format(mention="i.mention_key", brand="i.brand")} AS sentiment,
+               i.priority, i.escalated, i.status, i.assignee, i.queue, i.opened_at,
                i.due_at, i.first_response_at
         FROM (SELECT * FROM {items} WHERE mention_key IN (SELECT unnest($keys::VARCHAR[]))) AS i
         JOIN (SELECT * FROM mentions WHERE mention_key IN (SELECT unnest($keys::VARCHAR[]))) AS m USING (mention_key)

@@ -2,8 +2,9 @@
 
 The parent post and the rest of the thread, the story the mention belongs to (copies, retweets,
 reach), the author's other mentions with any triage items they have, the item's audit trail
-(actions still queued for the warehouse included, marked as such), and the playbook's response
-template for its category.
+(actions still queued for the warehouse included, marked as such), the playbook's response
+template for its category, and the sentiment of each brand the mention names: the label the views count,
+whether and by whom it was corrected (a correction still queued shows at once).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import duckdb
 
 from care.helpdesk import Ticket, recorded_ticket
+from care.sentiment_corrections import LABEL_IN_FORCE, BrandSentiment, brand_sentiments
 from desk.actions import AUDIT_ACTIONS, DeskAction, ItemState
 from desk.inbox import InboxRow, inbox_row, matched_terms
 
@@ -63,6 +65,15 @@ class TrailEntry:
 
 
 @dataclass(frozen=True)
+class ShownSentiment:
+    """The sentiment of one brand of the item's mention, as the item page shows it."""
+
+    sentiment: BrandSentiment
+    queued: bool = False
+    """The correction shown is on its way to the warehouse (the views count it once it is applied)."""
+
+
+@dataclass(frozen=True)
 class ItemSummary:
     """A triage item with its mention, as queued actions leave it: what an action on it is checked against."""
 
@@ -89,6 +100,8 @@ class ItemDetails:
     story_posts: list[Post]
     author_mentions: list[Post]
     trail: list[TrailEntry]
+    sentiments: list[ShownSentiment]
+    """Each brand the mention names (the item's brands first, then competitors)."""
 
     @property
     def item(self) -> InboxRow:
@@ -110,11 +123,11 @@ def item_summary(
     row = cursor.execute(
         """
         SELECT t.mention_key, m.platform, m.author_handle, m.author_followers, m.title, m.text, m.url, t.category,
-               t.brand, m.sentiment_label, t.priority, t.escalated, t.status, t.assignee, t.queue, t.opened_at,
+               t.brand, {sentiment}, t.priority, t.escalated, t.status, t.assignee, t.queue, t.opened_at,
                t.due_at, t.first_response_at, m.native_id, t.routed_by, t.sla_minutes, m.reach_estimate, m.parent_id,
                m.thread_id, m.story_id
         FROM triage_items AS t JOIN mentions AS m USING (mention_key) WHERE t.mention_key = ?
-        """,
+        """.format(sentiment=LABEL_IN_FORCE.format(mention="t.mention_key", brand="t.brand")),
         [mention_key],
     ).fetchone()
     if row is None:
@@ -125,6 +138,10 @@ def item_summary(
         now = overlay[mention_key]
         item = replace(item, status=now.status, assignee=now.assignee, queue=now.queue,
                        first_response_at=now.first_response_at)
+    corrected = [a.params for a in queued if a.action == "correct_sentiment" and a.state != "failed"
+                 and a.params.get("brand") in (None, item.brand)]
+    if corrected:
+        item = replace(item, sentiment=str(corrected[-1]["label"]))
     handed = [action.params for action in queued if action.action == "hand_off" and action.state != "failed"]
     ticket = recorded_ticket(cursor, mention_key) or (
         Ticket(str(handed[0]["ticket_id"]), handed[0].get("url"), str(handed[0]["status"])) if handed else None)
@@ -155,7 +172,23 @@ def item_details(cursor: duckdb.DuckDBPyConnection, summary: ItemSummary, queued
     ]
     trail += [TrailEntry(a.at, a.actor, AUDIT_ACTIONS[a.action], a.params, queued=True) for a in queued
               if a.state != "failed"]
-    return ItemDetails(summary, parent[0] if parent else None, thread, story, story_posts, author_mentions, trail)
+    return ItemDetails(summary, parent[0] if parent else None, thread, story, story_posts, author_mentions, trail,
+                       _sentiments(cursor, key, queued))
+
+
+def _sentiments(cursor: duckdb.DuckDBPyConnection, mention_key: str, queued: list[DeskAction]) -> list[ShownSentiment]:
+    """The brands' sentiment in the snapshot, with the corrections still queued on top (a brand's own first)."""
+    shown = {s.brand: ShownSentiment(s) for s in brand_sentiments(cursor, mention_key)}
+    for action in queued:
+        if action.action != "correct_sentiment" or action.state == "failed":
+            continue
+        brand = action.params.get("brand")
+        for name, now in shown.items():
+            if brand == name or (brand is None and not (now.queued and now.sentiment.corrected_by)):
+                corrected = replace(now.sentiment, label=str(action.params["label"]), corrected_by=action.actor,
+                                    corrected_at=action.at, via="desk")
+                shown[name] = ShownSentiment(corrected, queued=True)
+    return list(shown.values())
 
 
 def _posts(cursor: duckdb.DuckDBPyConnection, condition: str, parameters: list[Any]) -> list[Post]:
