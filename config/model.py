@@ -7,11 +7,12 @@ setting. Loading (YAML, environment variables, relative paths, error messages) i
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from config.playbook import EmailSettings, Playbook
@@ -269,6 +270,34 @@ class ReachSettings(_Strict):
     default_forum_audience: int = Field(default=50_000, ge=0)
 
 
+class SentimentLanguages(RootModel[dict[str, str]]):
+    """Which model scores the sentiment of mentions in a language the backend does not cover.
+
+    A map from a language code (ISO 639-1, as `mentions.lang`) or `*` (any other language) to a Hugging
+    Face sentiment model, by hub name (found in the local cache) or directory, that covers it, e.g.
+    `{de: cardiffnlp/twitter-xlm-roberta-base-sentiment}`. A mention in a language neither the backend
+    nor this map covers is left unscored, with the reason in `sentiment_reason` (enrich/language.py).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    @field_validator("root")
+    @classmethod
+    def _language_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for language, model in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}|\*", language):
+                raise PydanticCustomError(
+                    "sentiment_language",
+                    "sentiment.languages: '{language}' is not a language code such as 'de' (ISO 639-1) or '*'",
+                    {"language": language},
+                )
+            if not model.strip():
+                raise PydanticCustomError(
+                    "sentiment_language", "sentiment.languages.{language}: name a model", {"language": language}
+                )
+        return value
+
+
 class SentimentSettings(_Strict):
     """Which sentiment backend scores mentions (see enrich/sentiment.py)."""
 
@@ -277,6 +306,7 @@ class SentimentSettings(_Strict):
     device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     batch_size: int = Field(default=32, ge=1, le=1024)
     precision: Literal["float32", "bfloat16", "float16"] = "float32"
+    languages: SentimentLanguages = SentimentLanguages({})
 
 
 class ReportSettings(_Strict):

@@ -32,6 +32,17 @@ class MatchedBrand(Protocol):
         """The configured terms that matched, in the order first seen."""
         ...
 
+    @property
+    def sentiment_label(self) -> str | None:
+        """Its own label in this mention (negative, neutral, positive); None when the mention names one brand
+        (its label is the mention's) or was left unscored."""
+        ...
+
+    @property
+    def sentiment_score(self) -> float | None:
+        """Its own score in this mention, -1 to 1; None likewise."""
+        ...
+
 
 @dataclass(frozen=True)
 class EnrichedMention:
@@ -41,7 +52,8 @@ class EnrichedMention:
         mention: the collected mention, every field of it.
         ordinal: its position among the enriched mentions of its unit (when a run stages a key
             twice, the first is loaded).
-        brands: the brands and competitors it is about.
+        brands: the brands and competitors it is about, each with its own sentiment when it names several
+            (enrich/brand_sentiment.py).
         is_owned: published by a tracked company itself (an owned handle or domain).
         owned_by: the brand or competitor that owns it.
         lang: the detected language, an ISO 639-1 code or "und".
@@ -51,12 +63,14 @@ class EnrichedMention:
         reach_low: the estimated actual reach, low end.
         reach_high: the estimated actual reach, high end.
         reach_model: the reach formula's version.
-        sentiment_label: negative, neutral or positive.
-        sentiment_score: -1 (most negative) to 1 (most positive).
-        sentiment_negative: the share or probability of negative.
-        sentiment_neutral: the share or probability of neutral.
-        sentiment_positive: the share or probability of positive.
-        sentiment_model: the sentiment model's version.
+        sentiment_label: negative, neutral or positive; None when no model covers its language (unscored).
+        sentiment_score: -1 (most negative) to 1 (most positive); None when unscored.
+        sentiment_negative: the share or probability of negative; None when unscored.
+        sentiment_neutral: the share or probability of neutral; None when unscored.
+        sentiment_positive: the share or probability of positive; None when unscored.
+        sentiment_model: the sentiment model's version; None when unscored.
+        sentiment_reason: why it has the sentiment it has, when it is not simply the configured backend's:
+            scored by the model configured for its language, or left unscored and why.
     """
 
     mention: Mention
@@ -71,12 +85,13 @@ class EnrichedMention:
     reach_low: int
     reach_high: int
     reach_model: str
-    sentiment_label: str
-    sentiment_score: float
-    sentiment_negative: float
-    sentiment_neutral: float
-    sentiment_positive: float
-    sentiment_model: str
+    sentiment_label: str | None
+    sentiment_score: float | None
+    sentiment_negative: float | None
+    sentiment_neutral: float | None
+    sentiment_positive: float | None
+    sentiment_model: str | None
+    sentiment_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The staged row: the mention's `to_json()` (its fields and `key`), then the enrichment's fields.
@@ -87,7 +102,11 @@ class EnrichedMention:
         row = self.mention.to_json()
         for field in dataclasses.fields(self)[1:]:
             row[field.name] = getattr(self, field.name)
-        row["brands"] = [{"brand": match.brand, "role": match.role, "terms": list(match.terms)} for match in self.brands]
+        row["brands"] = [
+            {"brand": match.brand, "role": match.role, "terms": list(match.terms),
+             "sentiment_label": match.sentiment_label, "sentiment_score": match.sentiment_score}
+            for match in self.brands
+        ]
         return row
 
     @classmethod

@@ -1,9 +1,15 @@
-"""Enrich a staged unit: keep mentions that match a brand, add ownership, language, sentiment, reach."""
+"""Enrich a staged unit: keep mentions that match a brand, add ownership, language, sentiment, reach.
+
+Sentiment is scored in batches, each mention by the model that covers its language (the configured
+backend, else `sentiment.languages`' model for it; none: left unscored with the reason), and each brand
+of a mention that names several gets its own label from the same model (enrich/brand_sentiment.py).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import count, islice
 
@@ -11,11 +17,26 @@ from config.model import Config
 from core.enriched_mention import EnrichedMention
 from core.mention import Mention
 from core.staging import StagingArea, read_json, read_jsonl
-from enrich.language import LANGUAGE_MODEL, LanguageDetector, LanguageGuess
+from enrich.brand_sentiment import BrandSentimentScorer, ScoredBrandMatch
+from enrich.language import (
+    LANGUAGE_MODEL,
+    LanguageDetector,
+    LanguageGuess,
+    SentimentRoute,
+    sentiment_languages,
+    sentiment_route,
+)
 from enrich.ownership import OwnedContent
 from enrich.reach import REACH_MODEL, Reach, reach_estimate
-from enrich.sentiment import SentimentBackend, sentiment_backend
+from enrich.sentiment import (
+    SentimentBackend,
+    SentimentModelUnavailable,
+    SentimentScore,
+    sentiment_backend,
+)
 from query.brand_matching import BrandMatch, BrandMatcher
+
+logger = logging.getLogger(__name__)
 
 _SENTIMENT_BATCH = 256
 
@@ -24,11 +45,18 @@ class Enricher:
     """Turns collected mentions into enriched mentions (`core.enriched_mention.EnrichedMention`).
 
     Args:
-        config: brands, competitors, sources and reach defaults.
+        config: brands, competitors, sources, reach defaults and sentiment settings.
         sentiment: the sentiment backend (when not given, the one `config.sentiment` describes).
+        language_sentiment: backends already built for the models of `sentiment.languages`, by model name
+            (the others are built when a mention first needs them).
     """
 
-    def __init__(self, config: Config, sentiment: SentimentBackend | None = None):
+    def __init__(
+        self,
+        config: Config,
+        sentiment: SentimentBackend | None = None,
+        language_sentiment: Mapping[str, SentimentBackend] | None = None,
+    ):
         self.config = config
         self.matcher = BrandMatcher(config.brands, config.competitors)
         self.owned = OwnedContent(config.all_brands)
@@ -37,8 +65,16 @@ class Enricher:
         self.sentiment = sentiment or sentiment_backend(
             settings.backend, settings.model, settings.device, settings.batch_size, settings.precision
         )
+        self.sentiment_languages = sentiment_languages(self.sentiment.model, getattr(self.sentiment, "languages", None))
+        """The languages the backend covers; mentions in others go to `sentiment.languages` or stay unscored."""
+        self._backends: dict[str, SentimentBackend | SentimentModelUnavailable] = {
+            "": self.sentiment, **(language_sentiment or {})
+        }
+        self._brand_scorers: dict[str, BrandSentimentScorer] = {}
         self.matched: Counter[str] = Counter()
         self.dropped_unmatched: Counter[str] = Counter()
+        self.unscored: Counter[str] = Counter()
+        """Mentions left unscored per source (a language no configured model covers)."""
 
     def enrich(self, mentions: Iterable[Mention]) -> Iterator[EnrichedMention]:
         """The enriched mentions that match a brand or competitor; the rest are counted per source and dropped.
@@ -52,12 +88,13 @@ class Enricher:
         matching = self._matching(mentions)
         ordinals = count()
         while batch := list(islice(matching, _SENTIMENT_BATCH)):
-            scores = self.sentiment.score([_readable_text(matched.mention) for matched in batch])
-            for matched, score in zip(batch, scores, strict=True):
+            for matched, (score, brands, reason) in zip(batch, self._sentiment(batch), strict=True):
+                if score is None:
+                    self.unscored[matched.mention.source] += 1
                 yield EnrichedMention(
                     mention=matched.mention,
                     ordinal=next(ordinals),
-                    brands=tuple(matched.brands),
+                    brands=brands,
                     is_owned=matched.owner is not None,
                     owned_by=matched.owner,
                     lang=matched.language.lang,
@@ -67,13 +104,61 @@ class Enricher:
                     reach_low=matched.reach.actual_low,
                     reach_high=matched.reach.actual_high,
                     reach_model=REACH_MODEL,
-                    sentiment_label=score.label,
-                    sentiment_score=score.score,
-                    sentiment_negative=score.probabilities["negative"],
-                    sentiment_neutral=score.probabilities["neutral"],
-                    sentiment_positive=score.probabilities["positive"],
-                    sentiment_model=score.model,
+                    sentiment_label=score.label if score else None,
+                    sentiment_score=score.score if score else None,
+                    sentiment_negative=score.probabilities["negative"] if score else None,
+                    sentiment_neutral=score.probabilities["neutral"] if score else None,
+                    sentiment_positive=score.probabilities["positive"] if score else None,
+                    sentiment_model=score.model if score else None,
+                    sentiment_reason=reason,
                 )
+
+    def _sentiment(
+        self, batch: list[_Matched]
+    ) -> list[tuple[SentimentScore | None, tuple[ScoredBrandMatch, ...], str | None]]:
+        """Each mention's score (None: unscored), its brands with their own sentiment, and the reason."""
+        routes = [self.route(matched.language.lang) for matched in batch]
+        scored: list[tuple[SentimentScore | None, tuple[ScoredBrandMatch, ...], str | None]] = [
+            (None, tuple(ScoredBrandMatch(b.brand, b.role, b.terms) for b in matched.brands), route.reason)
+            for matched, route in zip(batch, routes, strict=True)
+        ]
+        for model in dict.fromkeys(route.model for route in routes if route.model is not None):
+            backend = self._backend(model)
+            rows = [index for index, route in enumerate(routes) if route.model == model]
+            if isinstance(backend, SentimentModelUnavailable):
+                for index in rows:
+                    scored[index] = (None, scored[index][1], f"not scored: {backend}")
+                continue
+            texts = [_readable_text(batch[index].mention) for index in rows]
+            scores = backend.score(texts)
+            brands = self._brand_scorer(model, backend).score(
+                [(text, batch[index].brands, score) for text, index, score in zip(texts, rows, scores, strict=True)]
+            )
+            for index, score, scored_brands in zip(rows, scores, brands, strict=True):
+                scored[index] = (score, scored_brands, routes[index].reason)
+        return scored
+
+    def route(self, lang: str) -> SentimentRoute:
+        """Which model scores a mention in `lang` (see `enrich.language.sentiment_route`)."""
+        return sentiment_route(lang, self.sentiment.model, self.sentiment_languages, self.config.sentiment.languages.root)
+
+    def _backend(self, model: str) -> SentimentBackend | SentimentModelUnavailable:
+        """The backend of a `sentiment.languages` model, built once; the error when it is not on this machine."""
+        if model not in self._backends:
+            settings = self.config.sentiment
+            try:
+                self._backends[model] = sentiment_backend(
+                    "transformers", model, settings.device, settings.batch_size, settings.precision
+                )
+            except SentimentModelUnavailable as missing:
+                logger.warning("sentiment: the model of sentiment.languages %r is not on this machine: %s", model, missing)
+                self._backends[model] = missing
+        return self._backends[model]
+
+    def _brand_scorer(self, model: str, backend: SentimentBackend) -> BrandSentimentScorer:
+        if model not in self._brand_scorers:
+            self._brand_scorers[model] = BrandSentimentScorer(backend)
+        return self._brand_scorers[model]
 
     def _matching(self, mentions: Iterable[Mention]) -> Iterator[_Matched]:
         for mention in mentions:

@@ -8,6 +8,7 @@ from config.model import BrandConfig, Config, HackerNewsSource, ReachSettings
 from core.enriched_mention import EnrichedMention
 from core.mention import Mention
 from enrich.language import LanguageDetector, LanguageGuess
+from enrich.brand_sentiment import ScoredBrandMatch
 from enrich.ownership import OwnedContent
 from enrich.pipeline import Enricher
 from enrich.reach import Reach, reach_estimate
@@ -115,7 +116,7 @@ def test_enricher_keeps_matches_counts_drops_and_records_versions():
     assert [row.ordinal for row in enriched] == [0, 1]
     assert set(enriched[0].to_json()) == set(EnrichedMention.row_types())  # every field the load reads
     first, press = enriched
-    assert first.brands == (BrandMatch("Brightwave", "brand", ("Brightwave",)),)
+    assert first.brands == (ScoredBrandMatch("Brightwave", "brand", ("Brightwave",)),)  # one brand: the mention's label
     assert first.sentiment_label == "negative" and first.sentiment_model == "vader-3.3.2"
     assert (first.reach_estimate, first.reach_low, first.reach_high, first.reach_model) == (12000, 120, 2400, "reach-v2")
     assert (first.is_owned, first.lang, first.lang_model) == (False, "en", "py3langid-0.4.0")

@@ -290,11 +290,16 @@ def _mark_deleted(connection: duckdb.DuckDBPyConnection, keys: list[str], when: 
 
 
 def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
-    """Make `mention_brands` say what the staged rows say, touching only the rows that differ."""
+    """Make `mention_brands` say what the staged rows say, touching only the rows that differ.
+
+    A brand's own sentiment (set when the mention names several, NULL otherwise) is updated in place
+    when a later sighting scores it differently.
+    """
     connection.execute(
         """
         CREATE OR REPLACE TEMP TABLE staged_brands AS
-        SELECT key AS mention_key, match.brand AS brand, match.role AS role, match.terms AS matched_terms
+        SELECT key AS mention_key, match.brand AS brand, match.role AS role, match.terms AS matched_terms,
+               match.sentiment_label AS sentiment_label, match.sentiment_score AS sentiment_score
         FROM (SELECT key, unnest(brands) AS match FROM staged)
         """
     )
@@ -309,6 +314,15 @@ def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO mention_brands BY NAME
         SELECT * FROM staged_brands
         WHERE (mention_key, brand, role, matched_terms) NOT IN (SELECT mention_key, brand, role, matched_terms FROM mention_brands)
+        """
+    )
+    connection.execute(
+        """
+        UPDATE mention_brands SET sentiment_label = s.sentiment_label, sentiment_score = s.sentiment_score
+        FROM staged_brands AS s
+        WHERE mention_brands.mention_key = s.mention_key AND mention_brands.brand = s.brand
+          AND (mention_brands.sentiment_label IS DISTINCT FROM s.sentiment_label
+               OR mention_brands.sentiment_score IS DISTINCT FROM s.sentiment_score)
         """
     )
     connection.execute("DROP TABLE staged_brands")
