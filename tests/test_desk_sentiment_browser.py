@@ -1,4 +1,4 @@
-"""An agent corrects the sentiment of one brand of an item in Chromium; the analysts' views count it.
+"""An agent corrects the sentiment of each brand of an item in Chromium; the analysts' views count it.
 The screenshot lands in var/screenshots/ for a person to look at."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 
 from config.model import Config
 from core.transactions import transaction
+from desk.state import DeskState, desk_state_path
 from tests.test_care import MONDAY_NOON
 from tests.test_desk_browser import browser, needs_chromium, shot, signed_in  # noqa: F401 - the browser fixture
-from desk.state import DeskState, desk_state_path
 from tests.test_desk_server import desk_config, served_desk, set_passwords, triage, wait_until
 from warehouse.connection import open_warehouse, read_warehouse
 from warehouse.daily_aggregates import refresh_daily_aggregates

@@ -3,7 +3,7 @@ in the model's accuracy (`overheard sentiment correct` and `accuracy`, the weekl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -102,8 +102,8 @@ def test_a_brands_correction_counts_in_the_views_at_once_and_the_audit_trail_say
     ("x:99", "positive", "ana", None, "no mention 'x:99' in the warehouse"),
     ("x:1", "positive", "ana", "Skylark", "x:1 does not name 'Skylark'; it names: Brightwave, Tidewell"),
     ("x:1", "happy", "ana", None, "'happy' is not a sentiment label; labels: negative, neutral, positive"),
-    ("x:1", "positive", "zed", None, "'zed' cannot correct sentiment: not on the playbook's roster (its leads, "
-                                     "agents and admins); on it: lead, ana, bo, root"),
+    ("x:1", "positive", "zed", None, ("'zed' cannot correct sentiment: not on the playbook's roster (its leads, "
+                                      "agents and admins); on it: lead, ana, bo, root")),
 ])
 def test_a_refused_correction_says_what_would_be_right_and_changes_nothing(
         config, warehouse, key, label, person, brand, error):
@@ -116,7 +116,8 @@ def test_a_refused_correction_says_what_would_be_right_and_changes_nothing(
     assert volume(warehouse, "Brightwave") == (1, 0, 3, 1)
 
 
-def test_an_analysts_sql_correction_counts_at_the_next_load(config, warehouse):
+@pytest.mark.parametrize("counted_by", ["the next load", "overheard sentiment correct --count-pending"])
+def test_an_analysts_sql_correction_counts_at_the_next_load_or_at_once(config, warehouse, tmp_path, capsys, counted_by):
     warehouse.execute("""
         INSERT INTO sentiment_corrections (mention_key, brand, label, model_label, model, corrected_by, corrected_at, via)
         VALUES ('x:2', NULL, 'positive', 'negative', 'vader-3.3', 'nadia (analyst)', TIMESTAMPTZ '2026-11-03 09:00Z', 'sql')
@@ -124,12 +125,20 @@ def test_an_analysts_sql_correction_counts_at_the_next_load(config, warehouse):
     assert volume(warehouse, "Brightwave") == (1, 0, 3, 1)  # not counted yet
     warehouse.close()
 
-    # The next run loads nothing of Monday; its recomputation takes in Monday for the correction.
-    load_run(config.warehouse.path, "run-2", (LATER, LATER + timedelta(hours=1)), [])
+    if counted_by == "the next load":
+        # The next run loads nothing of Monday; its recomputation takes in Monday for the correction.
+        load_run(config.warehouse.path, "run-2", (LATER, LATER + timedelta(hours=1)), [])
+    else:
+        path = tmp_path / "config.json"
+        path.write_text(config.model_dump_json(exclude_none=True))
+        assert overheard(["sentiment", "correct", "--count-pending", "--config", str(path)]) == 0
+        assert capsys.readouterr().out == "1 correction made by SQL counted in the daily aggregates\n"
 
-    with open_warehouse(config.warehouse.path) as connection:
-        assert volume(connection, "Brightwave") == (2, 0, 2, 1)
-        assert connection.execute("SELECT count(*) FROM sentiment_corrections WHERE counted_at IS NULL").fetchone() == (0,)
+    snapshot = read_warehouse(config.warehouse.path)  # the analysts' copy, republished
+    assert snapshot is not None
+    with snapshot:
+        assert volume(snapshot, "Brightwave") == (2, 0, 2, 1)
+        assert snapshot.execute("SELECT count(*) FROM sentiment_corrections WHERE counted_at IS NULL").fetchone() == (0,)
 
 
 def corrections_to_check(config, warehouse) -> None:

@@ -52,6 +52,7 @@ def refresh_daily_aggregates(connection: duckdb.DuckDBPyConnection, days: Collec
     if days is not None:
         days = set(days) | mention_days(connection, _UNCOUNTED_CORRECTIONS)
         if not days:
+            _mark_corrections_counted(connection)  # of mentions no longer there, if any
             return
     if days is None:
         chosen, chosen_days = "", {}
@@ -78,6 +79,10 @@ def refresh_daily_aggregates(connection: duckdb.DuckDBPyConnection, days: Collec
         """,
         {**bounds, **chosen_days},
     )
+    _mark_corrections_counted(connection)
+
+
+def _mark_corrections_counted(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute("UPDATE sentiment_corrections SET counted_at = current_timestamp WHERE counted_at IS NULL")
 
 
