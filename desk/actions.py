@@ -28,11 +28,12 @@ from typing import Any
 
 import duckdb
 
-from care.audit_trail import record_sign_ins
+from care.audit_trail import record_action, record_sign_ins
 from care.desk import TriageDesk, TriageError
 from care.helpdesk import Ticket, record_ticket
 from care.sentiment_corrections import check_correction, correct_sentiment
 from config.playbook import Playbook
+from core.transactions import transaction
 from desk.accounts import mark_audited, sign_ins_to_audit
 from desk.committed_state import CommittedState, CommittedView
 from desk.state import DeskState, read_time, stored_time
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 AUDIT_ACTIONS = {
     "claim": "claimed", "note": "note", "respond": "responded", "close": "closed", "reopen": "reopened",
     "reassign": "reassigned", "hand_off": "handed_off",
-    "correct_sentiment": "sentiment_corrected",
+    "correct_sentiment": "sentiment_corrected", "reply_checked": "reply_checked",
 }
 
 
@@ -55,11 +56,12 @@ class DeskAction:
 
     Attributes:
         mention_key: the item.
-        action: claim, note, respond, close, reopen, reassign or hand_off.
+        action: claim, note, respond, close, reopen, reassign, hand_off or reply_checked.
         actor: who.
         at: when they acted (the audit trail keeps this time, not when the warehouse got it).
         params: the action's arguments: text (note), url (respond), reason (close, reopen), to and queue
-            (reassign), helpdesk, ticket_id, url and status (hand_off: the ticket the helpdesk opened).
+            (reassign), helpdesk, ticket_id, url and status (hand_off: the ticket the helpdesk opened),
+            reply, outcome (posted, not_posted), url and text (reply_checked: a lead settled an Uncertain reply).
         action_id: its place in the queue (None before it is queued).
         state: pending, applied or failed.
         error: why it failed.
@@ -114,6 +116,11 @@ def perform(desk: TriageDesk, action: DeskAction) -> None:
     elif action.action == "correct_sentiment":
         correct_sentiment(desk.connection, key, str(params["label"]), action.actor, desk.playbook, at, via="desk",
                           brand=params.get("brand"))
+    elif action.action == "reply_checked":
+        if desk.connection.execute("SELECT 1 FROM triage_items WHERE mention_key = ?", [key]).fetchone() is None:
+            raise TriageError(f"no triage item {key!r}")
+        with transaction(desk.connection):
+            record_action(desk.connection, key, "reply_checked", action.actor, at, params)
     else:
         raise TriageError(f"unknown desk action {action.action!r}; actions: {', '.join(AUDIT_ACTIONS)}")
 
@@ -234,7 +241,7 @@ class ActionQueue:
                         check_correction(cursor, action.mention_key, str(action.params["label"]), action.actor,
                                          self.playbook, action.params.get("brand"))
                     continue
-                if action.action == "hand_off":  # keeps a ticket on the item; its status does not change
+                if action.action in ("hand_off", "reply_checked"):  # the item's status does not change
                     continue
                 try:
                     perform(TriageDesk(cursor, action.actor, self.playbook), action)

@@ -70,6 +70,8 @@ LEAD_ACTIONS = frozenset({"reassign", "reopen", "approve", "send_back", "bulk"})
 ITEM_ACTIONS = frozenset({"claim", "note", "respond", "close", "reply", "reassign", "reopen", "hand_off",
                           "correct_sentiment"})
 """The actions posted to /items/N/ACTION."""
+REPLY_DECISIONS = frozenset({"approve", "send-back", "posted", "not-posted"})
+"""What a lead decides about a reply, posted to /replies/N/DECISION."""
 _PRESENCE_EVERY = timedelta(seconds=30)
 
 
@@ -503,12 +505,13 @@ class _Pages:
         return ticket
 
     def reply_decision(self, request: Request, person: Person, form: FormData) -> Response:
-        """A lead approves (and so sends) an escalated item's reply, or sends it back with a note."""
+        """A lead approves (and so sends) an escalated item's reply, or sends it back with a note; or, for a reply
+        that may have been posted, records it as posted (its link) or clears it as not posted."""
         decision = request.path_params["decision"]
-        if decision not in ("approve", "send-back"):
+        if decision not in REPLY_DECISIONS:
             raise HTTPException(404, f"no decision {decision!r}")
         if person.role is not Role.LEAD:
-            raise HTTPException(403, "only a lead can approve or send back replies")
+            raise HTTPException(403, "only a lead can approve, send back or settle replies")
         reply = self.desk.replies.get(request.path_params["reply_id"])
         number = self.desk.state.item_numbers([reply.mention_key])[reply.mention_key]
         summary, _ = self._summary(number, person)
@@ -519,6 +522,12 @@ class _Pages:
             sent = self.desk.replies.approve(reply.reply_id, person.name, _target(summary), state, now)
             self._flash(request, "ok" if sent.state == "sent" else "error",
                         f"Reply sent: {sent.posted_url}" if sent.state == "sent" else f"Refused: {sent.refusal}")
+        elif decision == "posted":
+            self.desk.replies.confirm_posted(reply.reply_id, person.name, str(form.get("url", "")), now)
+            self._flash(request, "ok", "Recorded: the reply was posted, and its link is now the response.")
+        elif decision == "not-posted":
+            self.desk.replies.clear_unposted(reply.reply_id, person.name, now)
+            self._flash(request, "ok", "Cleared: the reply was not posted; the item can be replied to again.")
         else:
             self.desk.replies.send_back(reply.reply_id, person.name, reply.mention_key, str(form.get("note", "")), now)
             self._flash(request, "ok", "Reply sent back to its author.")

@@ -9,6 +9,11 @@ replies to it; an item has at most one reply in flight, and a reply form sends o
 indexes in the desk state): two presses of "send", by one person or two, post once. A reply the platform refuses keeps the
 platform's reason and leaves the item claimed and unanswered. A sent reply's URL is recorded as the
 item's response through the action queue, like any other desk action.
+
+A reply that may or may not have been posted (a timeout after sending, a 5xx: `Uncertain`) is
+`unknown` and blocks a second reply to the item until a lead checks the platform: found there, its
+URL becomes the item's response (`confirm_posted`); not there, it is cleared (`clear_unposted`) and
+the item can be replied to again. Either way the check is in the audit trail (`reply_checked`).
 """
 
 from __future__ import annotations
@@ -118,7 +123,8 @@ class Reply:
     author: str
     text: str
     state: str
-    """awaiting_approval, sending, sent, refused, sent_back, or unknown (may have been posted: no resend)."""
+    """awaiting_approval, sending, sent, refused, sent_back, unknown (may have been posted: no resend until a
+    lead checks), or not_posted (a lead checked: it was not posted)."""
     approved_by: str | None
     posted_url: str | None
     refusal: str | None
@@ -208,6 +214,63 @@ class ReplyDesk:
         self._note(mention_key, lead, f"sent reply {reply_id} back: {note}", at)
         return self.get(reply_id)
 
+    def confirm_posted(self, reply_id: int, lead: str, url: str, at: datetime) -> Reply:
+        """A lead found an Uncertain reply on the platform: its URL becomes the item's response.
+
+        The response is recorded as the reply's author's, at the time the send ended (when it was
+        posted, at the latest); the lead's check is an audit event of its own (`reply_checked`).
+
+        Args:
+            reply_id: the reply whose outcome was unknown.
+            lead: who checked.
+            url: the reply's link on the platform.
+            at: now.
+
+        Raises:
+            TriageError: the link is not a web address, the reply's outcome is not unknown (someone
+                settled it already), or the item can no longer take a response (it was closed meanwhile).
+        """
+        url = url.strip()
+        if not url.startswith(("https://", "http://")):
+            raise TriageError("give the link of the reply on the platform, starting with https://")
+        reply = self._uncertain(reply_id)
+        if not self._move(reply_id, "unknown", "sent", at, posted_url=url):
+            raise TriageError(f"reply {reply_id} was settled meanwhile: it is {self.get(reply_id).state.replace('_', ' ')}")
+        try:
+            self.actions.submit(DeskAction(reply.mention_key, "respond", reply.author, reply.updated_at, {"url": url}))
+        except TriageError:
+            self._move(reply_id, "sent", "unknown", at, posted_url=None)
+            raise
+        self.actions.submit(DeskAction(reply.mention_key, "reply_checked", lead, at, {
+            "reply": reply_id, "outcome": "posted", "url": url,
+            "text": f"reply {reply_id} was posted after all ({url}): recorded as the response"}))
+        return self.get(reply_id)
+
+    def clear_unposted(self, reply_id: int, lead: str, at: datetime) -> Reply:
+        """A lead checked the platform and the Uncertain reply is not there: the item may be replied to again.
+
+        Args:
+            reply_id: the reply whose outcome was unknown.
+            lead: who checked.
+            at: now.
+
+        Raises:
+            TriageError: the reply's outcome is not unknown (someone settled it already).
+        """
+        reply = self._uncertain(reply_id)
+        if not self._move(reply_id, "unknown", "not_posted", at):
+            raise TriageError(f"reply {reply_id} was settled meanwhile: it is {self.get(reply_id).state.replace('_', ' ')}")
+        self.actions.submit(DeskAction(reply.mention_key, "reply_checked", lead, at, {
+            "reply": reply_id, "outcome": "not_posted",
+            "text": f"reply {reply_id} is not on the platform: cleared, the item can be replied to again"}))
+        return self.get(reply_id)
+
+    def _uncertain(self, reply_id: int) -> Reply:
+        reply = self.get(reply_id)
+        if reply.state != "unknown":
+            raise TriageError(f"reply {reply_id} is {reply.state.replace('_', ' ')}, not one that may have been posted")
+        return reply
+
     def get(self, reply_id: int) -> Reply:
         """One reply."""
         with self.state.connect() as connection:
@@ -246,6 +309,9 @@ class ReplyDesk:
         except sqlite3.IntegrityError as error:
             if "form_token" in str(error):
                 raise TriageError("this reply was sent already (the send button was pressed twice)") from None
+            if any(reply.state == "unknown" for reply in self.of_item(mention_key)):
+                raise TriageError("a reply to this item may have been posted already: a lead checks the platform, "
+                                  "then records its link or clears it") from None
             raise TriageError("a reply to this item is already being sent or waits for approval") from None
 
     def _send(self, reply_id: int, target: ReplyTarget, at: datetime) -> Reply:
@@ -264,7 +330,7 @@ class ReplyDesk:
             self._note(target.mention_key, reply.author, f"{target.platform} refused reply {reply_id}: {outcome.reason}", at)
         return self.get(reply_id)
 
-    def _move(self, reply_id: int, from_state: str, to_state: str, at: datetime, **changes: str) -> bool:
+    def _move(self, reply_id: int, from_state: str, to_state: str, at: datetime, **changes: str | None) -> bool:
         assignments = "".join(f", {column} = ?" for column in changes)
         with self.state.connect() as connection:
             cursor = connection.execute(

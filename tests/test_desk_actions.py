@@ -17,6 +17,7 @@ from care.helpdesk import ZendeskHelpdesk
 from care.triage import CareStep
 from config.model import Config, HttpSettings
 from demo.fake_apis.helpdesk_apis import DEMO_ZENDESK_EMAIL, DEMO_ZENDESK_TOKEN, FakeZendesk
+from desk.state import DeskState, desk_state_path, read_time
 from tests.test_care import MONDAY_NOON, add_mention
 from tests.test_desk_authorisation import number_of
 from tests.test_desk_server import (
@@ -265,10 +266,79 @@ def test_a_reply_that_may_have_been_posted_is_never_sent_a_second_time(config):
         send("Sorry!")
         again = send("Sorry! (again)")
 
-        assert "a reply to this item is already being sent or waits for approval" in again
+        assert "a reply to this item may have been posted already: a lead checks the platform" in again
         assert channel.sends == 1
         wait_until(lambda: any("may have been posted" in str(detail) for (detail,) in committed(
             config, "SELECT detail FROM triage_actions WHERE mention_key = 'x:1' AND action = 'note'")))
+
+
+def test_a_lead_settles_a_reply_that_may_have_been_posted_and_an_agent_cannot(config):
+    channel = RecordingChannel(uncertain="X did not answer within 30 s after the reply was sent")
+    with served_desk(config, channel) as base:
+        ana, lead = sign_in(base, "ana"), sign_in(base, "lead")
+        numbers = {key: number_of(lead, base, key) for key in ("x:1", "x:2")}
+
+        def uncertain_reply(key: str, text: str) -> int:
+            """ana claims the item and replies; X times out after the send: the reply's id."""
+            number = numbers[key]
+            ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            form_token = re.search(r'name="reply_token" value="([^"]+)"', ana.get(f"{base}/items/{number}").text)
+            assert form_token
+            ana.post(f"{base}/items/{number}/reply", data={
+                "csrf_token": csrf_token(ana, f"{base}/inbox"), "reply_token": form_token.group(1), "text": text})
+            found = re.search(r'action="/replies/(\d+)/posted"', lead.get(f"{base}/items/{number}/status").text)
+            assert found, "the lead is offered to settle it"
+            return int(found.group(1))
+
+        def reply_state(reply_id: int) -> str:
+            with DeskState(desk_state_path(config.warehouse.path)).connect() as state:
+                return str(state.execute("SELECT state FROM replies WHERE reply_id = ?", [reply_id]).fetchone()[0])
+
+        # Not posted: x:1's reply blocks another until the lead clears it; an agent cannot clear it.
+        first = uncertain_reply("x:1", "Sorry!")
+        status = ana.get(f"{base}/items/{numbers['x:1']}/status").text
+        assert f"Reply {first} by ana may have been posted" in status and "A lead checks x" in status
+        assert "/not-posted" not in status  # no settling forms for an agent
+        for decision in ("posted", "not-posted"):
+            refused = ana.post(f"{base}/replies/{first}/{decision}", data={
+                "csrf_token": csrf_token(ana, f"{base}/inbox"), "url": "https://x.com/brightwavehelp/status/5"})
+            assert refused.status_code == 403 and "only a lead can" in refused.text
+        assert reply_state(first) == "unknown"
+        cleared = lead.post(f"{base}/replies/{first}/not-posted", data={"csrf_token": csrf_token(lead, f"{base}/inbox")})
+        assert "Cleared: the reply was not posted; the item can be replied to again." in cleared.text
+        assert reply_state(first) == "not_posted"
+        again = lead.post(f"{base}/replies/{first}/posted", data={
+            "csrf_token": csrf_token(lead, f"{base}/inbox"), "url": "https://x.com/brightwavehelp/status/5"})
+        assert f"reply {first} is not posted, not one that may have been posted" in again.text
+        channel.uncertain = None
+        form_token = re.search(r'name="reply_token" value="([^"]+)"', ana.get(f"{base}/items/{numbers['x:1']}").text)
+        assert form_token
+        resent = ana.post(f"{base}/items/{numbers['x:1']}/reply", data={
+            "csrf_token": csrf_token(ana, f"{base}/inbox"), "reply_token": form_token.group(1), "text": "Sorry again!"})
+        assert "Reply sent: https://x.com/brightwavehelp/status/90001" in resent.text
+        assert channel.posted == [("x:1", "Sorry again!")]
+
+        # Posted after all: the lead records x:2's reply's link, which becomes the item's response.
+        channel.uncertain = "X answered 503 after the reply was sent"
+        second = uncertain_reply("x:2", "Sorry about that!")
+        with DeskState(desk_state_path(config.warehouse.path)).connect() as state:
+            (sent_at,) = state.execute("SELECT updated_at FROM replies WHERE reply_id = ?", [second]).fetchone()
+        bad = lead.post(f"{base}/replies/{second}/posted", data={"csrf_token": csrf_token(lead, f"{base}/inbox"),
+                                                                 "url": "x.com/brightwavehelp"})
+        assert "give the link of the reply on the platform, starting with https://" in bad.text
+        recorded = lead.post(f"{base}/replies/{second}/posted", data={
+            "csrf_token": csrf_token(lead, f"{base}/inbox"), "url": "https://x.com/brightwavehelp/status/777"})
+        assert "Recorded: the reply was posted, and its link is now the response." in recorded.text
+        assert reply_state(second) == "sent" and channel.sends == 3
+        wait_until(lambda: committed(config, "SELECT first_response_url FROM triage_items WHERE mention_key = 'x:2'")
+                   == [("https://x.com/brightwavehelp/status/777",)])
+        assert "may have been posted" not in ana.get(f"{base}/items/{numbers['x:2']}/status").text
+    [(responder, responded_at)] = committed(
+        config, "SELECT actor, acted_at FROM triage_actions WHERE mention_key = 'x:2' AND action = 'responded'")
+    assert responder == "ana" and responded_at == read_time(sent_at)  # hers, when the send ended
+    checks = committed(config, "SELECT mention_key, actor, detail->>'outcome', detail->>'url' FROM triage_actions "
+                               "WHERE action = 'reply_checked' ORDER BY action_id")
+    assert checks == [("x:1", "lead", "not_posted", None), ("x:2", "lead", "posted", "https://x.com/brightwavehelp/status/777")]
 
 
 def test_an_agent_hands_an_item_to_zendesk_and_the_ticket_is_kept_on_it(config):

@@ -13,7 +13,7 @@ import requests
 from starlette.routing import Route
 
 from config.model import Config
-from desk.app import ITEM_ACTIONS, create_app
+from desk.app import ITEM_ACTIONS, REPLY_DECISIONS, create_app
 from desk.state import DeskState, desk_state_path
 from tests.test_care import MONDAY_NOON
 from tests.test_desk_server import (
@@ -28,7 +28,7 @@ from tests.test_desk_server import (
 )
 from warehouse.connection import read_warehouse
 
-DECISIONS = ("approve", "send-back")
+DECISIONS = ("approve", "send-back", "posted", "not-posted")
 FORM = {"text": "hello", "url": "https://x.com/a/status/1", "reason": "r", "to": "bo", "note": "n",
         "bulk_action": "close", "item": "1", "title": "t", "timezone": "Europe/Paris"}
 
@@ -87,7 +87,7 @@ def test_every_post_unsigned_or_without_csrf_is_refused_and_changes_nothing(conf
         ana.get(f"{base}/inbox")  # numbers the items: #1 is the first row
         before = (warehouse_actions(config), desk_rows(config))
         paths = post_paths(config)
-        assert len(paths) == 14
+        assert set(DECISIONS) == REPLY_DECISIONS and len(paths) == len(ITEM_ACTIONS) + len(DECISIONS) + 4
         for path in paths:
             unsigned = requests.post(f"{base}{path}", data={**FORM, "csrf_token": "x"}, allow_redirects=False)
             assert unsigned.status_code == 401, path
