@@ -2,6 +2,9 @@
 
     overheard desk --config C [--host 127.0.0.1] [--port 8770] [--https-proxy | --ssl-certfile F --ssl-keyfile K]
     overheard desk set-password NAME --config C        # prompts twice; or reads one line from stdin
+
+One desk server per warehouse: a second `overheard desk` on the same warehouse stops at once and names
+the running one (`desk.server_lock`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,30 @@ def _set_password(config: Config, name: str) -> int:
 
 
 def _serve(config: Config, arguments: argparse.Namespace) -> int:
+    """Serve the desk, unless another desk server serves the same warehouse (refused at once, naming it)."""
+    from desk.server_lock import DeskAlreadyServed, DeskServerLock
+
+    if bool(arguments.ssl_certfile) != bool(arguments.ssl_keyfile):
+        print("--ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
+        return 2
+    if not Path(config.warehouse.path).exists():
+        print(f"No warehouse at {config.warehouse.path} yet: run a collection first (make demo, or overheard run).",
+              file=sys.stderr)
+        return 1
+    lock = DeskServerLock(config.warehouse.path, arguments.host, arguments.port)
+    try:
+        lock.acquire()
+    except DeskAlreadyServed as served:
+        print(served, file=sys.stderr)
+        return 1
+    try:
+        return _serve_locked(config, arguments)
+    finally:
+        lock.release()
+
+
+def _serve_locked(config: Config, arguments: argparse.Namespace) -> int:
+    """Serve the desk, this process holding the warehouse's desk server lock."""
     import uvicorn
 
     from care.helpdesk import HandoffRefused, helpdesk_for
@@ -81,13 +108,6 @@ def _serve(config: Config, arguments: argparse.Namespace) -> int:
     from warehouse.connection import open_warehouse
     from warehouse.snapshot import publish_snapshot
 
-    if bool(arguments.ssl_certfile) != bool(arguments.ssl_keyfile):
-        print("--ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
-        return 2
-    if not Path(config.warehouse.path).exists():
-        print(f"No warehouse at {config.warehouse.path} yet: run a collection first (make demo, or overheard run).",
-              file=sys.stderr)
-        return 1
     try:
         CommittedState(config.warehouse.path).view().cursor.close()
     except NothingPublishedYet:

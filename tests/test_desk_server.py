@@ -8,6 +8,8 @@ import argparse
 import io
 import logging
 import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +37,7 @@ from tests.test_care import MONDAY_NOON, PLAYBOOK, add_mention, first_batch
 from warehouse.connection import WarehouseLocked, open_warehouse, read_committed
 from warehouse.snapshot import publish_snapshot
 
+REPO = Path(__file__).resolve().parents[1]
 PASSWORDS = {"lead": "lead-password-1", "ana": "ana-password-1", "bo": "bo-password-12"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HOLD_THE_LOCK = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.readline()"
@@ -293,3 +296,62 @@ def test_every_sign_in_refusal_and_sign_out_lands_in_the_audit_trail_without_wai
     assert [row[:3] for row in trail] == [
         ("ana", "127.0.0.1", "signed_in"), ("bo", "127.0.0.1", "refused"), ("ana", "127.0.0.1", "signed_out")]
     assert all(started <= at <= ended for *_, at in trail)  # when each happened, not when it was copied
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def desk_command(config_file: Path, port: int) -> list[str]:
+    """`overheard desk --config F --port P` as a command line."""
+    return [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())",
+            "desk", "--config", str(config_file), "--port", str(port)]
+
+
+def answers(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/login").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@contextmanager
+def desk_process(config_file: Path, port: int) -> Iterator[subprocess.Popen]:
+    """`overheard desk` in a process of its own, serving on 127.0.0.1:port (yields once it says where)."""
+    process = subprocess.Popen(desk_command(config_file, port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               cwd=REPO)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().decode() == f"The care desk: http://127.0.0.1:{port}/ (Ctrl+C stops it)\n"
+        wait_until(lambda: answers(port), seconds=30)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def test_a_second_desk_server_on_one_warehouse_is_refused_at_once_and_a_killed_ones_lock_blocks_nobody(
+        config, tmp_path):
+    config_file = tmp_path / "config.json"
+    config_file.write_text(config.model_dump_json(exclude_none=True))
+    first_port, second_port = free_port(), free_port()
+    with desk_process(config_file, first_port) as first:
+        # (The timeout only keeps a desk that wrongly serves from hanging the test.)
+        second_try = subprocess.run(desk_command(config_file, second_port), capture_output=True, timeout=120,
+                                    cwd=REPO)
+        assert second_try.returncode == 1 and second_try.stdout == b""
+        refusal = second_try.stderr.decode()
+        assert f"Another desk server already serves this warehouse ({config.warehouse.path}): pid {first.pid} at " \
+               f"http://127.0.0.1:{first_port}/" in refusal
+        assert f"Open that one, or stop it (kill {first.pid}) and start this one again." in refusal
+        assert not answers(second_port)  # the second never served
+        first.kill()  # SIGKILL: no clean-up; its lock file stays behind
+        first.wait(timeout=30)
+    lock_file = desk_state_path(config.warehouse.path).with_name("w.desk.lock")
+    assert f'"pid": {first.pid}' in lock_file.read_text()
+    with desk_process(config_file, second_port) as second:
+        assert f'"pid": {second.pid}' in lock_file.read_text()
+    assert second.returncode == 0 and lock_file.read_text() == ""  # a clean stop lets go of it
