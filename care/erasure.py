@@ -2,8 +2,8 @@
 
 `erase_author` deletes every mention the author wrote (and its brands, categories, engagement
 observations, near-duplicate index rows and daily-aggregate counts) and pseudonymises what the
-care team's records keep: each erased mention's key becomes `erased:<random>` in triage items, the audit trail, alerts and
-stories, the author's handle becomes `[erased author]` in notes, alert texts and spike
+care team's records keep: each erased mention's key becomes `erased:<random>` in triage items, the audit trail, alerts,
+stories and sentiment corrections (which still count in the model's accuracy), the author's handle becomes `[erased author]` in notes, alert texts and spike
 explanations, and alerts about an erased mention lose their text. The triage history stays
 (counts and service levels still add up) but can no longer be tied to the person. One `erased`
 action per mention records who erased it and when, without the handle.
@@ -70,6 +70,7 @@ def erase_author(
             items += _rename(connection, "triage_items", "mention_key", key, pseudonym)
             actions += _rename(connection, "triage_actions", "mention_key", key, pseudonym)
             _rename(connection, "helpdesk_tickets", "mention_key", key, pseudonym)
+            _rename(connection, "sentiment_corrections", "mention_key", key, pseudonym)
             for column in ("story_id", "story_via"):
                 _rename(connection, "mentions", column, key, pseudonym)
             connection.execute(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from care.erasure import erase_author
 from care.sentiment_corrections import CorrectionRefused, brand_sentiments, correct_sentiment
 from cli.main import main as overheard
 from config.model import Config
@@ -218,3 +219,14 @@ def test_the_weekly_report_says_how_many_corrections_checked_the_model(config, w
     assert "sentiment not yet checked against people's corrections" in before
     # Five scored corrections, three of which said what the model had said; x:8's (unscored) is not one.
     assert "sentiment checked against 5 corrections: 60% agreement" in html
+
+
+def test_erasing_the_author_pseudonymises_the_corrections_of_their_mentions(config, warehouse):
+    corrections_to_check(config, warehouse)
+
+    erase_author(warehouse, "x", "someone", "dpo", LATER + timedelta(days=1))
+
+    kept = warehouse.execute("SELECT mention_key, brand, label, model_label FROM latest_sentiment_corrections").fetchall()
+    assert len(kept) == 6 and all(key.startswith("erased:") for key, *_ in kept)
+    overall = sentiment_accuracy(warehouse)[0]
+    assert (overall.agreement.hits, overall.agreement.total, overall.unscored) == (3, 5, 1)
