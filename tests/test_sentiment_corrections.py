@@ -16,6 +16,7 @@ from core.transactions import transaction
 from desk.state import DeskState, desk_state_path
 from reports.render import render_weekly_report
 from tests.test_care import MONDAY_NOON, PLAYBOOK, add_mention
+from tests.test_desk_server import csrf_token, desk_config, served_desk, set_passwords, sign_in, triage
 from warehouse.connection import open_warehouse, read_warehouse
 from warehouse.daily_aggregates import refresh_daily_aggregates
 from warehouse.load import load_run
@@ -230,3 +231,26 @@ def test_erasing_the_author_pseudonymises_the_corrections_of_their_mentions(conf
     assert len(kept) == 6 and all(key.startswith("erased:") for key, *_ in kept)
     overall = sentiment_accuracy(warehouse)[0]
     assert (overall.agreement.hits, overall.agreement.total, overall.unscored) == (3, 5, 1)
+
+
+def test_the_desk_takes_a_correction_only_from_its_form_on_an_item_of_yours_for_a_brand_it_names(tmp_path):
+    config = desk_config(tmp_path)
+    triage(config, "run-1", MONDAY_NOON)
+    set_passwords(config)
+    state = DeskState(desk_state_path(config.warehouse.path))
+    numbers = state.item_numbers(["x:1", "x:5"])
+    with served_desk(config) as base:
+        ana = sign_in(base, "ana")
+        token = csrf_token(ana, f"{base}/items/{numbers['x:1']}")
+        correct = f"{base}/items/{numbers['x:1']}/correct_sentiment"
+
+        without_token = ana.post(correct, data={"brand": "Brightwave", "label": "positive"}, allow_redirects=False)
+        not_hers = ana.post(f"{base}/items/{numbers['x:5']}/correct_sentiment", allow_redirects=False,
+                            data={"csrf_token": token, "brand": "Tidewell", "label": "positive"})
+        not_named = ana.post(correct, data={"csrf_token": token, "brand": "Skylark", "label": "positive"})
+
+        assert (without_token.status_code, not_hers.status_code) == (403, 403)
+        assert f"item #{numbers['x:5']} is in the sales queue, which is not one of yours" in not_hers.text
+        assert "x:1 does not name &#39;Skylark&#39;; it names: Brightwave" in not_named.text
+    with state.connect() as connection:
+        assert connection.execute("SELECT count(*) FROM desk_actions").fetchone() == (0,)
