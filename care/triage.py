@@ -163,8 +163,16 @@ class CareStep:
             SELECT m.mention_key, m.platform, m.source, m.native_id, m.url, m.title, m.text, m.author_handle,
                    m.published_at, m.lang, m.sentiment_label, m.sentiment_score, m.reach_estimate,
                    m.author_followers, m.first_seen_at, m.first_run_id,
-                   list(struct_pack(brand := b.brand, role := b.role) ORDER BY b.role, b.brand) AS brands
+                   list(struct_pack(
+                       brand := b.brand, role := b.role,
+                       -- the brand's own label, as earned_brand_mentions_between's (migration 013)
+                       sentiment_label := coalesce(for_brand.label, for_mention.label, b.sentiment_label, m.sentiment_label)
+                   ) ORDER BY b.role, b.brand) AS brands
             FROM earned_mentions AS m JOIN mention_brands AS b USING (mention_key)
+            LEFT JOIN latest_sentiment_corrections AS for_brand
+                ON for_brand.mention_key = m.mention_key AND for_brand.brand = b.brand
+            LEFT JOIN latest_sentiment_corrections AS for_mention
+                ON for_mention.mention_key = m.mention_key AND for_mention.brand IS NULL
             WHERE m.first_run_id = $run_id
                OR (m.first_seen_at > $since AND m.first_seen_at <= $now
                    AND m.first_run_id NOT IN (SELECT run_id FROM triaged_runs))
@@ -183,13 +191,21 @@ class CareStep:
         return untriaged
 
     def _categories_of(self, mention: MatchableRecord, row: dict[str, Any]) -> list[tuple[CategoryConfig, str]]:
-        """The categories the mention matches, in playbook order, each with the brand it is for."""
+        """The categories the mention matches, in playbook order, each with the brand it is for.
+
+        A category's `sentiment` list is checked against the mention's label, but for `about: competitor`
+        against the competitor's own ("switched from Tidewell to Brightwave, love it" is negative for
+        Tidewell): the category is for the first competitor whose label is in the list.
+        """
         found = []
         for category in self.playbook.categories:
-            if category.sentiment and row["sentiment_label"] not in category.sentiment:
+            if category.sentiment and category.about != "competitor" and row["sentiment_label"] not in category.sentiment:
                 continue
             brand = next(
-                (b["brand"] for b in row["brands"] if category.about in ("any", b["role"])), None
+                (b["brand"] for b in row["brands"] if category.about in ("any", b["role"])
+                 and (category.about != "competitor" or not category.sentiment
+                      or b["sentiment_label"] in category.sentiment)),
+                None,
             )
             if brand is not None and self._queries[category.name].matches(mention, row["lang"]):
                 found.append((category, brand))

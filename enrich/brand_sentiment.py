@@ -131,6 +131,7 @@ _CLAUSE_BREAK = re.compile(
 )
 _CLAUSE_TOKENS = re.compile(_B)
 _COMMA_BREAK = re.compile(r"\s*[,:]\s+")
+_AND_BREAK = re.compile(r"\s+(?:and|&|while)\s+", re.IGNORECASE)  # "A is brilliant and B is awful", if both halves say something
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ def _clauses(tokenized: str) -> list[_Clause]:
     pieces = []
     for piece in _CLAUSE_BREAK.split(tokenized):
         if len(set(_CLAUSE_TOKENS.findall(piece))) > 1 and not any(rule.pattern.search(piece) for rule in COMPARISONS):
-            pieces += _COMMA_BREAK.split(piece)
+            for part in _COMMA_BREAK.split(piece):
+                halves = _AND_BREAK.split(part)
+                pieces += halves if all(len(half.split()) >= 3 for half in halves) else [part]
         else:
             pieces.append(piece)
     clauses: list[_Clause] = []

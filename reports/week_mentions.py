@@ -34,7 +34,9 @@ class WeekMentions:
       (`platform:handle`, or `platform:source` for web items), `sentiment_label, sentiment_score,
       reach_estimate, reach_low, reach_high, story_id` and the model columns.
     - `brands` has one row per mention and configured brand: the columns of `earned_brand_mentions_between`
-      (so the formula macros such as `brand_volume_of` take it as it is) and `this_week`.
+      (so the formula macros such as `brand_volume_of` take it as it is) and `this_week`. Its
+      `sentiment_label` is the brand's own, as that macro's: a person's correction of the brand, else of
+      the mention, else the model's label for the brand, else for the mention (NULL: unscored).
     - `categories` has one row per mention and playbook category: `mention_key, category, this_week,
       sentiment_label`.
 
@@ -85,8 +87,16 @@ class WeekMentions:
             f"""
             CREATE TEMP TABLE {self.brands} AS
             SELECT m.mention_key, b.brand, b.role, m.platform, m.mentioned_at, m.author,
-                   m.reach_estimate, m.reach_low, m.reach_high, m.sentiment_label, m.this_week
+                   m.reach_estimate, m.reach_low, m.reach_high,
+                   -- As earned_brand_mentions_between (migration 013); m.sentiment_label is the mention's
+                   -- correction, else the model's label for the mention.
+                   coalesce(for_brand.label, for_mention.label, b.sentiment_label, m.sentiment_label) AS sentiment_label,
+                   m.this_week
             FROM {self.mentions} AS m JOIN mention_brands AS b USING (mention_key)
+            LEFT JOIN latest_sentiment_corrections AS for_brand
+                ON for_brand.mention_key = m.mention_key AND for_brand.brand = b.brand
+            LEFT JOIN latest_sentiment_corrections AS for_mention
+                ON for_mention.mention_key = m.mention_key AND for_mention.brand IS NULL
             WHERE list_contains($brands, b.brand)
             """,
             {"brands": self.brand_names},

@@ -362,7 +362,9 @@ class WeeklyReport:
                 f"{volume.brand}: {volume.mentions:,} mentions "
                 f"({_describe_change(volume.mentions, volume.previous_mentions)}), "
                 f"share of voice {'n/a' if share is None else f'{share:.0%}'}, "
-                f"net sentiment {'n/a' if net is None else f'{net:+.2f}'}."
+                f"net sentiment {'n/a' if net is None else f'{net:+.2f}'}"
+                + (f" ({sentiment.unscored:,} mentions unscored: a language no sentiment model covers)."
+                   if sentiment.unscored else ".")
             )
         if self.spikes:
             lines.append(f"{len(self.spikes)} volume spike{'s' if len(self.spikes) != 1 else ''}.")
