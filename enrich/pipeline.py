@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count, islice
 
@@ -88,7 +88,10 @@ class Enricher:
         matching = self._matching(mentions)
         ordinals = count()
         while batch := list(islice(matching, _SENTIMENT_BATCH)):
-            for matched, (score, brands, reason) in zip(batch, self._sentiment(batch), strict=True):
+            sentiments = self._sentiment(
+                [(_readable_text(matched.mention), matched.brands, matched.language.lang) for matched in batch]
+            )
+            for matched, (score, brands, reason) in zip(batch, sentiments, strict=True):
                 if score is None:
                     self.unscored[matched.mention.source] += 1
                 yield EnrichedMention(
@@ -113,14 +116,33 @@ class Enricher:
                     sentiment_reason=reason,
                 )
 
+    def score_texts(self, texts: Sequence[str]) -> list[TextSentiment]:
+        """Score any texts as mentions are scored: by the model covering each one's language, per brand it names.
+
+        Args:
+            texts: the texts (they need not name a brand).
+
+        Returns:
+            One result per text, in order.
+        """
+        items = []
+        for text in texts:
+            lang = self.language.detect(text).lang
+            items.append((text, self.matcher.match(text, None, lang), lang))
+        return [
+            TextSentiment(score, lang, reason, brands)
+            for (_, _, lang), (score, brands, reason) in zip(items, self._sentiment(items), strict=True)
+        ]
+
     def _sentiment(
-        self, batch: list[_Matched]
+        self, items: Sequence[tuple[str, Sequence[BrandMatch], str]]
     ) -> list[tuple[SentimentScore | None, tuple[ScoredBrandMatch, ...], str | None]]:
-        """Each mention's score (None: unscored), its brands with their own sentiment, and the reason."""
-        routes = [self.route(matched.language.lang) for matched in batch]
+        """For each (text, brands it names, language): its score (None: unscored), its brands with their own
+        sentiment, and the reason."""
+        routes = [self.route(lang) for _, _, lang in items]
         scored: list[tuple[SentimentScore | None, tuple[ScoredBrandMatch, ...], str | None]] = [
-            (None, tuple(ScoredBrandMatch(b.brand, b.role, b.terms) for b in matched.brands), route.reason)
-            for matched, route in zip(batch, routes, strict=True)
+            (None, tuple(ScoredBrandMatch(b.brand, b.role, b.terms) for b in brands), route.reason)
+            for (_, brands, _), route in zip(items, routes, strict=True)
         ]
         for model in dict.fromkeys(route.model for route in routes if route.model is not None):
             backend = self._backend(model)
@@ -129,10 +151,10 @@ class Enricher:
                 for index in rows:
                     scored[index] = (None, scored[index][1], f"not scored: {backend}")
                 continue
-            texts = [_readable_text(batch[index].mention) for index in rows]
+            texts = [items[index][0] for index in rows]
             scores = backend.score(texts)
             brands = self._brand_scorer(model, backend).score(
-                [(text, batch[index].brands, score) for text, index, score in zip(texts, rows, scores, strict=True)]
+                [(text, items[index][1], score) for text, index, score in zip(texts, rows, scores, strict=True)]
             )
             for index, score, scored_brands in zip(rows, scores, brands, strict=True):
                 scored[index] = (score, scored_brands, routes[index].reason)
@@ -176,6 +198,30 @@ class Enricher:
                 language=guess or self.language.detect(text, mention.lang_hint),
                 reach=reach_estimate(mention, self.config.source(mention.source), self.config.reach),
             )
+
+
+@dataclass(frozen=True)
+class TextSentiment:
+    """How a text reads (`Enricher.score_texts`), as a mention's enrichment would record it.
+
+    Attributes:
+        score: its sentiment, None when no configured model covers its language.
+        lang: its language.
+        reason: why it was scored by another model than the backend, or left unscored.
+        brands: the configured brands and competitors it names, each with its own sentiment when it names
+            several (`ScoredBrandMatch.sentiment_label` None: one brand, whose sentiment is the text's).
+    """
+
+    score: SentimentScore | None
+    lang: str
+    reason: str | None
+    brands: tuple[ScoredBrandMatch, ...]
+
+    def brand_sentiment(self) -> dict[str, tuple[str | None, float | None]]:
+        """Each brand's label and score: its own, or the text's when it is the only brand named."""
+        own = {brand.brand: (brand.sentiment_label, brand.sentiment_score) for brand in self.brands}
+        text = (self.score.label, self.score.score) if self.score else (None, None)
+        return {name: labelled if labelled[0] is not None else text for name, labelled in own.items()}
 
 
 @dataclass(frozen=True)
