@@ -4,12 +4,15 @@ model covers is left unscored with its reason, and counted apart."""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime
 
 import duckdb
 import pytest
 
 from care.triage import CareStep
+from cli.main import main
 from collectors.source_run import SourceRun
 from collectors.units import CollectionUnit, stage_unit
 from config.model import Config
@@ -215,3 +218,42 @@ def test_a_language_the_backend_does_not_cover_goes_to_the_model_configured_for_
     assert rows["fr"].sentiment_reason.startswith("not scored: sentiment model '/nowhere/model' is not on this machine")
     assert backend.calls == [2]  # the English and the undetermined mention, in one batch
     assert enricher.unscored == {"techwire": 1}
+
+
+def test_overheard_sentiment_score_prints_one_json_object_per_line_with_each_brands_label(
+    tmp_path, monkeypatch, capsys
+):
+    config_file = tmp_path / "overheard.yaml"
+    config_file.write_text(
+        "warehouse: {path: w.duckdb}\nstaging: staging\n"
+        "brands: [{name: Brightwave, aliases: [Brightwave]}]\n"
+        "competitors: [{name: Tidewell, aliases: [Tidewell]}, {name: Skylark Fibre, aliases: [Skylark Fibre]}]\n"
+        "sources: [{kind: rss, name: news, url: 'https://news.example/feed'}]\n"
+        "sentiment: {backend: lexicon}\n",
+        encoding="utf-8",
+    )
+    texts = [
+        "Switched from Tidewell to Brightwave last week and the speeds are brilliant!",
+        "Brightwave is down again, awful service",
+        "nothing about anyone here",
+        GERMAN,
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(texts) + "\n"))
+
+    assert main(["sentiment", "score", "--config", str(config_file)]) == 0
+
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(row["label"], row["model"], row["lang"]) for row in printed] == [
+        ("positive", "vader-3.3.2", "en"), ("negative", "vader-3.3.2", "en"), ("neutral", "vader-3.3.2", "en"),
+        (None, None, "de"),
+    ]
+    switch, outage, nobody, german = printed
+    assert {brand: value["label"] for brand, value in switch["brands"].items()} == {
+        "Brightwave": "positive", "Tidewell": "negative"
+    }
+    assert switch["brands"]["Tidewell"]["score"] < 0 < switch["brands"]["Brightwave"]["score"]
+    assert outage["brands"] == {"Brightwave": {"label": "negative", "score": outage["score"]}}  # one brand: the text's
+    assert outage["score"] < -0.3
+    assert nobody["brands"] == {}
+    assert german["brands"] == {"Brightwave": {"label": None, "score": None}}
+    assert german["reason"] == f"not scored: {VADER_ENGLISH_ONLY}; configure sentiment.languages"
