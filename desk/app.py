@@ -475,7 +475,9 @@ class _Pages:
             self.desk.writer.wake()
             messages = {"awaiting_approval": ("ok", "Your reply waits for a lead's approval."),
                         "sent": ("ok", f"Reply sent: {reply.posted_url}"),
-                        "refused": ("error", f"{item.platform} refused the reply: {reply.refusal}")}
+                        "refused": ("error", f"{item.platform} refused the reply: {reply.refusal}"),
+                        "unknown": ("error", f"{item.platform} may or may not have posted the reply ({reply.refusal}): "
+                                             "no second reply goes out until a lead checks")}
             self._flash(request, *messages.get(reply.state, ("ok", reply.state)))
             return RedirectResponse(f"/items/{number}", status_code=303)
         params = _action_params(action, form)

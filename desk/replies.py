@@ -324,7 +324,8 @@ class ReplyDesk:
             self._move(reply_id, "sending", "unknown", at, refusal=outcome.reason)
             self._note(target.mention_key, reply.author,
                        f"reply {reply_id} may have been posted on {target.platform} ({outcome.reason}): no second reply "
-                       "is sent from the desk; check the platform and record the reply's URL, or answer there", at)
+                       "is sent from the desk until a lead checks the platform and records the reply's link or clears it",
+                       at)
         else:
             self._move(reply_id, "sending", "refused", at, refusal=outcome.reason)
             self._note(target.mention_key, reply.author, f"{target.platform} refused reply {reply_id}: {outcome.reason}", at)

@@ -1,6 +1,8 @@
 """The desk in Chromium, as the care team uses it: an agent signs in, a new item appears without a reload,
 she claims it and replies on X; a second agent sees it claimed; a lead reassigns, and approves an
-escalated reply. Screenshots land in var/screenshots/ for a person to look at."""
+escalated reply; a lead settles a reply that may have been posted; an agent hands an item to Zendesk,
+and the ticket solved there closes it. Screenshots
+land in var/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -13,13 +15,25 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from care.helpdesk import ZendeskHelpdesk, close_solved_tickets
 from care.replies.platforms import reply_sender
 from config.model import Config, HttpSettings
+from demo.fake_apis.helpdesk_apis import DEMO_ZENDESK_EMAIL, DEMO_ZENDESK_TOKEN, FakeZendesk
 from demo.fake_apis.write_apis import DEMO_X_KEYS, FakeXWrites
 from desk.platform_replies import PlatformReplies
 from tests.test_care import MONDAY_NOON
-from tests.test_desk_server import PASSWORDS, desk_config, served_desk, set_passwords, triage
+from tests.test_desk_server import (
+    PASSWORDS,
+    RecordingChannel,
+    desk_config,
+    served_desk,
+    set_passwords,
+    triage,
+    wait_until,
+)
 from transport.http import RetryPolicy
+from warehouse.connection import open_warehouse, read_warehouse
+from warehouse.snapshot import publish_snapshot
 
 CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(
@@ -162,3 +176,97 @@ def test_agents_and_a_lead_work_an_item_in_the_browser(config, browser, x_api):
             "4", "We are so sorry. Please DM us now so our incident team can help.")
         expect(lead.locator(".reply.sent")).to_contain_text("approved by lead")
         shot(lead, "item-approved")
+
+
+def kept_tickets(config: Config) -> list[tuple]:
+    """The tickets kept on items, as the desk's snapshot has them."""
+    connection = read_warehouse(config.warehouse.path)
+    assert connection is not None
+    with connection:
+        return connection.execute("SELECT mention_key, ticket_id, status, handed_off_by FROM helpdesk_tickets").fetchall()
+
+
+@needs_chromium
+def test_an_agent_hands_an_item_to_zendesk_and_the_solved_ticket_closes_it_in_the_browser(config, browser):
+    with FakeZendesk() as zendesk:
+        credentials = {"login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN, "host": zendesk.base_url,
+                       "extra": {}}
+        helpdesk = ZendeskHelpdesk(credentials, connection="zendesk_default", user_agent="overheard-test",
+                                   policy=RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0)))
+        with served_desk(config, helpdesk=helpdesk) as base:
+            ana = signed_in(browser, base, "ana")
+            row = ana.locator('#rows tr[data-key="x:2"]')
+            number = row.get_attribute("data-number")
+            row.get_by_role("link", name=f"#{number}").click()
+            expect(ana).to_have_url(f"{base}/items/{number}")
+            ana.get_by_role("button", name="Claim").click()
+            expect(ana.locator(".flash")).to_have_text("Claimed: it is yours.")
+            ana.get_by_role("button", name="Send to zendesk").click()
+
+            # Zendesk got one ticket through its Tickets API, linking back to the item.
+            [created] = zendesk.received_at("POST /api/v2/tickets.json")
+            ticket_id = str(next(iter(zendesk.tickets)))
+            expect(ana.locator(".flash")).to_have_text(f"Sent to the helpdesk: ticket {ticket_id}")
+            ticket = created.json()["ticket"]
+            assert ticket["external_id"] == "x:2" and ticket["comment"]["public"] is False
+            assert f"Overheard item: {base}/items/{number}" in ticket["comment"]["body"]
+            assert "overheard" in ticket["tags"] and ticket["subject"] == "X someone: complaint (Brightwave)"
+            assert created.headers["idempotency-key"] and created.headers["authorization"].startswith("Basic ")
+            link = ana.locator(".status-panel .ticket a")
+            expect(link).to_have_text(ticket_id)
+            expect(link).to_have_attribute("href", f"{zendesk.base_url}/agent/tickets/{ticket_id}")
+            expect(ana.locator(".status-panel .ticket")).to_contain_text("(new)")
+            expect(ana.get_by_role("button", name="Send to zendesk")).to_have_count(0)  # one ticket per item
+            shot(ana, "item-handed-to-zendesk")
+
+            # An agent solves it in Zendesk; the next care run polls the open tickets and closes the item,
+            # and the desk's status panel shows it without a reload.
+            wait_until(lambda: kept_tickets(config) == [("x:2", ticket_id, "new", "ana")])
+            zendesk.solve(ticket_id)
+            ana.evaluate("window.stillTheSamePage = true")
+            with open_warehouse(config.warehouse.path) as warehouse:  # what the care task does each run
+                assert close_solved_tickets(warehouse, helpdesk, datetime.now(UTC)) == ["x:2"]
+                publish_snapshot(warehouse, config.warehouse.path, "run-2")
+            expect(ana.locator(".status-panel dd.status")).to_have_text("closed", timeout=NEW_ITEM_WITHIN_MS)
+            expect(ana.locator(".status-panel .ticket")).to_contain_text("(solved)")
+            assert ana.evaluate("window.stillTheSamePage") is True
+            ana.reload()
+            expect(ana.locator(".trail")).to_contain_text(f"zendesk closed: zendesk ticket {ticket_id} solved")
+            shot(ana, "item-closed-by-zendesk")
+            ana.goto(f"{base}/inbox")
+            expect(ana.locator('#rows tr[data-key="x:2"]')).to_have_count(0)  # no longer to do
+            ana.goto(f"{base}/inbox?view=closed")
+            expect(ana.locator('#rows tr[data-key="x:2"]')).to_be_visible()
+
+
+@needs_chromium
+def test_a_lead_records_a_reply_that_may_have_been_posted_in_the_browser(config, browser):
+    channel = RecordingChannel(uncertain="X did not answer within 30 s after the reply was sent")
+    with served_desk(config, channel) as base:
+        ana = signed_in(browser, base, "ana")
+        number = ana.locator('#rows tr[data-key="x:1"]').get_attribute("data-number")
+        ana.goto(f"{base}/items/{number}")
+        ana.get_by_role("button", name="Claim").click()
+        ana.get_by_label("Your reply").fill("Sorry about the outage, we are on it.")
+        ana.get_by_role("button", name="Send on x").click()
+        expect(ana.locator(".flash")).to_have_text("x may or may not have posted the reply (X did not answer within "
+                                                   "30 s after the reply was sent): no second reply goes out until a "
+                                                   "lead checks")
+        warning = ana.locator(".status-panel .uncertain")
+        expect(warning).to_contain_text("may have been posted on x (X did not answer within 30 s")
+        expect(warning).to_contain_text("A lead checks x")
+        expect(warning.get_by_role("button")).to_have_count(0)  # agents do not settle it
+        shot(ana, "item-reply-may-have-been-posted-agent")
+
+        lead = signed_in(browser, base, "lead")
+        lead.goto(f"{base}/items/{number}")
+        lead.get_by_label("The reply's link").fill("https://x.com/brightwavehelp/status/555")
+        shot(lead, "item-reply-may-have-been-posted-lead")
+        lead.get_by_role("button", name="It was posted: record it").click()
+        expect(lead.locator(".flash")).to_have_text("Recorded: the reply was posted, and its link is now the response.")
+        expect(lead.locator(".status-panel .uncertain")).to_have_count(0)
+        expect(lead.locator(".status-panel")).to_contain_text("Answered")
+        expect(lead.locator(".trail")).to_contain_text("ana responded: https://x.com/brightwavehelp/status/555")
+        expect(lead.locator(".trail")).to_contain_text("lead reply_checked")
+        shot(lead, "item-reply-recorded-by-lead")
+        assert channel.sends == 1
