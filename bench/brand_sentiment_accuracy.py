@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -102,10 +103,31 @@ def main() -> None:
         for split, truth, predicted, mention, how, post, brand in rows:
             if arguments.show_errors in ("all", split) and truth != predicted:
                 print(f"#{post['id']} {brand}: {truth} != {predicted} ({how}; mention {mention}): {post['text']}")
+    print()
+    for split in ("dev", "test"):
+        low, high = _difference_interval([row for row in rows if row[0] == split])
+        per_brand, baseline = summary[split]
+        print(f"{split}: accuracy gain {per_brand.accuracy - baseline.accuracy:+.4f} "
+              f"(95% interval {low:+.4f} to {high:+.4f}, bootstrap over posts)")
     per_brand, baseline = summary["test"]
     print()
     print(f"test: brand_accuracy={per_brand.accuracy:.4f} baseline_accuracy={baseline.accuracy:.4f} "
           f"brand_macro_recall={per_brand.macro_recall:.4f} baseline_macro_recall={baseline.macro_recall:.4f}")
+
+
+def _difference_interval(rows: list[tuple], resamples: int = 2000) -> tuple[float, float]:
+    """A 95% percentile-bootstrap interval of per-brand minus baseline accuracy, resampling posts (seeded)."""
+    by_post: dict[int, list[tuple[bool, bool]]] = {}
+    for _, truth, predicted, mention, _, post, _ in rows:
+        by_post.setdefault(post["id"], []).append((truth == predicted, truth == mention))
+    posts = list(by_post.values())
+    generator = random.Random(13)
+    gains = []
+    for _ in range(resamples):
+        chosen = [pair for post in generator.choices(posts, k=len(posts)) for pair in post]
+        gains.append(sum(right - base for right, base in chosen) / len(chosen))
+    gains.sort()
+    return gains[int(0.025 * resamples)], gains[int(0.975 * resamples) - 1]
 
 
 def _known(label: str) -> str:
