@@ -19,6 +19,8 @@ class Reply:
         headers: response headers.
         delay: seconds to wait before answering (for timeouts).
         drip: send the body in this many pieces with `delay` between them instead.
+        drip_headers: send the status line and headers in this many pieces with `delay` between them
+            (a server trickling its headers), then the body at once.
     """
 
     status: int = 200
@@ -26,6 +28,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drip: int = 0
+    drip_headers: int = 0
 
 
 @dataclass
@@ -55,10 +58,20 @@ class LocalHttpServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 request = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
                 reply = server._reply(request)
-                if reply.delay and not reply.drip:
+                if reply.delay and not (reply.drip or reply.drip_headers):
                     time.sleep(reply.delay)
-                self.send_response(reply.status)
                 headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                if reply.drip_headers:
+                    head = f"HTTP/1.1 {reply.status} {self.responses[reply.status][0]}\r\n" + "".join(
+                        f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+                    step = max(1, len(head) // reply.drip_headers)
+                    for start in range(0, len(head), step):
+                        self.wfile.write(head[start : start + step].encode("latin-1"))
+                        self.wfile.flush()
+                        time.sleep(reply.delay)
+                    self.wfile.write(reply.body)
+                    return
+                self.send_response(reply.status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()

@@ -26,19 +26,13 @@ from config.model import Config, FeedSource, HttpSettings
 from core.errors import TerminalError
 from core.mention import Mention
 from core.staging import StagingArea
+from tests.hostile_web import entity_bomb_feed, feed
 from tests.local_http import LocalHttpServer, Reply
 from transport.http import HttpClient
 
 WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
 SECRET = "reddit/secret+4Qx9=&key"
 CONNECTIONS = {"reddit_default": {"login": "reddit-client-id-4Qx9", "password": SECRET, "extra": {}}}
-
-
-def feed(more_items: bytes = b"", prolog: bytes = b"") -> bytes:
-    """A news feed with one good entry, then `more_items`."""
-    return (b'<?xml version="1.0" encoding="utf-8"?>' + prolog + b'<rss version="2.0"><channel><title>Example News</title>'
-            b"<item><title>Brightwave raises prices</title><link>https://news.example.com/prices</link>"
-            b"<description>Brightwave raises prices by 12%.</description></item>" + more_items + b"</channel></rss>")
 
 
 def _config(tmp_path: Path, feeds: Mapping[str, str]) -> Config:
@@ -53,13 +47,10 @@ def test_a_batch_of_feeds_loads_every_good_feed_beside_hostile_ones(
     tmp_path: Path, http_server: LocalHttpServer, fast_http: HttpSettings
 ) -> None:
     rss = {"Content-Type": "application/rss+xml"}
-    bomb = feed(b"<item><title>Boom</title><link>https://news.example.com/boom</link><description>"
-                + b"&boom;" * 5_000 + b"</description></item>",
-                prolog=b'\n<!DOCTYPE rss [\n<!ENTITY boom "' + b"Brightwave " * 1_000 + b'">\n]>\n')
     feeds = {
         "good": http_server.route("/good.xml", Reply(200, feed(), rss)),
         "empty-body": http_server.route("/empty.xml", Reply(200, b"", rss)),
-        "entity-bomb": http_server.route("/bomb.xml", Reply(200, bomb, rss)),
+        "entity-bomb": http_server.route("/bomb.xml", Reply(200, entity_bomb_feed(), rss)),
         "bad-entries": http_server.route("/bad.xml", Reply(200, feed(
             b"<item><title>Surrogate &#xD800;</title><link>https://news.example.com/s</link></item>"
             b"<item><title>Bad port</title><link>http://news.example.com:80x/</link></item>"), rss)),
