@@ -13,6 +13,10 @@ Usage:
     .venv/bin/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend transformers \\
         --model cardiffnlp/twitter-roberta-base-sentiment-latest     # the model must be on this machine
     .venv/bin/python bench/sentiment_accuracy.py FILE.tsv --backend auto --limit 200   # smoke check
+    .venv/bin/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend auto --precision int8
+
+With `--backend auto` and no `--model` it measures the shipped model (shipped:overheard-sentiment-v1),
+as the pipeline's default does; the `backend:` line shows the model chosen and why.
 """
 
 from __future__ import annotations
@@ -115,6 +119,10 @@ def main() -> None:
     parser.add_argument("--model", help="hub name (org/name[@revision]) or local directory; default: the default model")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
+    parser.add_argument(
+        "--precision", choices=["float32", "bfloat16", "float16", "int8"], default="float32",
+        help="the transformer's weights (default float32; int8: torch dynamic quantisation)",
+    )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, the physical cores)")
     parser.add_argument("--limit", type=int, help="score only the first N rows")
     arguments = parser.parse_args()
@@ -130,7 +138,9 @@ def main() -> None:
         torch.set_num_threads(arguments.threads)
     started = time.perf_counter()
     try:
-        backend = sentiment_backend(arguments.backend, arguments.model, arguments.device, arguments.batch_size)
+        backend = sentiment_backend(
+            arguments.backend, arguments.model, arguments.device, arguments.batch_size, arguments.precision
+        )
     except SentimentModelUnavailable as missing:
         parser.exit(2, f"{parser.prog}: cannot run the {arguments.backend} backend here: {missing}\n")
     loaded = time.perf_counter()
@@ -140,6 +150,8 @@ def main() -> None:
 
     print(f"file: {arguments.file} ({len(texts):,} texts, {len(set(texts)):,} distinct)")
     print(f"backend: {arguments.backend} -> {backend.model}")
+    if reason := getattr(backend, "reason", None):
+        print(f"reason: {reason}")
     print(f"loading: {loaded - started:.2f} s; scoring: {scored - loaded:.2f} s, {len(texts) / (scored - loaded):,.1f} texts/s")
     print()
     print("true \\ predicted  " + "".join(f"{label:>10}" for label in LABELS) + "     total")

@@ -1,6 +1,7 @@
 """Benchmark: texts/s and peak RSS of the transformer sentiment backend against bare transformers.
 
-Builds, without any network, a model of roberta-base's size: `RobertaConfig` defaults (12 layers,
+With `--model shipped:overheard-sentiment-v1` (or any model directory) it measures that model;
+otherwise it builds, without any network, a model of roberta-base's size: `RobertaConfig` defaults (12 layers,
 768 wide, 50,265 token ids; 514 positions and 3 labels as in cardiffnlp's models) with random weights
 (speed does not depend on the weights), and a byte-level BPE tokenizer trained with `tokenizers` on
 train.tsv's tweets, saved together with `save_pretrained`. Then it scores the first N tweets of
@@ -13,6 +14,11 @@ val.tsv, each way in its own child process so that its peak RSS (wait4) is its o
     pipeline     transformers.pipeline("text-classification"), one text per call, as naive code does (c)
     bare-single  (only with --steps) the model alone, one text per forward pass: what batching saves,
                  apart from the pipeline's own work
+    enrich       (only with --steps) the enrich step: `enrich.pipeline.Enricher(config).enrich(mentions)`
+                 on one mention per text (the tweet plus the brand name, so that every mention
+                 matches), with `sentiment: {backend: auto, model: MODEL}`: brand matching,
+                 ownership, language, sentiment per mention and per brand, reach. Its load time
+                 is the Enricher's (the model's); its peak RSS is an enrich task's
 
 Each child loads the model (not timed), warms up on one batch, then times one pass over the texts,
 and prints the cores it kept busy (CPU time / wall time): well under the thread count means another
@@ -22,7 +28,9 @@ not fall on one step only; each step's median and best pass are reported. `--pre
 runs all four steps in bfloat16. Goals (issue): backend >= 90% of bare, backend >= 3x pipeline. The
 last line printed is `backend_vs_bare=<b/a> backend_vs_pipeline=<b/c> peak_rss_mb=<max of the
 children>`, from each step's best pass (as timeit does: other work only ever slows a pass down);
-the line before it gives the same ratios from the medians.
+the line before it gives the same ratios from the medians. With the enrich step and bare measured,
+one more line follows: `enrich_mentions_per_s=<x> enrich_vs_bare=<x/a> enrich_load_s=<s>
+enrich_peak_rss_mb=<MB>` (best passes; goals: >= 300 mentions/s and >= 0.90).
 
 Needs ../shared/data/sentiment/val.tsv (and train.tsv for the tokenizer; val.tsv is used if absent).
 
@@ -30,6 +38,8 @@ Usage:
     .venv/bin/python bench/sentiment_speed.py                          # 512 tweets, 3 rounds, ~5 min
     .venv/bin/python bench/sentiment_speed.py --precision bfloat16     # the same in bfloat16, ~2 min
     .venv/bin/python bench/sentiment_speed.py --texts 64 --repeat 1    # smoke check, ~40 s (building the model)
+    .venv/bin/python bench/sentiment_speed.py --model shipped:overheard-sentiment-v1 --texts 2000 \
+        --steps bare backend enrich --repeat 3                            # the shipped model through enrich, ~3 min
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ Scorer = Callable[[list[str]], object]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment"
 STEPS = ("bare", "bare-sorted", "backend", "pipeline")
-OPTIONAL_STEPS = ("bare-single",)
+OPTIONAL_STEPS = ("bare-single", "enrich")
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # RoBERTa's ids 0-4
 
 
@@ -92,7 +102,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads in each child (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds: timed passes per step (default 3)")
     parser.add_argument(
-        "--precision", choices=["float32", "bfloat16"], default="float32", help="float type of every step's model"
+        "--precision", choices=["float32", "bfloat16", "int8"], default="float32",
+        help="float type of every step's model (int8: torch dynamic quantisation of the Linear layers)",
+    )
+    parser.add_argument(
+        "--model", help="measure this model (a directory or shipped:<name>) instead of building a roberta-base-size one"
     )
     parser.add_argument("--data", type=Path, default=DATA, help=f"folder with val.tsv and train.tsv (default {DATA})")
     parser.add_argument(
@@ -112,7 +126,7 @@ def main() -> None:
         sys.stdout.reconfigure(line_buffering=True)
     texts = tweets(arguments.data / "val.tsv", arguments.texts)
     if arguments.step:
-        print(json.dumps(measure(arguments.step, arguments.workdir / "model", texts, arguments)))
+        print(json.dumps(measure(arguments.step, model_directory(arguments, arguments.workdir), texts, arguments)))
         return
     keep = arguments.workdir is not None
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="overheard-bench-sentiment-"))
@@ -136,7 +150,7 @@ def run_benchmark(workdir: Path, texts: list[str], arguments: argparse.Namespace
           f"batch {arguments.batch_size}, {arguments.threads} torch threads, {arguments.precision}, "
           f"{arguments.repeat} round(s)")
     print(f"workdir: {workdir}; load average {_load_average()}")
-    model = workdir / "model"
+    model = model_directory(arguments, workdir)
     if not (model / "config.json").is_file():
         started = time.perf_counter()
         build_model(model, arguments.data)
@@ -164,15 +178,31 @@ def run_benchmark(workdir: Path, texts: list[str], arguments: argparse.Namespace
         print(f"| {step.name} | {step.texts_per_second(len(texts)):,.1f} | {len(texts) / min(step.passes):,.1f} "
               f"| {passes} | {cores} | {statistics.median(step.load_seconds):.1f} | {step.peak_rss_mb:,.0f} |")
     speed = {step.name: step.texts_per_second(len(texts)) for step in steps}
+    best = {step.name: len(texts) / min(step.passes) for step in steps}
+    if {"enrich", "bare"} <= set(speed):
+        enrich = by_name["enrich"]
+        print()
+        print(f"enrich_mentions_per_s={best['enrich']:.1f} enrich_vs_bare={best['enrich'] / best['bare']:.2f} "
+              f"enrich_load_s={statistics.median(enrich.load_seconds):.2f} enrich_peak_rss_mb={enrich.peak_rss_mb:.0f}")
     if not {"bare", "backend", "pipeline"} <= set(speed):
         return
-    best = {step.name: len(texts) / min(step.passes) for step in steps}
     print()
     print(f"medians: backend_vs_bare={speed['backend'] / speed['bare']:.2f} "
           f"backend_vs_pipeline={speed['backend'] / speed['pipeline']:.2f}")
     print(f"backend_vs_bare={best['backend'] / best['bare']:.2f} "
           f"backend_vs_pipeline={best['backend'] / best['pipeline']:.2f} "
           f"peak_rss_mb={max(step.peak_rss_mb for step in steps):.0f}")
+
+
+def model_directory(arguments: argparse.Namespace, workdir: Path) -> Path:
+    """The model to measure: `--model` (a directory, or a shipped model by name), else the one built in workdir."""
+    if not arguments.model:
+        return workdir / "model"
+    from enrich.sentiment import SHIPPED_PREFIX, shipped_model
+
+    if arguments.model.startswith(SHIPPED_PREFIX):
+        return shipped_model(arguments.model.removeprefix(SHIPPED_PREFIX))
+    return Path(arguments.model)
 
 
 def build_model(directory: Path, data: Path) -> None:
@@ -213,7 +243,8 @@ def describe(model: Path, texts: list[str], batch_size: int) -> str:
     by_length = padded(sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True))
     config = AutoConfig.from_pretrained(model)
     return (
-        f"model: RobertaConfig, {config.num_hidden_layers} layers x {config.hidden_size}, vocab {config.vocab_size:,}; "
+        f"model: {type(config).__name__}, {config.num_hidden_layers} layers x {config.hidden_size}, "
+        f"vocab {config.vocab_size:,}; "
         f"tokens per text: mean {statistics.mean(lengths):.1f}, max {max(lengths)}; "
         f"real tokens in padded batches: {sum(lengths) / in_order:.0%} in input order, "
         f"{sum(lengths) / by_length:.0%} batched by number of tokens"
@@ -243,7 +274,9 @@ def bare_model(model: Path, batch_size: int, precision: Precision, *, sort: bool
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
-    network = AutoModelForSequenceClassification.from_pretrained(model, dtype=getattr(torch, precision)).eval()
+    network = AutoModelForSequenceClassification.from_pretrained(model, dtype=_dtype(torch, precision)).eval()
+    if precision == "int8":
+        network = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
 
     def in_order(texts: list[str]) -> None:
         with torch.inference_mode():
@@ -278,8 +311,10 @@ def naive_pipeline(model: Path, batch_size: int, precision: Precision) -> Scorer
     from transformers import pipeline
 
     classify = pipeline(
-        "text-classification", model=str(model), device="cpu", dtype=getattr(torch, precision), top_k=None
+        "text-classification", model=str(model), device="cpu", dtype=_dtype(torch, precision), top_k=None
     )
+    if precision == "int8":
+        classify.model = torch.ao.quantization.quantize_dynamic(classify.model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def score(texts: list[str]) -> None:
         for text in texts:
@@ -288,12 +323,47 @@ def naive_pipeline(model: Path, batch_size: int, precision: Precision) -> Scorer
     return score
 
 
+def enrich_step(model: Path, batch_size: int, precision: Precision) -> Scorer:
+    """The enrich step on one mention per text, sentiment by `model` as `auto` loads it; checks every mention matched."""
+    from config.model import Config
+    from core.mention import Mention
+    from enrich.pipeline import Enricher
+
+    config = Config.model_validate({
+        "warehouse": {"path": "unused.duckdb"}, "staging": "unused",
+        "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
+        "sources": [{"kind": "rss", "name": "bench", "url": "https://bench.example/feed"}],
+        "sentiment": {"backend": "auto", "model": str(model), "device": "cpu", "batch_size": batch_size,
+                      "precision": precision},
+    })
+    enricher = Enricher(config)
+    if enricher.sentiment.model.startswith("vader"):
+        raise SystemExit(f"the enrich step fell back to VADER: {getattr(enricher.sentiment, 'reason', '')}")
+
+    def score(texts: list[str]) -> None:
+        mentions = [
+            Mention("x", "bench", str(number), f"https://x.example/{number}", f"Brightwave: {text}")
+            for number, text in enumerate(texts)
+        ]
+        enriched = sum(1 for _ in enricher.enrich(mentions))
+        if enriched != len(texts):
+            raise SystemExit(f"the enrich step kept {enriched} of {len(texts)} mentions")
+
+    return score
+
+
+def _dtype(torch: Any, precision: str) -> Any:
+    """The torch dtype the weights load in (int8 loads in float32, then quantises)."""
+    return torch.float32 if precision == "int8" else getattr(torch, precision)
+
+
 SCORERS: dict[str, Callable[[Path, int, Precision], Scorer]] = {
     "bare": bare_model,
     "bare-sorted": lambda model, batch_size, precision: bare_model(model, batch_size, precision, sort=True),
     "backend": our_backend,
     "pipeline": naive_pipeline,
     "bare-single": lambda model, batch_size, precision: bare_model(model, 1, precision),
+    "enrich": enrich_step,
 }
 
 
@@ -304,6 +374,7 @@ def _child(name: str, workdir: Path, arguments: argparse.Namespace) -> tuple[flo
         sys.executable, __file__, "--step", name, "--workdir", str(workdir), "--data", str(arguments.data),
         "--texts", str(arguments.texts), "--batch-size", str(arguments.batch_size),
         "--threads", str(arguments.threads), "--precision", arguments.precision,
+        *(["--model", arguments.model] if arguments.model else []),
     ]
     with open(output, "w", encoding="utf-8") as handle:
         process = subprocess.Popen(command, stdout=handle, env={**os.environ, "HF_HUB_OFFLINE": "1"})

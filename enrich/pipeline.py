@@ -156,8 +156,10 @@ class Enricher:
             brands = self._brand_scorer(model, backend).score(
                 [(text, items[index][1], score) for text, index, score in zip(texts, rows, scores, strict=True)]
             )
+            # The route says why a language went to another model; else the backend says why it scores (auto's choice).
+            chosen: str | None = getattr(backend, "reason", None)
             for index, score, scored_brands in zip(rows, scores, brands, strict=True):
-                scored[index] = (score, scored_brands, routes[index].reason)
+                scored[index] = (score, scored_brands, routes[index].reason or chosen)
         return scored
 
     def route(self, lang: str) -> SentimentRoute:

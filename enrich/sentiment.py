@@ -1,16 +1,22 @@
 """Sentiment scoring behind one interface.
 
-Two backends:
+Three ways to score, chosen by `sentiment_backend` from `sentiment.backend`:
 
-- `LexiconSentiment` (VADER): no model files, the offline baseline and the fallback.
-- `TransformerSentiment`: any Hugging Face sequence-classification model, by hub name or local
-  directory, loaded from local files only (a directory, or the Hugging Face cache). It never
-  downloads. The default is `DEFAULT_TRANSFORMER_MODEL` (English tweets); for mentions in several
-  languages use `MULTILINGUAL_TRANSFORMER_MODEL`, whose tokenizer needs the sentencepiece package.
+- `auto` (the default): the Hugging Face model `sentiment.model` names, when it can be loaded here;
+  else the model Overheard ships (`SHIPPED_MODEL`, in enrich/sentiment_models/: all-MiniLM-L6-v2
+  fine-tuned on SemEval-2017 tweets, see docs/sentiment-model.md); else VADER. The choice and why
+  are logged and kept on the backend as `reason`, which every scored row records
+  (`sentiment_reason`); its `model` is recorded per row too (`shipped:overheard-sentiment-v1`).
+- `transformers` (`TransformerSentiment`): any Hugging Face sequence-classification model, by hub
+  name or local directory, loaded from local files only (a directory, or the Hugging Face cache). It
+  never downloads. Without `sentiment.model` it is `DEFAULT_TRANSFORMER_MODEL` (English tweets);
+  for mentions in several languages use `MULTILINGUAL_TRANSFORMER_MODEL`, whose tokenizer needs the
+  sentencepiece package.
+- `lexicon` (`LexiconSentiment`, VADER): no model files, the baseline and the last fallback.
 
-`sentiment_backend` picks one by name. Loading a transformer takes seconds and about 1 GB, so a
-task builds one backend and scores all its batches with it. torch and transformers are imported
-only when a transformer backend is built, never when this module is imported.
+Loading a transformer takes about a second (the shipped model) to several (roberta-base), so a task
+builds one backend and scores all its batches with it. torch and transformers are imported only
+when a transformer backend is built, never when this module is imported.
 """
 
 from __future__ import annotations
@@ -32,13 +38,18 @@ if TYPE_CHECKING:
 
 Label = Literal["negative", "neutral", "positive"]
 BackendName = Literal["lexicon", "transformers", "auto"]
-Precision = Literal["float32", "bfloat16", "float16"]
+Precision = Literal["float32", "bfloat16", "float16", "int8"]
 
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
 DEFAULT_TRANSFORMER_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 """English tweets (TweetEval), labels negative / neutral / positive."""
 MULTILINGUAL_TRANSFORMER_MODEL = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
 """Tweets in 8 languages (ar, en, fr, de, hi, it, es, pt), labels negative / neutral / positive."""
+SHIPPED_MODEL = "overheard-sentiment-v1"
+"""The model shipped in enrich/sentiment_models/, which `auto` uses when no other model is configured."""
+SHIPPED_MODELS = Path(__file__).resolve().parent / "sentiment_models"
+SHIPPED_PREFIX = "shipped:"
+"""`sentiment.model: shipped:<name>` names a shipped model; rows it scores record `shipped:<name>`."""
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +96,14 @@ class LexiconSentiment:
 
     model = f"vader-{version('vaderSentiment')}"
 
-    def __init__(self, fallback_reason: str | None = None) -> None:
+    def __init__(self, fallback_reason: str | None = None, reason: str | None = None) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self._analyzer = SentimentIntensityAnalyzer()
         self.fallback_reason = fallback_reason
         """Why `auto` scored with the lexicon instead of a transformer (None when it was asked for)."""
+        self.reason = reason
+        """Why this backend scores, for each row's `sentiment_reason` (None: it was configured by name)."""
 
     def score(self, texts: Sequence[str]) -> list[SentimentScore]:
         """One score per text, in order."""
@@ -142,6 +155,8 @@ class TransformerSentiment:
         precision: Precision = "float32",
         cache_dir: str | Path | None = None,
         mask_users_and_links: bool = True,
+        model_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Load the model from local files.
 
@@ -153,10 +168,14 @@ class TransformerSentiment:
             batch_size: texts per forward pass.
             precision: the weights' float type. `bfloat16` ran 3.6x faster than float32 on this
                 project's CPUs (AVX512-BF16; see docs/benchmarks.md), with slightly different
-                probabilities; `float16` is for GPUs.
+                probabilities; `float16` is for GPUs; `int8` loads in float32 then applies torch's
+                dynamic int8 quantisation to the Linear layers (CPU only).
             cache_dir: the Hugging Face hub cache to look in (default: HF_HUB_CACHE / HF_HOME's).
             mask_users_and_links: replace @handles by `@user` and links by `http` before scoring,
                 as the TweetEval models (cardiffnlp) were trained.
+            model_id: what to record as `model` instead of `transformers:<model>@<revision>` (the
+                precision suffix follows it), e.g. `shipped:overheard-sentiment-v1`.
+            reason: why this model scores, recorded per row (`sentiment_reason`).
 
         Raises:
             SentimentModelUnavailable: the model's files, or torch and transformers, are not here.
@@ -164,8 +183,8 @@ class TransformerSentiment:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        if precision not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"unknown precision {precision!r}; use float32, bfloat16 or float16")
+        if precision not in ("float32", "bfloat16", "float16", "int8"):
+            raise ValueError(f"unknown precision {precision!r}; use float32, bfloat16, float16 or int8")
         directory, resolved_revision = locate_model(model, revision, cache_dir)
         try:
             import torch
@@ -179,7 +198,7 @@ class TransformerSentiment:
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
             network = AutoModelForSequenceClassification.from_pretrained(
-                directory, local_files_only=True, dtype=getattr(torch, precision)
+                directory, local_files_only=True, dtype=torch.float32 if precision == "int8" else getattr(torch, precision)
             )
         except (OSError, ValueError) as incomplete:  # files missing from the directory or the snapshot
             raise SentimentModelUnavailable(
@@ -187,13 +206,21 @@ class TransformerSentiment:
                 + _how_to_load(model, directory)
             ) from incomplete
         self.network = network.to(self.device).eval()
+        if precision == "int8":
+            if self.device != "cpu":
+                raise ValueError(f"int8 runs on the CPU only, not on {self.device}")
+            # Dynamic quantisation: Linear weights stored in int8, activations quantised per batch.
+            self.network = torch.ao.quantization.quantize_dynamic(self.network, {torch.nn.Linear}, dtype=torch.qint8)
         classes = sentiment_classes(network.config.id2label)
         # (model classes × 3) matrix that sums each class's probability into its sentiment.
         self._to_sentiment = torch.zeros(len(classes), len(LABELS))
         for index, label in classes.items():
             self._to_sentiment[index, LABELS.index(label)] = 1.0
         self._torch = torch
-        self.model = f"transformers:{model}@{resolved_revision}" + ("" if precision == "float32" else f"+{precision}")
+        self.model = (model_id or f"transformers:{model}@{resolved_revision}") + (
+            "" if precision == "float32" else f"+{precision}"
+        )
+        self.reason = reason
         self.max_length = _max_input_tokens(self._tokenizer, network)
         self.batch_size = batch_size
         self.mask_users_and_links = mask_users_and_links
@@ -241,7 +268,7 @@ class TransformerSentiment:
 
 
 def sentiment_backend(
-    name: BackendName = "lexicon",
+    name: BackendName = "auto",
     model: str | None = None,
     device: str = "auto",
     batch_size: int = 32,
@@ -251,16 +278,18 @@ def sentiment_backend(
 
     Args:
         name: `lexicon` (VADER); `transformers` (a Hugging Face model, which must be on this machine);
-            or `auto`: the transformer when its files are on this machine, else the lexicon with a
-            logged warning saying how to make the model available.
+            or `auto`: the model `model` names when it can be loaded here, else the shipped model
+            (`SHIPPED_MODEL`), else the lexicon; each fallback is logged as a warning saying why.
         model: for `transformers` and `auto`, a hub name, optionally pinned as `org/name@revision`,
-            or a local directory (default `DEFAULT_TRANSFORMER_MODEL`). Ignored by `lexicon`.
+            a local directory, or `shipped:<name>` (default: `DEFAULT_TRANSFORMER_MODEL` for
+            `transformers`, the shipped model for `auto`). Ignored by `lexicon`.
         device: `cpu`, `cuda`, `cuda:N` or `auto`.
         batch_size: texts per forward pass of the transformer.
-        precision: float32, bfloat16 or float16 (see `TransformerSentiment`).
+        precision: float32, bfloat16, float16 or int8 (see `TransformerSentiment`).
 
     Returns:
-        A backend; build it once per task and reuse it.
+        A backend; build it once per task and reuse it. Its `reason` says, for `auto`, which model
+        was chosen and why (also logged); it is None for a backend named in the config.
 
     Raises:
         ValueError: a name that is not a backend; for `transformers` and `auto`, an unknown device or
@@ -269,18 +298,69 @@ def sentiment_backend(
     """
     if name == "lexicon":
         return LexiconSentiment()
-    if name not in ("transformers", "auto"):
+    if name == "transformers":
+        return _transformer(model or DEFAULT_TRANSFORMER_MODEL, device, batch_size, precision, reason=None)
+    if name != "auto":
         raise ValueError(f"unknown sentiment backend {name!r}; available: lexicon, transformers, auto")
-    source, revision = _split_revision(model or DEFAULT_TRANSFORMER_MODEL)
+    why = "auto: no sentiment.model configured"
+    if model:
+        try:
+            backend = _transformer(model, device, batch_size, precision, reason=f"auto: sentiment.model {model} loaded")
+        except SentimentModelUnavailable as missing:
+            logger.warning("sentiment: sentiment.model %r cannot be loaded here, trying the shipped model: %s", model,
+                           missing)
+            why = f"auto: sentiment.model {model} could not be loaded ({_first_sentence(missing)})"
+        else:
+            logger.info("sentiment: %s (%s)", backend.model, backend.reason)
+            return backend
     try:
-        return TransformerSentiment(
-            source, revision=revision, device=device, batch_size=batch_size, precision=precision
+        backend = _transformer(
+            SHIPPED_PREFIX + SHIPPED_MODEL, device, batch_size, precision, reason=f"{why}; shipped model {SHIPPED_MODEL}"
         )
     except SentimentModelUnavailable as missing:
-        if name == "transformers":
-            raise
+        why += f"; shipped model {SHIPPED_MODEL} could not be loaded ({_first_sentence(missing)})"
         logger.warning("sentiment: falling back to the lexicon backend (%s): %s", LexiconSentiment.model, missing)
-        return LexiconSentiment(fallback_reason=str(missing))
+        why += f"; lexicon {LexiconSentiment.model}"
+        return LexiconSentiment(fallback_reason=why, reason=why)
+    logger.info("sentiment: %s (%s)", backend.model, backend.reason)
+    return backend
+
+
+def shipped_model(name: str = SHIPPED_MODEL) -> Path:
+    """The directory of a model shipped in enrich/sentiment_models/.
+
+    Raises:
+        SentimentModelUnavailable: no shipped model has that name (saying which there are).
+    """
+    directory = SHIPPED_MODELS / name
+    if not (directory / "config.json").is_file():
+        shipped = sorted(path.name for path in SHIPPED_MODELS.glob("*/config.json")) if SHIPPED_MODELS.is_dir() else []
+        raise SentimentModelUnavailable(
+            f"no shipped sentiment model {name!r} in {SHIPPED_MODELS} (shipped: {', '.join(shipped) or 'none'}). "
+            "Reinstall Overheard, or build it with `training/train_sentiment.py`."
+        )
+    return directory
+
+
+def _transformer(
+    model: str, device: str, batch_size: int, precision: Precision, *, reason: str | None
+) -> TransformerSentiment:
+    """A `TransformerSentiment` for a hub name (`@revision` allowed), a directory or `shipped:<name>`."""
+    if model.startswith(SHIPPED_PREFIX):
+        return TransformerSentiment(
+            str(shipped_model(model.removeprefix(SHIPPED_PREFIX))), device=device, batch_size=batch_size,
+            precision=precision, model_id=model, reason=reason,
+        )
+    source, revision = _split_revision(model)
+    return TransformerSentiment(
+        source, revision=revision, device=device, batch_size=batch_size, precision=precision, reason=reason
+    )
+
+
+def _first_sentence(error: Exception) -> str:
+    """An error's first sentence, short enough to repeat on every row it concerns."""
+    text = str(error)
+    return text.split(". ", 1)[0].rstrip(".")
 
 
 def locate_model(model: str, revision: str | None = None, cache_dir: str | Path | None = None) -> tuple[Path, str]:

@@ -1,18 +1,23 @@
-"""Sentiment backends: the transformer backend on tiny models built here, the fallback to the lexicon.
+"""Sentiment backends: the transformer backend on tiny models built here, the shipped model, `auto`'s choice.
 
 No network: the models are written with `save_pretrained` into temporary directories (or a
-temporary Hugging Face cache), and every test that loads one forbids outgoing connections.
+temporary Hugging Face cache), or are the model shipped in enrich/sentiment_models/, and every test
+that loads one forbids outgoing connections.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import socket
+import struct
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -27,13 +32,17 @@ from pydantic import ValidationError  # noqa: E402
 from config.model import Config, SentimentSettings  # noqa: E402
 from core.mention import Mention  # noqa: E402
 from core.staging import StagingArea, read_json, read_jsonl  # noqa: E402
+from enrich import sentiment as sentiment_module  # noqa: E402
 from enrich.pipeline import enrich_unit  # noqa: E402
 from enrich.sentiment import (  # noqa: E402 - after the offline switch
     DEFAULT_TRANSFORMER_MODEL,
+    SHIPPED_MODEL,
+    SHIPPED_MODELS,
     SentimentModelUnavailable,
     TransformerSentiment,
     sentiment_backend,
     sentiment_classes,
+    shipped_model,
     tweeteval_text,
 )
 
@@ -41,6 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 WORDS = "good great love awful bad hate the a is my service outage line fast slow again today @user http".split()
 THREE = {0: "negative", 1: "neutral", 2: "positive"}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+SHIPPED = f"shipped:{SHIPPED_MODEL}"
+NO_MODEL_CONFIGURED = f"auto: no sentiment.model configured; shipped model {SHIPPED_MODEL}"
 
 
 def save_tiny_bert(
@@ -353,12 +364,12 @@ def test_auto_uses_a_model_in_the_hub_cache_and_records_its_commit(hub_cache, no
         sentiment_backend("transformers", "overheard/tiny-sentiment@v2")
 
 
-def test_auto_takes_the_default_model_from_the_cache_with_its_hub_file_layout(hub_cache, no_network):
+def test_transformers_takes_the_default_model_from_the_cache_with_its_hub_file_layout(hub_cache, no_network):
     cache_snapshot(
         hub_cache, DEFAULT_TRANSFORMER_MODEL, COMMIT,
         lambda directory: save_tiny_roberta(directory, positions=514, as_the_default_model=True),
     )
-    backend = sentiment_backend("auto")
+    backend = sentiment_backend("transformers")
     scores = backend.score(["I love the fast line", "awful outage again"])
 
     assert backend.model == f"transformers:cardiffnlp/twitter-roberta-base-sentiment-latest@{COMMIT}"
@@ -377,14 +388,45 @@ def test_the_multilingual_model_kind_loads_from_its_sentencepiece_file(tmp_path,
     assert [sum(scored.probabilities.values()) for scored in scores] == pytest.approx([1.0, 1.0])
 
 
-def test_auto_falls_back_to_the_lexicon_when_the_model_is_missing(hub_cache, no_network, caplog):
+def test_auto_falls_back_to_the_shipped_model_when_the_configured_model_is_missing(hub_cache, no_network, caplog):
+    with caplog.at_level(logging.INFO, logger="enrich.sentiment"):
+        backend = sentiment_backend("auto", "overheard/absent-model")
+
+    assert backend.model == SHIPPED
+    assert backend.reason == (
+        "auto: sentiment.model overheard/absent-model could not be loaded (sentiment model 'overheard/absent-model' "
+        f"is not on this machine: it is neither a directory nor in the Hugging Face cache ({hub_cache})); "
+        f"shipped model {SHIPPED_MODEL}"
+    )
+    assert backend.score(["Brightwave fixed my line in an hour, brilliant support!"])[0].label == "positive"
+    warning, chosen = caplog.records
+    assert warning.levelno == logging.WARNING
+    assert "overheard/absent-model" in warning.getMessage() and "hf download" in warning.getMessage()
+    assert chosen.getMessage() == f"sentiment: {SHIPPED} ({backend.reason})"
+
+
+def test_auto_falls_back_to_the_lexicon_when_no_model_can_be_loaded(hub_cache, tmp_path, no_network, monkeypatch, caplog):
+    monkeypatch.setattr(sentiment_module, "SHIPPED_MODELS", tmp_path / "not-installed")
     with caplog.at_level(logging.WARNING, logger="enrich.sentiment"):
         backend = sentiment_backend("auto", "overheard/absent-model")
 
     assert backend.model == "vader-3.3.2"
+    assert backend.reason.startswith("auto: sentiment.model overheard/absent-model could not be loaded (")
+    assert backend.reason.endswith(
+        f"; shipped model {SHIPPED_MODEL} could not be loaded (no shipped sentiment model '{SHIPPED_MODEL}' in "
+        f"{tmp_path / 'not-installed'} (shipped: none)); lexicon vader-3.3.2"
+    )
     assert backend.score(["Brightwave fixed my line in an hour, brilliant support!"])[0].label == "positive"
-    [warning] = caplog.records
-    assert "overheard/absent-model" in warning.getMessage() and "hf download" in warning.getMessage()
+    assert [record.levelno for record in caplog.records] == [logging.WARNING, logging.WARNING]
+    assert "falling back to the lexicon backend" in caplog.records[-1].getMessage()
+
+
+def test_auto_uses_a_configured_model_directory_and_says_so(tiny_bert, no_network):
+    backend = sentiment_backend("auto", str(tiny_bert))
+    assert backend.model == f"transformers:{tiny_bert}@local"
+    assert backend.reason == f"auto: sentiment.model {tiny_bert} loaded"
+    assert sentiment_backend("transformers", str(tiny_bert)).reason is None
+    assert sentiment_backend("lexicon").reason is None
 
 
 def test_transformers_without_the_model_says_what_to_do(hub_cache, tmp_path, no_network):
@@ -403,7 +445,7 @@ def test_a_directory_without_model_files_is_unavailable(tmp_path, no_network):
     (tmp_path / "empty-model").mkdir()
     with pytest.raises(SentimentModelUnavailable, match="could not be loaded"):
         sentiment_backend("transformers", str(tmp_path / "empty-model"))
-    assert sentiment_backend("auto", str(tmp_path / "empty-model")).model == "vader-3.3.2"
+    assert sentiment_backend("auto", str(tmp_path / "empty-model")).model == SHIPPED
 
 
 def test_unknown_backend_device_or_batch_size_is_refused(tiny_bert):
@@ -413,8 +455,8 @@ def test_unknown_backend_device_or_batch_size_is_refused(tiny_bert):
         TransformerSentiment(str(tiny_bert), device="gpu")
     with pytest.raises(ValueError, match="batch_size"):
         TransformerSentiment(str(tiny_bert), batch_size=0)
-    with pytest.raises(ValueError, match="unknown precision 'int8'"):
-        TransformerSentiment(str(tiny_bert), precision="int8")
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        TransformerSentiment(str(tiny_bert), precision="int4")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             TransformerSentiment(str(tiny_bert), device="cuda")
@@ -427,9 +469,55 @@ def test_handles_and_links_are_masked_as_tweeteval_models_expect():
     )
 
 
-def test_lexicon_is_still_the_default():
+def test_auto_with_the_shipped_model_is_the_default(no_network):
     backend = sentiment_backend()
-    assert backend.model == "vader-3.3.2" and math.isclose(backend.score(["Brightwave announced prices."])[0].score, 0.0)
+    assert SentimentSettings().backend == "auto" and SentimentSettings().model is None
+    assert (backend.model, backend.reason) == (SHIPPED, NO_MODEL_CONFIGURED)
+    lexicon = sentiment_backend("lexicon")
+    assert lexicon.model == "vader-3.3.2" and math.isclose(lexicon.score(["Brightwave announced prices."])[0].score, 0.0)
+
+
+def test_the_shipped_model_is_small_float16_packaged_and_loads_in_float32(no_network):
+    directory = shipped_model()
+    files = sorted(path.name for path in directory.iterdir())
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training.json"} <= set(files)
+    assert sum(path.stat().st_size for path in directory.iterdir()) < 50 * 1000 * 1000
+    # Every tensor is stored in float16 (the safetensors header names each tensor's dtype).
+    with (directory / "model.safetensors").open("rb") as weights:
+        header = json.loads(weights.read(struct.unpack("<Q", weights.read(8))[0]))
+    assert {entry["dtype"] for name, entry in header.items() if name != "__metadata__"} == {"F16"}
+    # pyproject's package-data takes every file of the model into the wheel.
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    assert [name for name in files if not any(fnmatch(name, pattern) for pattern in patterns["*"])] == []
+
+    backend = sentiment_backend("transformers", SHIPPED, device="cpu")
+    assert backend.network.dtype == torch.float32 and backend.model == SHIPPED
+    assert backend.network.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    with pytest.raises(SentimentModelUnavailable, match=f"no shipped sentiment model 'v0' .*shipped: {SHIPPED_MODEL}"):
+        sentiment_backend("transformers", "shipped:v0")
+    assert SHIPPED_MODELS == directory.parent
+
+
+def test_the_shipped_model_labels_plain_cases_right(no_network):
+    texts = [
+        "Brightwave fixed my line in an hour, brilliant support, thank you!",
+        "@Brightwave third outage this week. Furious, cancelling tomorrow",
+        "Brightwave announces new broadband prices from 1 March https://t.co/abc",
+    ]
+    assert [scored.label for scored in sentiment_backend().score(texts)] == ["positive", "negative", "neutral"]
+
+
+def test_int8_quantises_the_linear_layers_and_scores_close_to_float32(tiny_bert, no_network):
+    texts = ["good service", "awful outage again today , my line is slow", "hate"]
+    exact = TransformerSentiment(str(tiny_bert)).score(texts)
+    backend = TransformerSentiment(str(tiny_bert), precision="int8")
+    quantised = backend.score(texts)
+
+    assert type(backend.network.classifier).__module__ == "torch.ao.nn.quantized.dynamic.modules.linear"
+    assert type(TransformerSentiment(str(tiny_bert)).network.classifier).__module__ == "torch.nn.modules.linear"
+    assert quantised[0].model == f"transformers:{tiny_bert}@local+int8"
+    for full, small in zip(exact, quantised, strict=True):
+        assert small.probabilities == pytest.approx(full.probabilities, abs=0.05)
 
 
 def enrich_with(tmp_path: Path, sentiment: dict) -> tuple[list[dict], list[str]]:
@@ -460,12 +548,25 @@ def test_the_configured_backend_scores_the_run_and_every_row_records_it(tiny_ber
     assert rows[0]["sentiment_score"] == pytest.approx(alone.score, abs=1e-5)
 
 
-def test_auto_without_the_model_scores_with_the_lexicon_and_warns_in_the_run(hub_cache, tmp_path, no_network):
+def test_by_default_the_shipped_model_scores_the_run_and_every_row_says_why(tmp_path, no_network):
+    rows, warnings = enrich_with(tmp_path, {})
+
+    assert [(row["sentiment_model"], row["sentiment_label"]) for row in rows] == [
+        (SHIPPED, "positive"), (SHIPPED, "negative")
+    ]
+    assert [row["sentiment_reason"] for row in rows] == [NO_MODEL_CONFIGURED] * 2 and warnings == []
+
+
+def test_auto_without_any_model_scores_with_the_lexicon_and_warns_in_the_run(hub_cache, tmp_path, no_network, monkeypatch):
+    monkeypatch.setattr(sentiment_module, "SHIPPED_MODELS", tmp_path / "not-installed")
     rows, warnings = enrich_with(tmp_path, {"backend": "auto", "model": "overheard/absent-model"})
 
     assert [(row["sentiment_model"], row["sentiment_label"]) for row in rows] == [
         ("vader-3.3.2", "positive"), ("vader-3.3.2", "negative")
     ]
+    assert rows[0]["sentiment_reason"] == rows[1]["sentiment_reason"]
+    assert rows[0]["sentiment_reason"].startswith("auto: sentiment.model overheard/absent-model could not be loaded")
+    assert rows[0]["sentiment_reason"].endswith("; lexicon vader-3.3.2")
     [warning] = warnings
     assert warning.startswith("sentiment: scored with vader-3.3.2, not a transformer:")
     assert "overheard/absent-model" in warning
@@ -476,6 +577,7 @@ def test_sentiment_settings_are_checked_when_the_config_loads():
         SentimentSettings(backend="bert")
     with pytest.raises(ValidationError, match="device"):
         SentimentSettings(device="gpu")
+    assert SentimentSettings(precision="int8").precision == "int8"
 
 
 def test_accuracy_benchmark_scores_a_labelled_file(tmp_path):
