@@ -144,9 +144,11 @@ def parse_feed(body: bytes, source: str, feed_url: str, headers: Mapping[str, st
     document = feedparser.parse(body, response_headers=response_headers, sanitize_html=True)
     if not document.get("version") and not document.entries:
         content_type = response_headers.get("content-type", "no content type")
-        reason = f": {document.bozo_exception}" if document.bozo else ""
+        reason = str(document.bozo_exception) if document.bozo else ""
+        # feedparser's reason for an HTML page names the content type already ("text/html is not an XML media type").
+        described = reason if content_type in reason else f"{content_type}: {reason}" if reason else content_type
         raise TerminalError(
-            f"{feed_url} did not return RSS or Atom ({content_type}{reason}); "
+            f"{feed_url} did not return RSS or Atom ({described}); "
             "check the feed URL (a site's home page is a blog source, not a feed)"
         )
     parsed = ParsedFeed(entries=len(document.entries), warnings=warnings)

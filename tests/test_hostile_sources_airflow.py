@@ -1,0 +1,203 @@
+"""A hostile web beside good sources, in one config, through one Airflow run (`overheard run`).
+
+Feeds and blogs on 127.0.0.1 hang, trickle their headers or bodies, send 50 MB, a gzip bomb, entity
+bombs, redirect loops, wrong charsets, empty bodies, pages that are not feeds (`tests/hostile_web.py`);
+a source of every kind raises an exception no collector should let out, and two hang where no request
+deadline reaches. Every good source loads in full, every bad one is recorded with the reason, secrets
+stay out, and the run's wall time stays within what the time budgets allow (docs/benchmarks.md,
+"Reliability: one bad source or unit").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cli.airflow_env import airflow_command, airflow_environment
+from cli.main import run_cycle
+from collectors.source_run import cut_off_seconds
+from collectors.units import TIME_BUDGET_SECONDS, plan_units
+from config import load_config
+from dags.social_listening import COLLECT_MARGIN, _collect_time_limit
+from tests.hostile_web import GOOD_MENTIONS, HOSTILE_BLOGS, HOSTILE_FEEDS, good_sites, refused_url, serving
+
+# The time budgets of this run, by kind (the defaults are 120 s for a feed, 600 s for most others:
+# docs/configuration.md, "Time limits"). A blog needs more than 10 s to start a page at all.
+BUDGETS = {"rss": 5.0, "blog": 20.0, "x": 5.0, "reddit": 5.0, "hackernews": 5.0, "mastodon": 5.0,
+           "google_news": 5.0, "bluesky": 5.0}
+HTTP = {"timeout_seconds": 2, "max_retries": 2, "backoff_seconds": 0, "politeness_delay_seconds": 0,
+        "max_body_bytes": 2_000_000, "max_parallel_hosts": 8}
+X_TOKEN = "x-bearer-token-7Hq2-do-not-print"  # a fake secret the X crash echoes
+# Faults for the Airflow run, loaded by every Python process on PYTHONPATH: the budgets above, and
+# collectors that raise (`crash-<kind>`) or hang beyond any request deadline (`stuck-<kind>`).
+FAULTS = f"""
+import time
+
+import collectors.units
+
+collectors.units.TIME_BUDGET_SECONDS.update({BUDGETS!r})
+CRASHES = {{
+    "rss": lambda: {{}}["version"],
+    "blog": lambda: None.version,
+    "x": lambda: (_ for _ in ()).throw(ValueError("the API answered: bearer {X_TOKEN} is not allowed here")),
+    "reddit": lambda: CRASHES["reddit"](),
+    "hackernews": lambda: 1 / 0,
+    "mastodon": lambda: b"\\xff".decode("utf-8"),
+    "google_news": lambda: int("twelve"),
+    "bluesky": lambda: (_ for _ in ()).throw(SystemExit(3)),
+}}
+real_collector_for = collectors.units.collector_for
+
+
+def collector_for(kind):
+    collect = real_collector_for(kind)
+
+    def faulty(source, cursor, context):
+        if source.name.startswith("crash-"):
+            CRASHES[kind]()
+        if source.name.startswith("stuck-"):
+            time.sleep(3600)
+        return collect(source, cursor, context)
+
+    return faulty
+
+
+collectors.units.collector_for = collector_for
+"""
+# What each crash must be recorded as: the exception, named.
+CRASH_REASONS = {
+    "rss": "KeyError: 'version'", "blog": "AttributeError: 'NoneType' object has no attribute 'version'",
+    "x": "ValueError: the API answered: bearer *** is not allowed here",
+    "reddit": "RecursionError: maximum recursion depth exceeded", "hackernews": "ZeroDivisionError: division by zero",
+    "mastodon": "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff", "google_news": "ValueError: invalid literal",
+    "bluesky": "SystemExit: 3",
+}
+
+
+@pytest.fixture(scope="module")
+def airflow_metadata() -> None:
+    """The test Airflow home (see conftest) with its metadata database created."""
+    subprocess.run(airflow_command("db", "migrate"), env=airflow_environment(), check=True, capture_output=True)
+
+
+def platform_source(kind: str, name: str, nowhere: str) -> dict[str, object]:
+    """A source of a platform kind whose every URL is `nowhere` (a port on 127.0.0.1 that refuses)."""
+    urls = {"x": "api_base_url", "reddit": "oauth_url", "hackernews": "api_base_url", "google_news": "base_url",
+            "bluesky": "api_base_url"}
+    if kind == "mastodon":
+        return {"kind": kind, "name": name, "instances": [nowhere]}
+    extra = {"reddit_url": nowhere} if kind == "reddit" else {}
+    return {"kind": kind, "name": name, urls[kind]: nowhere, **extra}
+
+
+def collect_seconds(run_id: str) -> dict[str, float]:
+    """How long each unit's collect task of a run took, by unit id, from Airflow's metadata database."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {
+            ti.rendered_map_index: (ti.end_date - ti.start_date).total_seconds()
+            for ti in session.query(TaskInstance).filter(
+                TaskInstance.dag_id == "social_listening", TaskInstance.run_id == run_id,
+                TaskInstance.task_id == "unit.collect")
+        }
+
+
+def query(warehouse: str, sql: str) -> list[tuple]:
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_hostile_sources_beside_good_ones_through_airflow(tmp_path, capsys, monkeypatch, airflow_metadata):
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "fault" / "sitecustomize.py").write_text(FAULTS, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fault"), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("AIRFLOW_CONN_TWITTER_DEFAULT", json.dumps({"conn_type": "http", "password": X_TOKEN}))
+    nowhere = refused_url()
+    with serving(HOSTILE_FEEDS) as feeds, serving(HOSTILE_BLOGS) as blogs, good_sites() as good:
+        sources = [{"kind": "rss", "name": name, "url": good[name]} for name in ("good-feed-a", "good-feed-b")]
+        sources += [{"kind": "rss", "name": name, "url": url} for name, url in feeds.items()]
+        sources += [{"kind": "rss", "name": name, "url": nowhere} for name in ("crash-rss", "stuck-rss")]
+        sources += [{"kind": "blog", "name": "good-blog", "url": good["good-blog"], "discover": ["feed"]}]
+        sources += [{"kind": "blog", "name": name, "url": url} for name, url in blogs.items()]
+        sources += [{"kind": "blog", "name": "crash-blog", "url": nowhere}]
+        sources += [platform_source(kind, f"crash-{kind}", nowhere)
+                    for kind in ("x", "reddit", "hackernews", "mastodon", "google_news", "bluesky")]
+        sources += [platform_source("hackernews", "stuck-hackernews", nowhere)]
+        config_path = tmp_path / "hostile.yaml"
+        config_path.write_text(json.dumps({
+            "warehouse": {"path": str(tmp_path / "overheard.duckdb")}, "staging": str(tmp_path / "staging"),
+            "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}], "http": HTTP, "sources": sources,
+        }), encoding="utf-8")
+        config = load_config(config_path)
+
+        started = time.monotonic()
+        exit_status = run_cycle(config_path, config.warehouse.path)
+        wall_seconds = time.monotonic() - started
+        summary = capsys.readouterr().out
+
+    assert exit_status == 0, summary
+    warehouse = config.warehouse.path
+    # Every good source loaded in full, and so did the hostile feeds that still had entries to read.
+    assert dict(query(warehouse, "SELECT source, count(*) FROM mentions GROUP BY source")) == {
+        **GOOD_MENTIONS, "entity-bomb": 1, "billion-laughs": 1, "wrong-charset": 2, "unknown-charset": 1,
+    }  # the bombs' own entries name no brand once their entities stay unexpanded
+    assert query(warehouse, "SELECT title FROM mentions WHERE source = 'wrong-charset' ORDER BY 1") == [
+        ("Brightwave raises prices",), ("Brightwave été",)]  # Latin-1 declared as UTF-8, read as Latin-1
+    case_of = {case.name: case for case in HOSTILE_FEEDS + HOSTILE_BLOGS}
+    runs = {source: (status, error, warnings) for source, status, error, warnings in query(
+        warehouse, "SELECT source, status, error, warnings FROM runs")}
+    assert set(runs) == {source["name"] for source in sources}
+    assert {name: runs[name][0] for name in GOOD_MENTIONS} == dict.fromkeys(GOOD_MENTIONS, "ok")
+    # Each hostile source ended as its case says, for the reason it says (in its error, or a warning when it loaded).
+    outcomes = {case.name: (runs[case.name][0], runs[case.name][1] or " ".join(runs[case.name][2]))
+                for case in HOSTILE_FEEDS + HOSTILE_BLOGS}
+    assert {name: outcome for name, outcome in outcomes.items() if outcome[0] != case_of[name].status
+            or case_of[name].reason.lower() not in outcome[1].lower()} == {}
+    for kind, reason in CRASH_REASONS.items():
+        status, error, _ = runs[f"crash-{kind}"]
+        assert status == "failed" and error.startswith(f"the {kind} collector failed unexpectedly ({reason}"), error
+        assert "If this repeats, report it as an Overheard bug" in error
+    for kind in ("rss", "hackernews"):
+        assert runs[f"stuck-{kind}"][:2] == ("failed", (
+            f"cut off after {cut_off_seconds(BUDGETS[kind]):.0f} s: still running past its {BUDGETS[kind]:g} s time "
+            "budget (a server too slow, or a response too heavy to parse); nothing of this source was kept this run "
+            "and its cursor stays, so the next run tries again"))
+    # Reasons are one line each, without tracebacks or secrets; the summary lists every failed source with its reason.
+    recorded = [text for _, error, warnings in runs.values() for text in [error or "", *warnings]]
+    assert not [text for text in recorded if "Traceback" in text or "\n" in text or X_TOKEN in text]
+    for name, (status, error, _) in runs.items():
+        if status == "failed":
+            assert f"  {name}: {error}" in summary
+    log = Path(summary.split("(Airflow log: ")[1].split(")")[0]).read_text(encoding="utf-8")
+    assert X_TOKEN not in log and X_TOKEN not in summary
+    files = [path for path in (tmp_path / "staging").rglob("*") if path.is_file()] + [Path(warehouse)]
+    assert [path for path in files if X_TOKEN.encode() in path.read_bytes()] == []
+    # A failed source keeps its cursor where it was (here: none yet), so the next run tries it again.
+    failed = {name for name, (status, _, _) in runs.items() if status == "failed"}
+    assert failed & {source for (source,) in query(warehouse, "SELECT source FROM source_cursors")} == set()
+
+    # Each unit's collect task ends within what its sources' budgets allow (`_collect_time_limit` without its
+    # margin: hosts in parallel, a host's sources in turn, each cut off a little after its budget), plus time to
+    # start and stage; and the run within the sum of those (`overheard run` runs one task at a time) plus
+    # Airflow's own time per task.
+    for kind, seconds in BUDGETS.items():
+        monkeypatch.setitem(TIME_BUDGET_SECONDS, kind, seconds)
+    allowed = {unit.id: (_collect_time_limit(config, unit) - COLLECT_MARGIN).total_seconds() for unit in plan_units(config)}
+    run_id = summary.split("Run ", 1)[1].split(" ", 1)[0]
+    took = collect_seconds(run_id)
+    assert set(took) == set(allowed)
+    assert {unit: seconds for unit, seconds in took.items() if seconds > allowed[unit] + 10} == {}
+    bound = sum(allowed.values()) + 60 + 3 * (2 * len(allowed) + 7)
+    slowest = sorted(took, key=took.__getitem__)[-3:]
+    print(f"hostile run: {len(sources)} sources in {len(allowed)} units, {wall_seconds:.1f} s (bound {bound:.0f} s); "
+          "slowest collect tasks: " + ", ".join(f"{unit} {took[unit]:.1f} s (allowed {allowed[unit]:.0f} s)"
+                                                for unit in slowest))
+    assert wall_seconds < bound
