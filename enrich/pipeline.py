@@ -8,7 +8,7 @@ of a mention that names several gets its own label from the same model (enrich/b
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count, islice
@@ -73,8 +73,8 @@ class Enricher:
         self._brand_scorers: dict[str, BrandSentimentScorer] = {}
         self.matched: Counter[str] = Counter()
         self.dropped_unmatched: Counter[str] = Counter()
-        self.unscored: Counter[str] = Counter()
-        """Mentions left unscored per source (a language no configured model covers)."""
+        self.unscored: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        """Mentions left unscored, per source and language (a language no configured model covers)."""
 
     def enrich(self, mentions: Iterable[Mention]) -> Iterator[EnrichedMention]:
         """The enriched mentions that match a brand or competitor; the rest are counted per source and dropped.
@@ -93,7 +93,7 @@ class Enricher:
             )
             for matched, (score, brands, reason) in zip(batch, sentiments, strict=True):
                 if score is None:
-                    self.unscored[matched.mention.source] += 1
+                    self.unscored[matched.mention.source][matched.language.lang] += 1
                 yield EnrichedMention(
                     mention=matched.mention,
                     ordinal=next(ordinals),
@@ -263,6 +263,13 @@ def enrich_unit(config: Config, collected_url: str, staging: StagingArea, enrich
             outcome["warnings"] = [
                 *outcome.get("warnings", []),
                 f"sentiment: scored with {enricher.sentiment.model}, not a transformer: {fallback}",
+            ]
+        if unscored := enricher.unscored.get(outcome["source"]):
+            languages = ", ".join(f"{lang} {mentions}" for lang, mentions in sorted(unscored.items()))
+            outcome["warnings"] = [
+                *outcome.get("warnings", []),
+                f"sentiment: {unscored.total()} mentions left unscored, in languages no configured model covers "
+                f"({languages}); configure sentiment.languages",
             ]
     return staging.write_json(f"{unit_id}/enriched.json", {**manifest, "mentions": rows_url})
 

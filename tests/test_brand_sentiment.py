@@ -141,6 +141,10 @@ def test_a_comparison_is_counted_for_each_brand_by_its_own_label_in_the_views_re
         assert connection.execute(
             "SELECT sentiment_label, sentiment_model, sentiment_reason FROM mentions WHERE mention_key LIKE '%german'"
         ).fetchall() == [(None, None, f"not scored: {VADER_ENGLISH_ONLY}; configure sentiment.languages")]
+        assert connection.execute("SELECT source, warnings FROM runs").fetchall() == [("techwire", [
+            "sentiment: 1 mentions left unscored, in languages no configured model covers (de 1); "
+            "configure sentiment.languages"
+        ])]
         assert connection.execute(
             "SELECT brand, positive, neutral, negative, unscored, net_sentiment FROM net_sentiment ORDER BY brand"
         ).fetchall() == [("Brightwave", 2, 0, 0, 1, 1.0), ("Tidewell", 0, 0, 1, 0, -1.0)]
@@ -217,7 +221,7 @@ def test_a_language_the_backend_does_not_cover_goes_to_the_model_configured_for_
     )
     assert rows["fr"].sentiment_reason.startswith("not scored: sentiment model '/nowhere/model' is not on this machine")
     assert backend.calls == [2]  # the English and the undetermined mention, in one batch
-    assert enricher.unscored == {"techwire": 1}
+    assert enricher.unscored == {"techwire": {"fr": 1}}
 
 
 def test_overheard_sentiment_score_prints_one_json_object_per_line_with_each_brands_label(
