@@ -11,7 +11,8 @@ Two helpdesks, behind one interface (`Helpdesk`):
 - **A generic signed webhook** (`WebhookHelpdesk`): a JSON POST (`handoff_payload`) with
   `X-Overheard-Signature: sha256=<hex HMAC-SHA256 of the body>`; the helpdesk answers 2xx,
   optionally `{"ticket": {"id", "url"}}`, and calls back when the ticket is solved
-  (`ticket_callback` verifies and reads that call; docs/replies-and-helpdesk.md has the contract).
+  (`ticket_callback` verifies and reads that call, which the desk receives at `/helpdesk/callback`;
+  docs/replies-and-helpdesk.md has the contract).
 
 The ticket is kept on the item (`helpdesk_tickets`, one per item), and the hand-off is in the audit
 trail (`handed_off`). Each care run polls the open tickets (`close_solved_tickets`); a ticket that
@@ -340,6 +341,19 @@ class WebhookHelpdesk:
     def ticket_statuses(self, ticket_ids: Sequence[str]) -> dict[str, str]:
         """Nothing to poll: the helpdesk calls back (`ticket_callback`)."""
         return {}
+
+    def read_callback(self, body: bytes, signature: str | None) -> TicketUpdate:
+        """Verify and read this helpdesk's callback (the desk serves it at `/helpdesk/callback`).
+
+        Args:
+            body: the raw request body, exactly as received.
+            signature: its `X-Overheard-Signature` header (None when absent).
+
+        Raises:
+            CallbackRefused: the signature does not match the body with this webhook's secret, or the
+                body names no item or status.
+        """
+        return ticket_callback(body, signature, self._secret)
 
 
 def helpdesk_for(

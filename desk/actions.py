@@ -21,6 +21,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ import duckdb
 
 from care.audit_trail import record_action, record_sign_ins
 from care.desk import TriageDesk, TriageError
-from care.helpdesk import Ticket, record_ticket
+from care.helpdesk import CLOSING_STATUSES, Ticket, TicketUpdate, apply_ticket_updates, record_ticket
 from care.sentiment_corrections import check_correction, correct_sentiment
 from config.playbook import Playbook
 from core.transactions import transaction
@@ -46,8 +47,10 @@ log = logging.getLogger(__name__)
 AUDIT_ACTIONS = {
     "claim": "claimed", "note": "note", "respond": "responded", "close": "closed", "reopen": "reopened",
     "reassign": "reassigned", "hand_off": "handed_off",
-    "correct_sentiment": "sentiment_corrected", "reply_checked": "reply_checked",
+    "correct_sentiment": "sentiment_corrected", "reply_checked": "reply_checked", "ticket_update": "closed",
 }
+HELPDESK_ACTIONS = frozenset({"ticket_update"})
+"""Actions a helpdesk takes (its callback), not a person on the roster: their actor is the helpdesk's name."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,14 @@ class DeskAction:
 
     Attributes:
         mention_key: the item.
-        action: claim, note, respond, close, reopen, reassign, hand_off or reply_checked.
+        action: claim, note, respond, close, reopen, reassign, hand_off, reply_checked, correct_sentiment, or
+            ticket_update (a helpdesk's callback: its actor is the helpdesk).
         actor: who.
         at: when they acted (the audit trail keeps this time, not when the warehouse got it).
         params: the action's arguments: text (note), url (respond), reason (close, reopen), to and queue
             (reassign), helpdesk, ticket_id, url and status (hand_off: the ticket the helpdesk opened),
-            reply, outcome (posted, not_posted), url and text (reply_checked: a lead settled an Uncertain reply).
+            reply, outcome (posted, not_posted), url and text (reply_checked: a lead settled an Uncertain reply),
+            helpdesk and status (ticket_update: a solved or closed ticket closes the item).
         action_id: its place in the queue (None before it is queued).
         state: pending, applied or failed.
         error: why it failed.
@@ -116,6 +121,9 @@ def perform(desk: TriageDesk, action: DeskAction) -> None:
     elif action.action == "correct_sentiment":
         correct_sentiment(desk.connection, key, str(params["label"]), action.actor, desk.playbook, at, via="desk",
                           brand=params.get("brand"))
+    elif action.action == "ticket_update":
+        helpdesk = str(params["helpdesk"])
+        apply_ticket_updates(desk.connection, helpdesk, [TicketUpdate(key, str(params["status"]))], at)
     elif action.action == "reply_checked":
         if desk.connection.execute("SELECT 1 FROM triage_items WHERE mention_key = ?", [key]).fetchone() is None:
             raise TriageError(f"no triage item {key!r}")
@@ -243,6 +251,12 @@ class ActionQueue:
                     continue
                 if action.action in ("hand_off", "reply_checked"):  # the item's status does not change
                     continue
+                if action.action == "ticket_update":  # the helpdesk's solved ticket closes the item
+                    if action.params["status"] in CLOSING_STATUSES:
+                        with suppress(TriageError):  # closed already
+                            TriageDesk(cursor, action.actor).close(
+                                action.mention_key, f"{action.actor} ticket {action.params['status']}", action.at)
+                    continue
                 try:
                     perform(TriageDesk(cursor, action.actor, self.playbook), action)
                 except TriageError:
@@ -352,7 +366,8 @@ class DeskWriter:
         if already and already[0]:
             return "applied", None
         try:
-            perform(TriageDesk(warehouse, action.actor, self.playbook), action)
+            perform(TriageDesk(warehouse, action.actor, None if action.action in HELPDESK_ACTIONS else self.playbook),
+                    action)
         except TriageError as error:
             log.info("desk action %s on %s by %s refused: %s", action.action, action.mention_key, action.actor, error)
             return "failed", str(error)

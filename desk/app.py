@@ -31,12 +31,21 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from care.desk import TriageError
-from care.helpdesk import Helpdesk, HelpdeskError, Ticket, handoff_for
+from care.helpdesk import (
+    SIGNATURE_HEADER,
+    CallbackRefused,
+    Helpdesk,
+    HelpdeskError,
+    Ticket,
+    WebhookHelpdesk,
+    handoff_for,
+    recorded_ticket,
+)
 from config.model import Config
 from config.playbook import Playbook
 from desk.accounts import (
@@ -245,6 +254,7 @@ class _Pages:
             Route("/settings", self.settings),
             Route("/settings", post(self.save_settings), methods=["POST"]),
             Route("/saved-replies", post(self.save_reply), methods=["POST"]),
+            Route("/helpdesk/callback", self.helpdesk_callback, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
 
@@ -505,6 +515,33 @@ class _Pages:
         self.desk.actions.submit(DeskAction(key, "hand_off", person.name, now, {
             "helpdesk": helpdesk.name, "ticket_id": ticket.ticket_id, "url": ticket.url, "status": ticket.status}))
         return ticket
+
+    async def helpdesk_callback(self, request: Request) -> Response:
+        """A webhook helpdesk says a ticket's status changed (signed, no session): queued like a desk action."""
+        body = await request.body()
+        return await run_in_threadpool(self._helpdesk_callback, body, request.headers.get(SIGNATURE_HEADER))
+
+    def _helpdesk_callback(self, body: bytes, signature: str | None) -> Response:
+        helpdesk = self.desk.helpdesk
+        if not isinstance(helpdesk, WebhookHelpdesk):
+            return JSONResponse({"error": "this desk has no webhook helpdesk (playbook.helpdesk)"}, status_code=404)
+        try:
+            update = helpdesk.read_callback(body, signature)
+        except CallbackRefused as refused:
+            return JSONResponse({"error": str(refused)}, status_code=401)
+        view = self.desk.committed.view()
+        try:
+            known = recorded_ticket(view.cursor, update.mention_key) is not None or any(
+                action.action == "hand_off" for action in self.desk.actions.unapplied(view, [update.mention_key]))
+        finally:
+            view.cursor.close()
+        if not known:
+            return JSONResponse({"error": f"no ticket was handed to {helpdesk.name} for {update.mention_key!r}"},
+                                status_code=404)
+        self.desk.actions.submit(DeskAction(update.mention_key, "ticket_update", helpdesk.name, self.desk.clock(),
+                                            {"helpdesk": helpdesk.name, "status": update.status}))
+        self.desk.writer.wake()
+        return JSONResponse({"external_id": update.mention_key, "status": update.status}, status_code=202)
 
     def reply_decision(self, request: Request, person: Person, form: FormData) -> Response:
         """A lead approves (and so sends) an escalated item's reply, or sends it back with a note; or, for a reply

@@ -11,12 +11,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from care.desk import TriageDesk
-from care.helpdesk import ZendeskHelpdesk
+from care.helpdesk import WebhookHelpdesk, ZendeskHelpdesk
 from care.triage import CareStep
 from config.model import Config, HttpSettings
-from demo.fake_apis.helpdesk_apis import DEMO_ZENDESK_EMAIL, DEMO_ZENDESK_TOKEN, FakeZendesk
+from demo.fake_apis.helpdesk_apis import (
+    DEMO_WEBHOOK_SECRET,
+    DEMO_ZENDESK_EMAIL,
+    DEMO_ZENDESK_TOKEN,
+    FakeHelpdeskWebhook,
+    FakeZendesk,
+)
 from desk.state import DeskState, desk_state_path, read_time
 from tests.test_care import MONDAY_NOON, add_mention
 from tests.test_desk_authorisation import number_of
@@ -362,3 +369,37 @@ def test_an_agent_hands_an_item_to_zendesk_and_the_ticket_is_kept_on_it(config):
             wait_until(lambda: committed(config, "SELECT ticket_id, handed_off_by FROM helpdesk_tickets")
                        == [(ticket_id, "ana")])
             assert len(zendesk.tickets) == 1
+
+
+def test_a_webhook_helpdesks_signed_callback_closes_the_item_and_a_forged_one_changes_nothing(config):
+    with FakeHelpdeskWebhook() as receiver:
+        helpdesk = WebhookHelpdesk({"host": receiver.url, "password": DEMO_WEBHOOK_SECRET}, connection="helpdesk_webhook",
+                                   user_agent="overheard-test",
+                                   policy=RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0)))
+        with served_desk(config, helpdesk=helpdesk) as base:
+            ana = sign_in(base, "ana")
+            number = number_of(sign_in(base, "lead"), base, "x:2")
+            sent = ana.post(f"{base}/items/{number}/hand_off", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
+            assert "Sent to the helpdesk: ticket HD-1" in sent.text and len(receiver.deliveries) == 1
+            callback = f"{base}/helpdesk/callback"
+            body, headers = receiver.callback("x:2", "solved")
+
+            tampered = requests.post(callback, data=body.replace(b"solved", b"closed"), headers=headers)
+            unsigned = requests.post(callback, data=body, headers={"Content-Type": "application/json"})
+            assert (tampered.status_code, unsigned.status_code) == (401, 401)
+            assert "does not match its body" in tampered.json()["error"]
+            other_body, other_headers = receiver.callback("x:3", "solved")  # signed, but x:3 was never handed off
+            other = requests.post(callback, data=other_body, headers=other_headers)
+            assert other.status_code == 404 and "no ticket was handed to webhook for 'x:3'" in other.json()["error"]
+            wait_until(lambda: committed(config, "SELECT ticket_id FROM helpdesk_tickets") == [("HD-1",)])
+            assert committed(config, "SELECT status FROM triage_items WHERE mention_key IN ('x:2', 'x:3') "
+                                     "ORDER BY mention_key") == [("open",), ("open",)]
+
+            accepted = requests.post(callback, data=body, headers=headers)
+            assert accepted.status_code == 202 and accepted.json() == {"external_id": "x:2", "status": "solved"}
+            assert '<dd class="status closed">closed</dd>' in ana.get(f"{base}/items/{number}/status").text  # at once
+            assert requests.post(callback, data=body, headers=headers).status_code == 202  # a repeat
+            wait_until(lambda: committed(config, "SELECT status FROM helpdesk_tickets") == [("solved",)])
+            assert committed(config, "SELECT status FROM triage_items WHERE mention_key = 'x:2'") == [("closed",)]
+    assert committed(config, "SELECT actor, detail->>'reason' FROM triage_actions WHERE mention_key = 'x:2' "
+                             "AND action = 'closed'") == [("webhook", "webhook ticket HD-1 solved")]

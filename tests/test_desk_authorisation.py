@@ -45,7 +45,8 @@ def post_paths(config: Config) -> list[str]:
     """Every POST the desk answers, with real item and reply numbers; fails when a route is not covered."""
     paths = []
     for route in create_app(config).routes:
-        if not isinstance(route, Route) or "POST" not in (route.methods or set()) or route.path == "/login":
+        if not isinstance(route, Route) or "POST" not in (route.methods or set()) or route.path in (
+                "/login", "/helpdesk/callback"):  # the sign-in's own test below; the helpdesk's is signed, no session
             continue
         if route.path == "/items/{number:int}/{action:str}":
             paths += [f"/items/1/{action}" for action in sorted(ITEM_ACTIONS)]
