@@ -261,3 +261,9 @@ def test_overheard_sentiment_score_prints_one_json_object_per_line_with_each_bra
     assert nobody["brands"] == {}
     assert german["brands"] == {"Brightwave": {"label": None, "score": None}}
     assert german["reason"] == f"not scored: {VADER_ENGLISH_ONLY}; configure sentiment.languages"
+
+
+def test_sentiment_languages_must_name_language_codes(tmp_path):
+    with pytest.raises(ValueError, match="'German' is not a language code such as 'de'"):
+        config_for(tmp_path, sentiment={"languages": {"German": "example/german-sentiment"}})
+    assert config_for(tmp_path).sentiment.languages.root == {}
