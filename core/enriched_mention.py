@@ -43,6 +43,11 @@ class MatchedBrand(Protocol):
         """Its own score in this mention, -1 to 1; None likewise."""
         ...
 
+    @property
+    def sentiment_model(self) -> str | None:
+        """What gave it its own label: the mention's model and the per-brand rules' version; None likewise."""
+        ...
+
 
 @dataclass(frozen=True)
 class EnrichedMention:
@@ -104,7 +109,8 @@ class EnrichedMention:
             row[field.name] = getattr(self, field.name)
         row["brands"] = [
             {"brand": match.brand, "role": match.role, "terms": list(match.terms),
-             "sentiment_label": match.sentiment_label, "sentiment_score": match.sentiment_score}
+             "sentiment_label": match.sentiment_label, "sentiment_score": match.sentiment_score,
+             "sentiment_model": match.sentiment_model}
             for match in self.brands
         ]
         return row

@@ -6,14 +6,15 @@ None); one that names two or more gets a label and score for each, found in this
 
 1. **Clauses.** The text is cut into clauses at sentence ends, line breaks, semicolons and contrast
    words ("but", "however", "whereas", "though", "meanwhile", "on the other hand", a dash...). A
-   clause that names no brand continues the last clause that named some ("Left Northpeak. Best
-   decision ever." speaks of Northpeak's leaver). A brand's **own text** is the clauses that name it
+   clause that names no brand continues the last clause that named some ("Northpeak called back. Sorted
+   in ten minutes." is about Northpeak). A brand's **own text** is the clauses that name it
    and no other brand, plus their continuations; it is scored by the same backend as the mention.
 2. **Comparisons.** A clause that names two brands is read by the rules in `COMPARISONS`: switching
    ("switched from A to B", "ditched A for B", "A -> B", "B instead of A"), ranking ("A is better than
    B", "A > B", "prefer A over B", "A beats B"; negated: "A is not better than B"), contrast ("unlike A,
    B ...": B gets the clause's sentiment, A the opposite) and X slang ("W A", "A L"). A switch is read
-   back to front when the post regrets it ("regret", "mistake", "should have stayed", "miss A").
+   back to front when the post regrets it ("regret", "mistake", "should have stayed", "miss A"; not
+   "no regrets", "never going back").
 3. **Which wins.** A brand whose own text is not neutral takes its label; else the label a comparison
    gives it; else the label of the clauses it shares with other brands; else the mention's.
 
@@ -37,7 +38,7 @@ from query.brand_matching import BrandMatch
 
 Label = Literal["negative", "neutral", "positive"]
 BRAND_SENTIMENT_MODEL = "brand-clauses-v1"
-"""The version of these rules (the per-brand label's model is `<backend model>+brand-clauses-v1`)."""
+"""The version of these rules: a brand's `sentiment_model` is `<the mention's model>+brand-clauses-v1`."""
 RULE_STRENGTH = 0.3
 """The smallest |score| a label from a comparison gets (its clause may read neutral as a whole)."""
 
@@ -55,6 +56,8 @@ class ScoredBrandMatch:
         sentiment_label: negative, neutral or positive for this brand; None when the mention names one
             brand (its label is the mention's) or was left unscored.
         sentiment_score: -1 to 1 for this brand; None likewise.
+        sentiment_model: what found them: the mention's model and these rules' version
+            (`vader-3.3.2+brand-clauses-v1`); None likewise.
     """
 
     brand: str
@@ -62,6 +65,7 @@ class ScoredBrandMatch:
     terms: tuple[str, ...]
     sentiment_label: str | None = None
     sentiment_score: float | None = None
+    sentiment_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ _WORSE = (
 )
 _NEGATION = r"(?:not|n't|no|never|hardly|nowhere near)\b"
 _REGRET = re.compile(
+    r"(?<!\bno )(?<!\bzero )(?<!\bnever )(?<!\bnot )(?<!n't )"
     r"\b(?:regret\w*|mistake|miss(?:ing)? \uff3b|should(?:'ve| have) stayed|wish i(?:'d| had)? stayed|going back|"
     r"go back|went back|crawling back|worst decision|big error)",
     re.IGNORECASE,
@@ -317,11 +322,12 @@ class BrandSentimentScorer:
         return [
             tuple(
                 ScoredBrandMatch(match.brand, match.role, match.terms, *(
-                    (reading.label, round(reading.score, 4)) if reading else (None, None)
+                    (reading.label, round(reading.score, 4), f"{score.model}+{BRAND_SENTIMENT_MODEL}")
+                    if reading and score else (None, None, None)
                 ))
                 for match, reading in zip(brands, readings, strict=True)
             )
-            for (_, brands, _), readings in zip(mentions, self.read(mentions), strict=True)
+            for (_, brands, score), readings in zip(mentions, self.read(mentions), strict=True)
         ]
 
     def read(

@@ -43,6 +43,7 @@ def lexicon() -> LexiconSentiment:
     [
         ("switched from Larkspur to Northpeak last month, signal everywhere now", "positive", "negative", "comparison"),
         ("Ditched Northpeak for Larkspur and I regret it every day", "positive", "negative", "comparison"),
+        ("Ditched Larkspur for Northpeak, no regrets", "positive", "negative", "comparison"),
         ("Northpeak is way better than Larkspur", "positive", "negative", "comparison"),
         ("Northpeak is not better than Larkspur, it just has nicer colours", "negative", "positive", "comparison"),
         ("Larkspur > Northpeak and it's not even close", "negative", "positive", "comparison"),
@@ -130,13 +131,14 @@ def test_a_comparison_is_counted_for_each_brand_by_its_own_label_in_the_views_re
 
     with duckdb.connect(config.warehouse.path) as connection:
         brands = connection.execute(
-            "SELECT mention_key, brand, sentiment_label, sign(sentiment_score) FROM mention_brands ORDER BY ALL"
+            "SELECT mention_key, brand, sentiment_label, sign(sentiment_score), sentiment_model FROM mention_brands "
+            "ORDER BY ALL"
         ).fetchall()
         assert brands == [
-            ("https://techwire.example/german", "Brightwave", None, None),
-            ("https://techwire.example/praise", "Brightwave", None, None),  # one brand: the mention's label
-            ("https://techwire.example/switch", "Brightwave", "positive", 1),
-            ("https://techwire.example/switch", "Tidewell", "negative", -1),
+            ("https://techwire.example/german", "Brightwave", None, None, None),
+            ("https://techwire.example/praise", "Brightwave", None, None, None),  # one brand: the mention's label
+            ("https://techwire.example/switch", "Brightwave", "positive", 1, "vader-3.3.2+brand-clauses-v1"),
+            ("https://techwire.example/switch", "Tidewell", "negative", -1, "vader-3.3.2+brand-clauses-v1"),
         ]
         assert connection.execute(
             "SELECT sentiment_label, sentiment_model, sentiment_reason FROM mentions WHERE mention_key LIKE '%german'"

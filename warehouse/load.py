@@ -299,7 +299,8 @@ def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE OR REPLACE TEMP TABLE staged_brands AS
         SELECT key AS mention_key, match.brand AS brand, match.role AS role, match.terms AS matched_terms,
-               match.sentiment_label AS sentiment_label, match.sentiment_score AS sentiment_score
+               match.sentiment_label AS sentiment_label, match.sentiment_score AS sentiment_score,
+               match.sentiment_model AS sentiment_model
         FROM (SELECT key, unnest(brands) AS match FROM staged)
         """
     )
@@ -318,11 +319,13 @@ def _replace_brand_matches(connection: duckdb.DuckDBPyConnection) -> None:
     )
     connection.execute(
         """
-        UPDATE mention_brands SET sentiment_label = s.sentiment_label, sentiment_score = s.sentiment_score
+        UPDATE mention_brands
+        SET sentiment_label = s.sentiment_label, sentiment_score = s.sentiment_score, sentiment_model = s.sentiment_model
         FROM staged_brands AS s
         WHERE mention_brands.mention_key = s.mention_key AND mention_brands.brand = s.brand
           AND (mention_brands.sentiment_label IS DISTINCT FROM s.sentiment_label
-               OR mention_brands.sentiment_score IS DISTINCT FROM s.sentiment_score)
+               OR mention_brands.sentiment_score IS DISTINCT FROM s.sentiment_score
+               OR mention_brands.sentiment_model IS DISTINCT FROM s.sentiment_model)
         """
     )
     connection.execute("DROP TABLE staged_brands")
