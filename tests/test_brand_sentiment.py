@@ -90,6 +90,8 @@ class CountingBackend:
 
 
 def config_for(tmp_path, **extra) -> Config:
+    """Brightwave and Tidewell, one feed; VADER scores (the figures below are its)."""
+    extra["sentiment"] = {"backend": "lexicon", **extra.get("sentiment", {})}
     return Config.model_validate({
         "timezone": "UTC",
         "warehouse": {"path": str(tmp_path / "w.duckdb")},
