@@ -127,11 +127,12 @@ def _blog(feed_reply: Callable[[], Reply] | None = None, post: Callable[[], Repl
 # Every feed that loads links to a site of its own name, so that no two sources share a mention.
 NO_LENGTH = {"Content-Length": "", "Connection": "close"}  # the body runs until the server hangs up
 HOSTILE_FEEDS: list[HostileCase] = [
-    HostileCase("hangs", _route("/feed.xml", lambda: Reply(200, feed(), RSS, delay=3600)), "failed", "time budget is spent"),
+    HostileCase("hangs", _route("/feed.xml", lambda: Reply(200, feed(), RSS, delay=3600)),
+                "failed", "timed out; the source's 5 s time budget is spent"),
     HostileCase("slow-headers", _route("/feed.xml", lambda: Reply(200, feed(), RSS, delay=1, drip_headers=3600)),
-                "failed", "time budget is spent"),
+                "failed", "timed out; the source's 5 s time budget is spent"),
     HostileCase("trickling-body", _route("/feed.xml", lambda: Reply(200, feed(), RSS, delay=1, drip=len(feed()))),
-                "failed", "time budget is spent"),
+                "failed", "timed out; the source's 5 s time budget is spent"),
     HostileCase("body-50mb", _route("/feed.xml", lambda: Reply(200, huge(feed()), RSS)),
                 "failed", "raise http.max_body_bytes"),
     HostileCase("body-50mb-no-length", _route("/feed.xml", lambda: Reply(200, huge(feed()), {**RSS, **NO_LENGTH})),

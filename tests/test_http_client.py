@@ -200,7 +200,7 @@ def test_a_request_ends_with_the_source_time_budget(fast_http: HttpSettings) -> 
             client.get(f"{base_url}/feed.xml")
 
     assert str(raised.value) == (
-        f"{base_url}/feed.xml could not be fetched after 1 attempts: the source's 1 s time budget is spent; "
+        f"{base_url}/feed.xml could not be fetched after 1 attempts: timed out; the source's 1 s time budget is spent; "
         "it stopped there, and the next run starts again from the same cursor"
     )
     assert elapsed < 1.6  # the budget started a moment before the request

@@ -253,7 +253,7 @@ class RetryingAdapter(HTTPAdapter):
                 self._read_body(response, url)
             except _NETWORK_ERRORS as error:
                 if cut_by_budget and self.budget.spent:
-                    raise NetworkError(url, attempt + 1, self._budget_spent()) from error
+                    raise NetworkError(url, attempt + 1, f"{_brief(error)}; {self._budget_spent()}") from error
                 if attempt >= self.policy.max_retries or not self.budget.wait(self.policy.backoff(attempt)):
                     raise NetworkError(url, attempt + 1, _brief(error)) from error
                 attempt += 1
