@@ -103,6 +103,7 @@ def _serve_locked(config: Config, arguments: argparse.Namespace) -> int:
     from desk.app import create_app
     from desk.committed_state import CommittedState, NothingPublishedYet
     from desk.platform_replies import platform_replies
+    from desk.replies import unknown_after_a_stop
     from desk.state import DeskState, desk_state_path
     from transport.http import RetryPolicy
     from warehouse.connection import open_warehouse
@@ -121,6 +122,10 @@ def _serve_locked(config: Config, arguments: argparse.Namespace) -> int:
     if not secure and arguments.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Serving on {arguments.host} without https: sessions would cross the network in clear. Put a TLS "
               "proxy in front (--https-proxy) or give --ssl-certfile and --ssl-keyfile.", file=sys.stderr)
+    stranded = unknown_after_a_stop(DeskState(desk_state_path(config.warehouse.path)), datetime.now(UTC))
+    if stranded:
+        print(f"{stranded} replies were being sent when the desk last stopped: they may have been posted. A lead "
+              "checks each on its item (records its link, or clears it).", file=sys.stderr)
     channel, by_hand = platform_replies(config)
     for reason in by_hand:
         print(f"{reason}. Until then agents answer there and record where.", file=sys.stderr)

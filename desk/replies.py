@@ -344,6 +344,21 @@ class ReplyDesk:
         self.actions.submit(DeskAction(mention_key, "note", actor, at, {"text": text}))
 
 
+def unknown_after_a_stop(state: DeskState, at: datetime) -> int:
+    """Replies left `sending` by a desk server that stopped (killed, crashed) while the platform answered become
+    `unknown`, which a lead settles on the item. Call it only while no desk server runs on this state.
+
+    Returns:
+        How many there were.
+    """
+    with state.connect() as connection:
+        cursor = connection.execute(
+            "UPDATE replies SET state = 'unknown', updated_at = ?, refusal = ? WHERE state = 'sending'",
+            [stored_time(at), "the desk stopped while sending it"],
+        )
+    return int(cursor.rowcount)
+
+
 _COLUMNS = "reply_id, mention_key, author, text, state, approved_by, posted_url, refusal, created_at, updated_at"
 
 

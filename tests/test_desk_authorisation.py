@@ -127,6 +127,9 @@ def test_an_agent_cannot_do_a_leads_work_nor_touch_another_queue(config):
             assert refused.status_code == 403 and f"only a lead can {action} items" in refused.text
         bulk = ana.post(f"{base}/items/bulk", data={**FORM, "csrf_token": token})
         assert bulk.status_code == 403
+        for decision in DECISIONS:  # approve, send back, or settle a reply that may have been posted
+            refused = ana.post(f"{base}/replies/1/{decision}", data={**FORM, "csrf_token": token})
+            assert refused.status_code == 403 and "only a lead can approve, send back or settle replies" in refused.text
         # x:5 is in sales, x:4 in escalations: not ana's queues (care).
         for key in ("x:4", "x:5"):
             page = ana.get(f"{base}/items/{numbers[key]}")

@@ -291,7 +291,7 @@ def test_every_sign_in_refusal_and_sign_out_lands_in_the_audit_trail_without_wai
             with pytest.raises(WarehouseLocked):
                 open_warehouse(config.warehouse.path, lock_wait_seconds=0)
             ended = datetime.now(UTC)
-        wait_until(lambda: unaudited_sign_ins(config) == 0)  # the writer copied them once the load let go
+        wait_until(lambda: unaudited_sign_ins(config) == 0, seconds=30)  # copied once the load let go
     trail = committed_sign_ins(config)
     assert [row[:3] for row in trail] == [
         ("ana", "127.0.0.1", "signed_in"), ("bo", "127.0.0.1", "refused"), ("ana", "127.0.0.1", "signed_out")]
@@ -355,3 +355,18 @@ def test_a_second_desk_server_on_one_warehouse_is_refused_at_once_and_a_killed_o
     with desk_process(config_file, second_port) as second:
         assert f'"pid": {second.pid}' in lock_file.read_text()
     assert second.returncode == 0 and lock_file.read_text() == ""  # a clean stop lets go of it
+
+
+def test_a_reply_a_stopped_desk_was_sending_is_left_for_a_lead_to_settle(config, tmp_path):
+    state = DeskState(desk_state_path(config.warehouse.path))
+    with state.connect() as connection:  # as a desk killed while X was answering leaves it
+        connection.execute(
+            "INSERT INTO replies (mention_key, author, text, state, form_token, created_at, updated_at) "
+            "VALUES ('x:1', 'ana', 'Sorry!', 'sending', 'form-1', '2026-12-06T10:00:00.000000Z', "
+            "'2026-12-06T10:00:00.000000Z')")
+    config_file = tmp_path / "config.json"
+    config_file.write_text(config.model_dump_json(exclude_none=True))
+    with desk_process(config_file, free_port()):
+        with state.connect() as connection:
+            assert connection.execute("SELECT state, refusal FROM replies").fetchall() == [
+                ("unknown", "the desk stopped while sending it")]
