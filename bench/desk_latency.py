@@ -8,9 +8,10 @@
    Goal (issue 12): p95 of the inbox page under 200 ms.
 3. Stages a run of M synthetic mentions (1,000,000 by default, `bench/upsert_mentions.py`'s
    generator) and loads it into the same warehouse with `warehouse.load.load_run` in a child process,
-   which holds DuckDB's write lock for the load. During the load an agent claims an item: how long
-   the claim takes to answer, when its author sees it (the next inbox refresh), and when it is
-   applied to the warehouse and visible in the published snapshot.
+   which holds DuckDB's write lock for the load. During the load an agent signs in and claims an item:
+   how long the sign-in and the claim take to answer, when the claim's author sees it (the item's
+   status panel), when the claim is applied to the warehouse and visible in the published snapshot,
+   and when the sign-in is in the warehouse's audit trail.
 
 Usage:
     .venv/bin/python bench/desk_latency.py                                       # 100,000 items, 1M load
@@ -163,6 +164,15 @@ def live_agents(base: str, stop: threading.Event, polls: list[float]) -> list[th
     return threads
 
 
+def sign_in_audited(config: Config, name: str) -> bool:
+    """Whether the desk's writer has copied the person's latest sign-in to the warehouse's audit trail."""
+    with DeskState(desk_state_path(config.warehouse.path)).connect() as state:
+        row = state.execute(
+            "SELECT audited_at FROM sign_in_attempts WHERE name = ? AND outcome = 'signed_in' "
+            "ORDER BY attempt_id DESC LIMIT 1", [name]).fetchone()
+    return bool(row and row[0])
+
+
 def snapshot_has_claim(config: Config, key: str, actor: str) -> bool:
     connection = read_warehouse(config.warehouse.path)
     assert connection is not None
@@ -231,7 +241,9 @@ def main() -> None:
             threading.Thread(target=lambda: loaded_at.extend(
                 time.perf_counter() for line in loader.stdout or [] if line.strip() == "loaded"), daemon=True).start()
             time.sleep(3)  # well into the load: it holds the write lock
+            signing = time.perf_counter()
             agent = sign_in(base, "agent07")
+            signed_in = time.perf_counter() - signing
             number, mention_key = int(listed[3][0]), listed[3][1]
             token = _CSRF.search(agent.get(f"{base}/inbox").text)
             assert token
@@ -246,12 +258,18 @@ def main() -> None:
             while not snapshot_has_claim(config, mention_key, "agent07"):
                 time.sleep(0.1)
             applied = time.perf_counter() - acted
+            while not sign_in_audited(config, "agent07"):
+                time.sleep(0.1)
+            audited = time.perf_counter() - signing
             assert loader.wait() == 0 and loaded_at, "the load failed"
             print(f"\nA claim pressed 3 s into a {arguments.load_rows:,}-mention load, which holds the write lock:")
             print(f"  answered in {answered * 1000:.0f} ms; its author saw it claimed {seen * 1000:.0f} ms after "
                   "pressing (the item's status panel, read from the snapshot with queued actions replayed)")
             print(f"  the load committed and published {loaded_at[0] - acted:.1f} s after the claim was pressed; the claim "
                   f"was applied and visible in the published snapshot {applied:.1f} s after it was pressed")
+            print(f"  the agent's sign-in just before it was answered in {signed_in * 1000:.0f} ms and was in the "
+                  f"warehouse's audit trail {audited:.1f} s after it ({loaded_at[0] - signing:.1f} s in, the load "
+                  "had published)")
         finally:
             stop.set()
             for thread in agents:
