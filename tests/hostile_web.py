@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import gzip
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from tests.local_http import LocalHttpServer, Reply
 
@@ -203,3 +205,72 @@ def good_sites() -> Iterator[dict[str, str]]:
 
 
 GOOD_MENTIONS = {"good-feed-a": 2, "good-feed-b": 1, "good-blog": 2}
+
+
+X_TOKEN = "x-bearer-token-7Hq2-do-not-print"  # a fake X secret the X crash echoes, as upstream errors do
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+def _recurse() -> None:
+    _recurse()
+
+
+# What a request of a source of each kind raises when something no collector foresees goes wrong below it
+# (`crashing_send`), and how the source's failure must name it: the collector failed unexpectedly, with the
+# exception's type and message (secrets masked). A blog names it per discovery route instead (its routes
+# fail alone by design), and so is failed with both routes' reasons.
+CRASHES: dict[str, Callable[[], None]] = {
+    "rss": lambda: _raise(KeyError("version")),
+    "blog": lambda: None.version,  # type: ignore[attr-defined]
+    "x": lambda: _raise(ValueError(f"the API answered: bearer {X_TOKEN} is not allowed here")),
+    "reddit": _recurse,
+    "hackernews": lambda: _raise(ZeroDivisionError("division by zero")),
+    "mastodon": lambda: b"\xff".decode("utf-8"),
+    "google_news": lambda: _raise(ValueError("invalid literal for int() with base 10: 'twelve'")),
+    "bluesky": lambda: _raise(SystemExit(3)),
+}
+CRASH_REASONS: dict[str, str] = {
+    "rss": "the rss collector failed unexpectedly (KeyError: 'version'",
+    "blog": "(feed: AttributeError: 'NoneType' object has no attribute 'version'; "
+            "sitemap: AttributeError: 'NoneType' object has no attribute 'version')",
+    "x": "the x collector failed unexpectedly (ValueError: the API answered: bearer *** is not allowed here",
+    "reddit": "the reddit collector failed unexpectedly (RecursionError: maximum recursion depth exceeded",
+    "hackernews": "the hackernews collector failed unexpectedly (ZeroDivisionError: division by zero",
+    "mastodon": "the mastodon collector failed unexpectedly (UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff",
+    "google_news": "the google_news collector failed unexpectedly (ValueError: invalid literal for int() with base 10",
+    "bluesky": "the bluesky collector failed unexpectedly (SystemExit: 3",
+}
+
+
+def crashing_send(send: Callable[..., Any], crash_ports: Mapping[int, str]) -> Callable[..., Any]:
+    """`send` (the retry policy's `RetryingAdapter.send`, which every request of every collector goes
+    through, SDKs' included) raising `CRASHES[kind]` for a request to a port of 127.0.0.1 in `crash_ports`."""
+
+    def send_or_crash(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        kind = crash_ports.get(urlsplit(request.url).port or 0)
+        if kind is not None:
+            CRASHES[kind]()
+        return send(adapter, request, *args, **kwargs)
+
+    return send_or_crash
+
+
+def platform_source(kind: str, name: str, url: str) -> dict[str, Any]:
+    """The config of a source of a platform kind whose every URL is `url`."""
+    if kind == "mastodon":
+        return {"kind": kind, "name": name, "instances": [url], "hashtags": ["#brightwave"]}
+    urls = {"x": ["api_base_url"], "reddit": ["oauth_url", "reddit_url"], "hackernews": ["api_base_url"],
+            "google_news": ["base_url"], "bluesky": ["api_base_url"]}
+    return {"kind": kind, "name": name, **dict.fromkeys(urls[kind], url)}
+
+
+# Credentials for the platforms that need them, so that their collectors send requests (fake: nothing answers).
+PLATFORM_CREDENTIALS: dict[str, dict[str, Any]] = {
+    "twitter_default": {"login": None, "password": X_TOKEN, "host": None, "extra": {}},
+    "reddit_default": {"login": "reddit-client-id", "password": "reddit-secret-4Qx9", "host": None, "extra": {}},
+    "bluesky_default": {"login": "brightwave.bsky.social", "password": "app-password-4Qx9", "host": None, "extra": {}},
+}
+

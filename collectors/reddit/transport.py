@@ -222,6 +222,10 @@ class ApiReader:
         except prawcore.exceptions.ResponseException as error:
             raise self._translate(error.response, path) from None
         except prawcore.exceptions.RequestException as error:
+            # prawcore wraps whatever sending raised; what is not a request that could not be sent is a bug
+            # below us, for `collect_isolated` to name as one, not a URL to check.
+            if not isinstance(error.original_exception, (CollectorError, requests.RequestException)):
+                raise error.original_exception from None
             raise _gave_up(error.original_exception, path) from None
         except praw.exceptions.RedditAPIException as error:
             # praw turns a 400 into this, with a body that is not JSON as the "reason" (an HTML page).
