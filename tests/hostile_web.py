@@ -153,7 +153,14 @@ HOSTILE_FEEDS: list[HostileCase] = [
     HostileCase("unknown-charset", _route("/feed.xml", lambda: Reply(
         200, feed(site="unknown-charset").replace(b'encoding="utf-8"', b'encoding="x-no-such-charset"'),
         {"Content-Type": "application/rss+xml; charset=x-no-such-charset"})), "ok", ""),
+    HostileCase("undeclared-big5", _route("/feed.xml", lambda: Reply(200, feed(
+        "<item><title>Brightwave 價格上漲，用戶不滿</title><link>https://undeclared-big5.example.com/big5</link></item>"
+        .encode("big5"), site="undeclared-big5").replace(b' encoding="utf-8"', b""), {"Content-Type": "application/rss+xml"})),
+        "ok", "declares no character encoding and is not UTF-8; read as big5"),
     HostileCase("empty-body", _route("/feed.xml", lambda: Reply(200, b"", RSS)), "failed", "empty body, not RSS or Atom"),
+    HostileCase("no-items", _route("/feed.xml", lambda: Reply(
+        200, b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>', RSS)),
+        "empty", ""),
     HostileCase("not-a-feed", _route("/feed.xml", lambda: Reply(200, b"<html><body>Welcome</body></html>", HTML)),
                 "failed", "did not return RSS or Atom (text/html; charset=utf-8 is not an XML media type)"),
     HostileCase("server-error", _route("/feed.xml", lambda: Reply(500, b"<html><body>Internal error</body></html>")),
@@ -171,6 +178,8 @@ HOSTILE_BLOGS: list[HostileCase] = [
                 "failed", "raise http.max_body_bytes"),
     HostileCase("blog-pages-gzip-bomb", _blog(post=lambda: Reply(200, gzip_bomb(), {**HTML, "Content-Encoding": "gzip"})),
                 "failed", "raise http.max_body_bytes"),
+    HostileCase("blog-no-posts", _blog(feed_reply=lambda: Reply(200, post_feed("", []), RSS)), "empty",
+                "discovery through sitemap: HTTP 404"),
     HostileCase("blog-redirect-loop", lambda server: server.route("/", Reply(302, b"", {"Location": "/"})),
                 "failed", "Exceeded 30 redirects"),
     HostileCase("blog-refused", lambda server: refused_url("/"), "failed", "Connection refused"),
