@@ -31,6 +31,7 @@ from cli.care import add_care_commands, run_care_command
 from cli.desk import add_desk_commands, run_desk_command
 from cli.sentiment import add_sentiment_commands, run_sentiment_command
 from cli.sql import add_sql_command, run_sql_command
+from cli.themes import add_themes_command, run_themes_command
 from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
 
@@ -84,6 +85,7 @@ def _command(argv: list[str] | None) -> int:
     add_desk_commands(commands)
     add_sentiment_commands(commands)
     add_sql_command(commands)
+    add_themes_command(commands)
     commands.add_parser("airflow-init", help="create .airflow/ (metadata database, JWT secret)")
     passthrough = commands.add_parser("airflow", help="run an airflow command in Overheard's Airflow environment")
     passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -109,6 +111,8 @@ def _command(argv: list[str] | None) -> int:
         return run_sentiment_command(config, arguments)
     if arguments.command == "sql":
         return run_sql_command(config, arguments)
+    if arguments.command == "themes":
+        return run_themes_command(config, arguments)
     from warehouse.summary import run_summary
 
     if arguments.command == "summary":

@@ -39,6 +39,7 @@ from care.staffing import STAFFING_MODEL, daily_staffing, queue_staffing, staffi
 from config.model import Config
 from config.playbook import Playbook
 from reports.week_mentions import WeekMentions
+from reports.week_themes import WeekTheme, week_themes
 from reports.weeks import ReportWeek, iso_week_label, report_week
 from warehouse.sentiment_accuracy import GroupAccuracy, sentiment_agreement
 
@@ -319,6 +320,7 @@ class WeeklyReport:
         formula_versions: model and formula versions of the week's rows.
         sentiment_checks: the model against people's corrections made before the week's end
             (warehouse.sentiment_accuracy; None: none yet).
+        themes: the week's largest themes of each brand then competitor (`reports.week_themes`).
     """
 
     week: ReportWeek
@@ -342,6 +344,7 @@ class WeeklyReport:
     sources: tuple[SourceWeek, ...]
     formula_versions: tuple[FormulaVersion, ...]
     sentiment_checks: GroupAccuracy | None = None
+    themes: tuple[WeekTheme, ...] = ()
 
     def summary(self) -> tuple[str, ...]:
         """A few plain-text lines for an email body: volume, share of voice and net sentiment of the brands."""
@@ -431,6 +434,7 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
         sources=_sources(connection, week, [source.name for source in config.sources]),
         formula_versions=_formula_versions(staged, spikes, len(playbook.queues) if playbook else 0),
         sentiment_checks=sentiment_agreement(connection, until=week.end),
+        themes=week_themes(staged, [name for name, _ in brands]),
     )
 
 
