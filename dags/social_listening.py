@@ -46,6 +46,7 @@ TIME_LIMITS = {
     "enrich": timedelta(minutes=30),
     "load": timedelta(minutes=30),
     "stories": timedelta(minutes=20),
+    "themes": timedelta(minutes=20),
     "care": timedelta(minutes=20),
     "summarize": timedelta(minutes=5),
     "check_sources": timedelta(minutes=5),
@@ -291,6 +292,26 @@ def social_listening() -> None:
             publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         return {**loaded, "stories_assigned": assigned}
 
+    @task(execution_timeout=TIME_LIMITS["themes"])
+    def themes(loaded: dict[str, Any]) -> dict[str, Any]:
+        """Recompute the themes of each week (ISO, in the config's time zone) with a mention the run loaded
+        or saw again: what each brand's mentions are about, and what is new or growing (warehouse.themes).
+
+        After the stories, in transactions of its own: a failure here keeps the load and the stories.
+        """
+        from config import load_config
+        from warehouse.connection import open_warehouse
+        from warehouse.snapshot import publish_snapshot
+        from warehouse.themes import refresh_themes, run_weeks
+
+        config = load_config(loaded["config"])
+        with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
+            weeks = run_weeks(connection, loaded["run_id"], config.timezone)
+            themes_now = refresh_themes(connection, weeks)
+            if weeks:
+                publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
+        return {**loaded, "themes": {"weeks": [week.label for week in weeks], "themes": themes_now}}
+
     @task(outlets=[WAREHOUSE], execution_timeout=TIME_LIMITS["care"])
     def care(loaded: dict[str, Any]) -> dict[str, Any]:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
@@ -348,7 +369,7 @@ def social_listening() -> None:
     # The load reads each unit's result by map index itself: Airflow hands a mapped group's results to a
     # task as one value, not a list, when a single unit got through.
     unit.expand(assignment=assignments) >> loading
-    loaded = care(stories(loading))  # type: ignore[arg-type]
+    loaded = care(themes(stories(loading)))  # type: ignore[arg-type]
     summarize(loaded) >> check_sources(loaded)  # type: ignore[arg-type]
 
 

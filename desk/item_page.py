@@ -3,8 +3,9 @@
 The parent post and the rest of the thread, the story the mention belongs to (copies, retweets,
 reach), the author's other mentions with any triage items they have, the item's audit trail
 (actions still queued for the warehouse included, marked as such), the playbook's response
-template for its category, and the sentiment of each brand the mention names: the label the views count,
-whether and by whom it was corrected (a correction still queued shows at once).
+template for its category, the sentiment of each brand the mention names: the label the views count,
+whether and by whom it was corrected (a correction still queued shows at once), and the week's theme the
+mention is in for the item's brand (`themes`: its label, size and whether it is new or growing).
 """
 
 from __future__ import annotations
@@ -74,6 +75,17 @@ class ShownSentiment:
 
 
 @dataclass(frozen=True)
+class MentionTheme:
+    """The theme of the week that the item's mention is in, for the item's brand (`themes`, themes-v1)."""
+
+    label: str
+    week: str
+    mentions: int
+    status: str
+    """new, growing, shrinking or steady: against the week before."""
+
+
+@dataclass(frozen=True)
 class ItemSummary:
     """A triage item with its mention, as queued actions leave it: what an action on it is checked against."""
 
@@ -102,6 +114,8 @@ class ItemDetails:
     trail: list[TrailEntry]
     sentiments: list[ShownSentiment]
     """Each brand the mention names (the item's brands first, then competitors)."""
+    theme: MentionTheme | None = None
+    """The theme its mention is in for the item's brand, if any."""
 
     @property
     def item(self) -> InboxRow:
@@ -173,7 +187,17 @@ def item_details(cursor: duckdb.DuckDBPyConnection, summary: ItemSummary, queued
     trail += [TrailEntry(a.at, a.actor, AUDIT_ACTIONS[a.action], a.params, queued=True) for a in queued
               if a.state != "failed"]
     return ItemDetails(summary, parent[0] if parent else None, thread, story, story_posts, author_mentions, trail,
-                       _sentiments(cursor, key, queued))
+                       _sentiments(cursor, key, queued), _theme(cursor, key, item.brand))
+
+
+def _theme(cursor: duckdb.DuckDBPyConnection, mention_key: str, brand: str) -> MentionTheme | None:
+    """The theme the mention is in for the brand (a mention is in one week's themes at most)."""
+    row = cursor.execute(
+        """SELECT t.label, t.week, t.mentions, t.status FROM mention_themes AS mt JOIN themes AS t USING (theme_id)
+           WHERE mt.mention_key = ? AND mt.brand = ?""",
+        [mention_key, brand],
+    ).fetchone()
+    return MentionTheme(*row) if row else None
 
 
 def _sentiments(cursor: duckdb.DuckDBPyConnection, mention_key: str, queued: list[DeskAction]) -> list[ShownSentiment]:

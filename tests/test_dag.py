@@ -37,7 +37,7 @@ def test_social_listening_shape(dag_bag):
     assert dag.max_active_runs == 1
     assert dag.timetable.expression == "0 * * * *"
     assert set(dag.task_ids) == {
-        "plan", "unit.collect", "unit.enrich", "load", "stories", "care", "summarize", "check_sources"
+        "plan", "unit.collect", "unit.enrich", "load", "stories", "themes", "care", "summarize", "check_sources"
     }
     unit_tasks = {"unit.collect", "unit.enrich"}
     for task in dag.tasks:
@@ -50,7 +50,8 @@ def test_social_listening_shape(dag_bag):
     assert dag.get_task("unit.enrich").upstream_task_ids == {"plan", "unit.collect"}
     assert dag.get_task("load").upstream_task_ids == {"plan", "unit.enrich"}
     assert dag.get_task("stories").upstream_task_ids == {"load"}
-    assert dag.get_task("care").upstream_task_ids == {"stories"}
+    assert dag.get_task("themes").upstream_task_ids == {"stories"}
+    assert dag.get_task("care").upstream_task_ids == {"themes"}
     assert dag.get_task("summarize").upstream_task_ids == {"care"}
     assert dag.get_task("check_sources").upstream_task_ids == {"care", "summarize"}
 

@@ -17,7 +17,11 @@ from cli.main import main
 from config.model import Config
 from reports.html import weekly_report_html
 from reports.weekly import weekly_report_data
+from tests.test_care import MONDAY_NOON
+from tests.test_desk_authorisation import number_of
+from tests.test_desk_server import desk_config, served_desk, set_passwords, sign_in, triage
 from warehouse.connection import open_warehouse
+from warehouse.snapshot import publish_snapshot
 from warehouse.themes import ThemeWeek, refresh_themes, run_weeks
 
 ZONE = "Europe/London"
@@ -180,3 +184,29 @@ def config_path(config: Config) -> Path:
     path = Path(config.warehouse.path).with_name("config.yaml")
     path.write_text(config.model_dump_json(exclude_none=True), encoding="utf-8")
     return path
+
+
+def test_the_desks_item_page_names_the_theme_of_the_items_mention(tmp_path):
+    config = desk_config(tmp_path)
+    rng = random.Random(7)
+    posts = [(f"x:{n}", _post(rng, "outage")) for n in range(1, 11)]
+    posts += [(f"x:{n}", _post(rng, None)) for n in range(11, 21)]
+    posts.append(("x:21", "Brightwave billed me twice this month"))  # a complaint in no theme
+    triage(config, "run-1", MONDAY_NOON, *posts)
+    set_passwords(config)
+    with open_warehouse(config.warehouse.path) as connection:
+        assert refresh_themes(connection, run_weeks(connection, "run-1", config.timezone)) == 1
+        [(label, mentions, members)] = connection.execute(
+            "SELECT label, mentions, list(mention_key) FROM themes JOIN mention_themes USING (theme_id) GROUP BY ALL"
+        ).fetchall()
+        [(item,)] = connection.execute(
+            "SELECT min(mention_key) FROM triage_items WHERE list_contains(?, mention_key)", [members]
+        ).fetchall()
+        publish_snapshot(connection, config.warehouse.path, "run-1")
+    assert "leeds" in label and mentions >= 8 and set(members) <= set(dict(posts[:10]))
+
+    with served_desk(config) as base:
+        lead = sign_in(base, "lead")
+        page = lead.get(f"{base}/items/{number_of(lead, base, item)}").text
+        assert f"Theme: <strong>{label}</strong> ({mentions} mentions in week 2026-W45, new)" in page
+        assert "Theme:" not in lead.get(f"{base}/items/{number_of(lead, base, 'x:21')}").text
