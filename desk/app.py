@@ -442,7 +442,7 @@ class _Pages:
             "response_template": category.response_template if category else None, "saved_replies": saved,
             "holds": item.status in ("claimed", "responded") and item.assignee == person.name,
             "posts_here": item.platform in self.desk.replies.channel.platforms(),
-            "in_flight": next((r for r in replies if r.state in ("awaiting_approval", "sending")), None),
+            "in_flight": next((r for r in replies if r.state in ("awaiting_approval", "sending", "unknown")), None),
             "people": [p for p in self.desk.people.values() if p.role is not Role.ADMIN],
             "queues": [q.name for q in self.desk.playbook.queues], "reply_token": secrets.token_urlsafe(16),
             "helpdesk": self.desk.helpdesk,

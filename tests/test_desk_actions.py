@@ -263,15 +263,18 @@ def test_a_reply_that_may_have_been_posted_is_never_sent_a_second_time(config):
         number = number_of(sign_in(base, "lead"), base, "x:1")
         ana.post(f"{base}/items/{number}/claim", data={"csrf_token": csrf_token(ana, f"{base}/inbox")})
 
-        def send(text: str) -> str:
-            page = ana.get(f"{base}/items/{number}").text
-            form_token = re.search(r'name="reply_token" value="([^"]+)"', page)
+        def reply_form() -> str:  # the page as a tab opens it
+            form_token = re.search(r'name="reply_token" value="([^"]+)"', ana.get(f"{base}/items/{number}").text)
             assert form_token
-            return ana.post(f"{base}/items/{number}/reply", data={
-                "csrf_token": csrf_token(ana, f"{base}/inbox"), "reply_token": form_token.group(1), "text": text}).text
+            return form_token.group(1)
 
-        send("Sorry!")
-        again = send("Sorry! (again)")
+        def send(reply_token: str, text: str) -> str:
+            return ana.post(f"{base}/items/{number}/reply", data={
+                "csrf_token": csrf_token(ana, f"{base}/inbox"), "reply_token": reply_token, "text": text}).text
+
+        first_tab, second_tab = reply_form(), reply_form()
+        send(first_tab, "Sorry!")
+        again = send(second_tab, "Sorry! (again)")  # from a tab opened before the first send
 
         assert "a reply to this item may have been posted already: a lead checks the platform" in again
         assert channel.sends == 1
@@ -306,6 +309,8 @@ def test_a_lead_settles_a_reply_that_may_have_been_posted_and_an_agent_cannot(co
         status = ana.get(f"{base}/items/{numbers['x:1']}/status").text
         assert f"Reply {first} by ana may have been posted" in status and "A lead checks x" in status
         assert "/not-posted" not in status  # no settling forms for an agent
+        page = ana.get(f"{base}/items/{numbers['x:1']}").text  # and no reply form until a lead has checked
+        assert 'name="reply_token"' not in page and "nobody replies again until a lead has checked" in page
         for decision in ("posted", "not-posted"):
             refused = ana.post(f"{base}/replies/{first}/{decision}", data={
                 "csrf_token": csrf_token(ana, f"{base}/inbox"), "url": "https://x.com/brightwavehelp/status/5"})
