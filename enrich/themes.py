@@ -3,16 +3,19 @@
 themes-v1, for the mentions of one brand in one week (`warehouse.themes` calls it per brand and week):
 
 1. **Features.** Each text (its title and body, links and @handles removed) becomes a TF-IDF vector of
-   its words and word pairs (scikit-learn's `CountVectorizer` and `TfidfTransformer`: 1-2 grams, sublinear tf,
-   English stop words plus the brand's own names, terms in at least `MIN_TERM_MENTIONS` mentions and at
-   most `MAX_TERM_SHARE` of them), reduced to at most `DIMENSIONS` dimensions by latent semantic analysis
-   (`TruncatedSVD`, learnt from at most `FIT_SAMPLE` mentions evenly spread through the input). A mention whose vector keeps less than `MIN_FOCUS` of its length in those dimensions
-   talks mostly in words few others use (chatter that happens to name the brand) and joins no theme; the
-   others are scaled to unit length.
-2. **Clusters.** `MiniBatchKMeans` (learnt from at most `FIT_SAMPLE` of them) splits the mentions into more clusters than there are likely themes
-   (about √(n/2), `MIN_CLUSTERS` to `MAX_CLUSTERS`); agglomerative clustering of those clusters' centres
-   (cosine distance, average linkage) merges the ones closer than `MERGE_DISTANCE`, so a theme is not
-   cut in two because k-means was asked for many clusters.
+   its words and word pairs (scikit-learn's `CountVectorizer` and `TfidfTransformer`: 1-2 grams,
+   sublinear tf, English stop words plus the brand's own names; terms in at least `MIN_TERM_MENTIONS`
+   mentions and `MIN_TERM_SHARE` of them, since a word a handful of 200,000 posts use says little about
+   what they share, and in at most `MAX_TERM_SHARE` of them), reduced by latent semantic analysis
+   (`TruncatedSVD`: one dimension per `MENTIONS_PER_DIMENSION` mentions, at most `DIMENSIONS`, learnt
+   from at most `FIT_SAMPLE` mentions evenly spread through the input). A mention whose vector keeps
+   less than `MIN_FOCUS` of its length in those dimensions talks mostly in words few others use
+   (chatter that happens to name the brand) and joins no theme; the others are scaled to unit length.
+2. **Clusters.** `MiniBatchKMeans` (learnt from at most `FIT_SAMPLE` of them) splits the mentions into
+   more clusters than there are likely themes (about √(n/2), `MIN_CLUSTERS` to `MAX_CLUSTERS`);
+   agglomerative clustering of those clusters' centres (cosine distance, average linkage) merges the
+   ones closer than `MERGE_DISTANCE`, so a theme is not cut in two because k-means was asked for many
+   clusters.
 3. **Noise.** Besides the unfocused mentions, a mention less similar than `MIN_SIMILARITY` (cosine) to
    its theme's centre is left out, and so is every mention of a theme with fewer than `min_mentions`
    mentions: many mentions of a brand are chatter that belongs to no theme, and a theme should be
@@ -51,6 +54,7 @@ MIN_SIMILARITY = 0.35
 MIN_FOCUS = 0.5
 MIN_THEME_MENTIONS = 5
 MIN_TERM_MENTIONS = 2
+MIN_TERM_SHARE = 0.0001
 MAX_TERM_SHARE = 0.6
 PHRASES = 12
 LABEL_PHRASES = 3
@@ -111,7 +115,7 @@ def find_themes(
     stop_words = sorted(ENGLISH_STOP_WORDS | {word.lower() for name in brand_words for word in _WORD.findall(name)})
     counter = CountVectorizer(
         ngram_range=(1, 2), stop_words=stop_words, token_pattern=_TOKEN, strip_accents="unicode",
-        min_df=MIN_TERM_MENTIONS, max_df=MAX_TERM_SHARE, dtype=np.float32,
+        min_df=max(MIN_TERM_MENTIONS, math.ceil(len(texts) * MIN_TERM_SHARE)), max_df=MAX_TERM_SHARE, dtype=np.float32,
     )
     try:
         counts = counter.fit_transform(cleaned)
