@@ -3,11 +3,11 @@
 themes-v1, for the mentions of one brand in one week (`warehouse.themes` calls it per brand and week):
 
 1. **Features.** Each text (its title and body, links and @handles removed) becomes a TF-IDF vector of
-   its words and word pairs (scikit-learn's `CountVectorizer` and `TfidfTransformer`: 1-2 grams,
-   sublinear tf, English stop words plus the brand's own names; terms in at least `MIN_TERM_MENTIONS`
-   mentions and `MIN_TERM_SHARE` of them, since a word a handful of 200,000 posts use says little about
-   what they share, and in at most `MAX_TERM_SHARE` of them), reduced by latent semantic analysis
-   (`TruncatedSVD`: one dimension per `MENTIONS_PER_DIMENSION` mentions, at most `DIMENSIONS`, learnt
+   its words (hyphenated ones whole: "wi-fi") and word pairs (scikit-learn's `CountVectorizer` and
+   `TfidfTransformer`: 1-2 grams, sublinear tf, English stop words plus the brand's own names; terms in
+   at least `MIN_TERM_MENTIONS` mentions and `MIN_TERM_SHARE` of them, since a word a handful of 200,000
+   posts use says little about what they share, and in at most `MAX_TERM_SHARE` of them), reduced by
+   latent semantic analysis (`TruncatedSVD`: one dimension per `MENTIONS_PER_DIMENSION` mentions, at most `DIMENSIONS`, learnt
    from at most `FIT_SAMPLE` mentions evenly spread through the input). A mention whose vector keeps
    less than `MIN_FOCUS` of its length in those dimensions talks mostly in words few others use
    (chatter that happens to name the brand) and joins no theme; the others are scaled to unit length.
@@ -63,7 +63,7 @@ FIT_SAMPLE = 25_000
 MATCH_SIMILARITY = 0.3
 
 _LINK_OR_HANDLE = re.compile(r"https?://\S+|www\.\S+|@\w+", re.IGNORECASE)
-_TOKEN = r"(?u)\b[^\W\d_][\w']*[^\W_]\b"
+_TOKEN = r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b"
 _WORD = re.compile(_TOKEN)
 
 
