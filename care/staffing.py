@@ -7,8 +7,10 @@ in the plan's time zone: 168 clock hours, 167 when the clocks go forward, 169 wh
 Each hour is forecast as the mean arrivals of the same weekday and clock hour in each of the last
 `weeks` weeks (default 4), so a 09:00 Monday is compared with 09:00 Mondays whatever the UTC offset.
 - A week counts only if history had started by its first day (history starts on the local day of
-  the first arrival); within it, an hour with no arrivals counts as 0. With fewer such weeks the
-  mean is over those there are, and the forecast says how many (`weeks_used`; 0: all zeros).
+  the first arrival) and it was collected (`staffing_plan`: some source had a successful run in it;
+  a week nobody collected is no evidence of a quiet week); within it, an hour with no arrivals
+  counts as 0. With fewer such weeks the mean is over those there are, and the forecast says how
+  many (`weeks_used`; 0: all zeros).
 - The hour skipped when the clocks go forward is left out of that week's mean for that hour; the
   repeated hour when they go back is forecast like the first of the two. (With one week of history,
   an hour that week skipped takes the forecast of the hour after it.)
@@ -36,7 +38,7 @@ Agents are people answering in that hour, one queue at a time: breaks, absence a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -239,6 +241,7 @@ def forecast_hourly_arrivals(
     timezone: str = "UTC",
     history_start: datetime | None = None,
     level_adjustment: bool = True,
+    uncollected_weeks: Collection[date] = (),
 ) -> ArrivalForecast:
     """Expected arrivals of one queue in each hour of the week from `week_start` (staffing-v1).
 
@@ -250,6 +253,7 @@ def forecast_hourly_arrivals(
         timezone: the IANA time zone whose weekdays and clock hours are compared.
         history_start: when arrivals started being recorded; default the earliest key of `history`.
         level_adjustment: scale by the damped ratio of the last week's total to the mean weekly total.
+        uncollected_weeks: the first local days of past weeks nothing was collected in: left out, not zeros.
 
     Returns:
         The forecast, with how many weeks it is over and the level factor applied.
@@ -264,7 +268,7 @@ def forecast_hourly_arrivals(
         first_day = started.astimezone(zone).date()
         for back in range(1, weeks + 1):
             day = week_start - timedelta(weeks=back)
-            if day >= first_day:
+            if day >= first_day and day not in uncollected_weeks:
                 slots = [slot for _, slot in _clock_hours(day, zone)]
                 past_weeks.append({slot: counts.get((day + timedelta(days=slot[0]), *slot[1:]), 0.0) for slot in slots})
     level_factor = 1.0
@@ -292,7 +296,10 @@ def staffing_plan(
     """Forecast arrivals and agents needed per queue and hour for the week from `week_start`.
 
     Arrivals are `triage_items` rows by `opened_at`. History starts at the first row of the table
-    (triage began then), so a quiet queue's empty weeks count as zeros.
+    (triage began then), so a quiet queue's empty weeks count as zeros. A past week in which no source
+    had a successful run (`runs`, status ok or empty, its window overlapping the week) was not collected:
+    it is left out of the history, not counted as a week of zeros. (Without any runs, triage items
+    written by hand, every week counts.)
 
     Args:
         connection: a warehouse connection with the `triage_items` table.
@@ -318,11 +325,13 @@ def staffing_plan(
             local = datetime.fromtimestamp(bucket * _BUCKET_SECONDS, UTC).astimezone(zone)
             hour_start = local.replace(minute=0).astimezone(UTC)
             histories[queue][hour_start] = histories[queue].get(hour_start, 0) + arrivals
+    uncollected = _uncollected_weeks(connection, week_start, weeks, zone)
     weeks_used: dict[str, int] = {}
     hours: list[StaffingHour] = []
     for queue, staffing in queues.items():
         forecast = forecast_hourly_arrivals(
-            histories[queue], week_start, weeks=weeks, timezone=timezone, history_start=triage_began
+            histories[queue], week_start, weeks=weeks, timezone=timezone, history_start=triage_began,
+            uncollected_weeks=uncollected,
         )
         weeks_used[queue] = forecast.weeks_used
         for hour_start, arrivals in forecast.hourly.items():
@@ -333,6 +342,29 @@ def staffing_plan(
             level = service_level(arrivals, staffing.handle_seconds, agents, staffing.answer_within_seconds)
             hours.append(StaffingHour(queue, hour_start, arrivals, agents, level))
     return StaffingPlan(week_start=week_start, timezone=timezone, weeks_used=weeks_used, hours=tuple(hours))
+
+
+def _uncollected_weeks(
+    connection: duckdb.DuckDBPyConnection, week_start: date, weeks: int, zone: ZoneInfo
+) -> frozenset[date]:
+    """The first local days of the past `weeks` weeks before `week_start` without a successful run of any source."""
+    mondays = [week_start - timedelta(weeks=back) for back in range(1, weeks + 1)]
+    bounds = [(monday, datetime.combine(monday, time(), tzinfo=zone),
+               datetime.combine(monday + timedelta(weeks=1), time(), tzinfo=zone)) for monday in mondays]
+    (has_runs,) = connection.execute(
+        "SELECT count(*) > 0 FROM information_schema.tables WHERE table_name = 'runs'"
+    ).fetchone() or (False,)
+    if not has_runs or not connection.execute("SELECT 1 FROM runs LIMIT 1").fetchall():
+        return frozenset()
+    collected = {
+        monday for monday, start, end in bounds
+        if (connection.execute(
+            "SELECT count(*) > 0 FROM (SELECT 1 FROM runs WHERE status IN ('ok', 'empty') "
+            "AND window_start < ? AND window_end > ? AND window_end > window_start LIMIT 1)",
+            [end, start],
+        ).fetchone() or (False,))[0]
+    }
+    return frozenset(mondays) - collected
 
 
 def daily_staffing(plan: StaffingPlan) -> list[StaffingDay]:

@@ -313,12 +313,60 @@ class SentimentSettings(_Strict):
     languages: SentimentLanguages = SentimentLanguages({})
 
 
+# The weekly report's sections, in the order the report shows them (the ids of its <section> elements).
+REPORT_SECTIONS = (
+    "summary", "coverage", "volume", "share-of-voice", "sentiment", "themes", "top-mentions", "spikes",
+    "categories", "service-levels", "staffing", "source-health", "formula-versions",
+)
+# Editions: a name for a list of sections. marketing leaves out the care team's operational tables.
+REPORT_EDITIONS = {
+    "all": REPORT_SECTIONS,
+    "care": REPORT_SECTIONS,
+    "marketing": (
+        "summary", "coverage", "volume", "share-of-voice", "sentiment", "themes", "top-mentions", "spikes",
+        "categories", "formula-versions",
+    ),
+}
+
+
 class ReportSettings(_Strict):
-    """The weekly mention report (reports/)."""
+    """The weekly mention report (reports/).
+
+    `sections` chooses what goes in: an edition (`all`, the default; `care`, the same, with the care
+    team's service levels, staffing and source health; `marketing`, without them) or a list of section
+    ids (`REPORT_SECTIONS`), shown in the report's own order.
+    """
 
     folder: str = "reports"
     pdf: bool = False
     email: EmailSettings | None = None
+    sections: str | list[str] = "all"
+
+    @field_validator("sections")
+    @classmethod
+    def _known_sections(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, str):
+            if value not in REPORT_EDITIONS:
+                raise ValueError(
+                    f"unknown report edition {value!r}: use one of {', '.join(REPORT_EDITIONS)}, "
+                    f"or a list of sections from {', '.join(REPORT_SECTIONS)}"
+                )
+            return value
+        unknown = [name for name in value if name not in REPORT_SECTIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown report section{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: "
+                f"the sections are {', '.join(REPORT_SECTIONS)}"
+            )
+        if not value:
+            raise ValueError(f"report.sections lists no section: name some of {', '.join(REPORT_SECTIONS)}")
+        return value
+
+    @property
+    def section_ids(self) -> tuple[str, ...]:
+        """The sections the report shows, in the report's order."""
+        chosen = REPORT_EDITIONS[self.sections] if isinstance(self.sections, str) else self.sections
+        return tuple(name for name in REPORT_SECTIONS if name in chosen)
 
 
 class WarehouseSettings(_Strict):

@@ -2,8 +2,9 @@
 
 The connection (conn type `smtp`) holds host, port, login and password; its extra can set
 `disable_ssl`, `disable_tls`, `timeout`, `retry_limit` and `from_email`, as for alert emails
-(`care.alerts.EmailAlertNotifier`). The body is the report's short summary; the HTML, the CSV and the PDF
-are attached, except a file larger than `max_attachment_bytes` (mail servers commonly refuse messages
+(`care.alerts.EmailAlertNotifier`). The body is the report's summary (`reports.week_summary`) as HTML with
+inline styles only (no `<style>`, no script, nothing to fetch), as mail clients render it; the HTML, the
+CSV and the PDF are attached, except a file larger than `max_attachment_bytes` (mail servers commonly refuse messages
 over 10-25 MB), which the body names instead with its path.
 """
 
@@ -74,14 +75,50 @@ def email_report(
 
 
 def _email_body(files: ReportFiles, attached: Sequence[Path], left_out: Sequence[Path]) -> str:
-    """The email's HTML body: the summary lines, then what is attached and what was too large to attach."""
-    paragraphs = [f"<p>{html.escape(line)}</p>" for line in files.summary]
+    """The email's HTML body: the report's summary, then what is attached and what was too large to attach.
+
+    Mail clients drop `<style>` blocks and scripts and ignore most layout CSS, so the body is one
+    600-pixel table with inline styles only, system fonts, and no image or link to fetch.
+    """
+    heading, *_ = files.summary or (f"Week {files.week}",)
+    points = files.points
+    items = [
+        f'<li style="{_ITEM_STYLE}{" font-weight: bold;" if point.change else ""}'
+        f'{" color: #8a5a00;" if point.topic == "coverage" else ""}">{html.escape(point.text)}</li>'
+        for point in points
+    ] or [f'<li style="{_ITEM_STYLE}">{html.escape(line)}</li>' for line in files.summary[1:]]
+    notes = []
     if attached:
-        paragraphs.append(f"<p>Attached: {html.escape(', '.join(path.name for path in attached))}.</p>")
+        notes.append(f"Attached: {html.escape(', '.join(path.name for path in attached))}.")
     for path in left_out:
         size = path.stat().st_size / 1_000_000
-        paragraphs.append(f"<p>Not attached, {size:.0f} MB: {html.escape(str(path))}</p>")
-    return "\n".join(paragraphs)
+        notes.append(f"Not attached, {size:.0f} MB: {html.escape(str(path))}")
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>Overheard, week {html.escape(files.week)}</title></head>",
+        '<body style="margin: 0; padding: 0; background: #ffffff;">',
+        f'<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="{_TABLE_STYLE}">',
+        f'<tr><td style="{_CELL_STYLE}">',
+        f'<h1 style="{_HEADING_STYLE}">Overheard: mentions in week {html.escape(files.week)}</h1>',
+        f'<p style="{_LEDE_STYLE}">{html.escape(heading)}</p>',
+        f'<ul style="{_LIST_STYLE}">',
+        *items,
+        "</ul>",
+        *(f'<p style="{_NOTE_STYLE}">{note}</p>' for note in notes),
+        "</td></tr></table>",
+        "</body></html>",
+    ])
+
+
+_FONT = "font-family: Arial, Helvetica, sans-serif; color: #1d1d1f;"
+_TABLE_STYLE = "width: 600px; max-width: 100%; border-collapse: collapse;"
+_CELL_STYLE = f"{_FONT} padding: 16px; font-size: 14px; line-height: 1.45;"
+_HEADING_STYLE = f"{_FONT} font-size: 20px; margin: 0 0 6px 0;"
+_LEDE_STYLE = f"{_FONT} color: #555555; margin: 0 0 12px 0;"
+_LIST_STYLE = "margin: 0 0 12px 0; padding: 0 0 0 20px;"
+_ITEM_STYLE = f"{_FONT} margin: 0 0 8px 0;"
+_NOTE_STYLE = f"{_FONT} color: #555555; font-size: 12px; margin: 0 0 4px 0;"
 
 
 def _scrubber(conn_id: str) -> SecretScrubber:

@@ -12,6 +12,7 @@ cell its column in `data-col`, so tests (and scripts) can read the numbers witho
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
@@ -21,19 +22,25 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
+from config.model import REPORT_SECTIONS
 from reports.charts import daily_volume_chart, sentiment_chart, series_colour, share_of_voice_chart
+from reports.week_summary import week_summary
 from reports.weekly import StaffingForecastDay, WeeklyReport
 
 TEMPLATE = "weekly_report.html"
 SNIPPET_CHARS = 280
 
 
-def weekly_report_html(report: WeeklyReport, csv_name: str | None = None) -> str:
+def weekly_report_html(
+    report: WeeklyReport, csv_name: str | None = None, sections: Collection[str] = REPORT_SECTIONS
+) -> str:
     """The report as an HTML document.
 
     Args:
         report: the numbers, from `reports.weekly.weekly_report_data`.
         csv_name: the file name of the week's mentions CSV beside it, mentioned in the footer.
+        sections: the ids of the sections to show (`config.model.REPORT_SECTIONS`; the config's
+            `report.sections`), shown in the report's order.
     """
     zone = ZoneInfo(report.week.timezone)
     brand_names = [row.brand for row in report.volume]
@@ -48,6 +55,7 @@ def weekly_report_html(report: WeeklyReport, csv_name: str | None = None) -> str
             [(row.brand, row.negative, row.neutral, row.positive) for row in report.sentiment]
         ),
     }
+    not_collected = bool(report.coverage.sources) and report.coverage.state == "not collected"
     template = _environment(zone).from_string(_template_source())
     return template.render(
         report=report,
@@ -55,6 +63,10 @@ def weekly_report_html(report: WeeklyReport, csv_name: str | None = None) -> str
         charts=charts,
         colours={name: series_colour(n) for n, name in enumerate(brand_names)},
         csv_name=csv_name,
+        show=frozenset(sections),
+        not_collected=not_collected,
+        quiet="Not collected this week" if not_collected else "No mentions this week",
+        summary=week_summary(report),
         brand_cards=[
             (volume, share, sentiment)
             for volume, share, sentiment in zip(report.volume, report.share_of_voice, report.sentiment, strict=True)
@@ -92,12 +104,36 @@ def _environment(zone: ZoneInfo) -> Environment:
         local=lambda moment: _local(moment, zone),
         snippet=_snippet,
         web_url=_web_url,
+        duration=duration,
+        hours=_hours,
     )
     return environment
 
 
 def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def duration(minutes: float | None) -> str:
+    """A duration for people: minutes under an hour, hours and minutes under two days, else days.
+
+    >>> duration(45), duration(115), duration(20160)
+    ('45 min', '1 h 55 min', '14 days')
+    """
+    if minutes is None:
+        return "–"
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(round(minutes), 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days = minutes / (24 * 60)
+    return f"{days:.0f} days" if round(days, 1).is_integer() else f"{days:.1f} days"
+
+
+def _hours(value: float) -> str:
+    """Hours, whole when they are."""
+    return f"{value:,.0f}" if abs(value - round(value)) < 0.05 else f"{value:,.1f}"
 
 
 def _decimal(value: float | None, places: int = 1) -> str:

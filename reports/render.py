@@ -13,6 +13,7 @@ from reports.html import weekly_report_html
 from reports.mentions_csv import write_mentions_csv
 from reports.pdf import find_chromium, print_pdf
 from reports.week_mentions import WeekMentions
+from reports.week_summary import SummaryPoint, summary_lines, week_summary
 from reports.weekly import collect_weekly_report
 from reports.weeks import report_week
 
@@ -27,7 +28,9 @@ class ReportFiles:
         csv: `overheard-<week>-mentions.csv`, the week's mentions.
         pdf: `overheard-<week>.pdf`, or None when not asked for.
         mentions: mention rows in the CSV.
-        summary: a few plain-text lines on the week (for an email body or a log).
+        summary: the report's summary as plain-text lines: the week, then the sentences of its summary
+            section (`reports.week_summary`), for a log or a plain-text email.
+        points: the summary's sentences with their topics (the email's HTML body lists them).
     """
 
     week: str
@@ -36,6 +39,7 @@ class ReportFiles:
     pdf: Path | None
     mentions: int
     summary: tuple[str, ...]
+    points: tuple[SummaryPoint, ...] = ()
 
 
 def render_weekly_report(
@@ -74,7 +78,9 @@ def render_weekly_report(
         partial_csv = _partial(csv_path)
         mentions = write_mentions_csv(staged, partial_csv)
     partial_html = _partial(html_path)
-    partial_html.write_text(weekly_report_html(report, csv_name=csv_path.name), encoding="utf-8")
+    partial_html.write_text(
+        weekly_report_html(report, csv_name=csv_path.name, sections=config.report.section_ids), encoding="utf-8"
+    )
     os.replace(partial_csv, csv_path)
     os.replace(partial_html, html_path)
     if pdf:
@@ -83,7 +89,8 @@ def render_weekly_report(
         os.replace(partial_pdf, pdf_path)
     return ReportFiles(
         week=the_week.label, html=html_path, csv=csv_path, pdf=pdf_path if pdf else None, mentions=mentions,
-        summary=report.summary(),
+        summary=summary_lines(report),
+        points=week_summary(report),
     )
 
 

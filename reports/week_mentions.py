@@ -29,7 +29,9 @@ class WeekMentions:
     Inside the `with` block:
     - `mentions` (table name) has one row per earned mention of a configured brand or competitor in the
       two weeks (`earned_mentions_between`): `mention_key, platform, source, url, title, text,
-      author_handle, author_name, author_followers, published_at, first_seen_at, mentioned_at` (=
+      author_handle, author_name, author_followers, publisher` (a site's or feed's name, Google News's
+      outlet, a subreddit), `publisher_url` (Google News's outlet's address), `published_at,
+      first_seen_at, mentioned_at` (=
       `coalesce(published_at, first_seen_at)`), `this_week` (false: the week before), `author`
       (`platform:handle`, or `platform:source` for web items), `sentiment_label, sentiment_score,
       reach_estimate, reach_low, reach_high, story_id` and the model columns.
@@ -76,6 +78,7 @@ class WeekMentions:
             CREATE TEMP TABLE {self.mentions} AS
             SELECT
                 mention_key, platform, source, url, title, text, author_handle, author_name, author_followers,
+                nullif(trim(publisher), '') AS publisher, extras->>'publisher_url' AS publisher_url,
                 published_at, first_seen_at, mentioned_at, mentioned_at >= $start AS this_week, author,
                 sentiment_label, sentiment_score, reach_estimate, reach_low, reach_high, story_id,
                 sentiment_model, lang_model, reach_model, story_model

@@ -11,8 +11,14 @@ The rest is selected here:
 - Week-over-week change: against the ISO week before, in the same time zone. Volume changes are
   relative (+0.25 = 25% more); share and net-sentiment changes are differences (+0.05 = 5 points).
 - Top mentions, authors and sites cover the mentions of the brands (role `brand`), not competitors.
-  Mentions rank by `reach_estimate`, then newest first; authors by mentions, then reach; a site is
-  the host of the mention's URL without `www.` (the source when there is no URL).
+  Mentions rank by `reach_estimate`, then newest first; authors by mentions, then reach. A site is
+  named as people know it: its `publisher` (the page's og:site_name, the feed's title, Google News's
+  outlet rather than Google, a subreddit), shown with its domain: the host of the outlet's address
+  (Google News) or of the mention's URL, without `www.`. A loopback or local host (127.0.0.1,
+  localhost) is never shown: such a site is named by its publisher, else by the source's configured name.
+- Coverage: `reports.coverage` (hours of the week each configured source was collected).
+- The biggest story: the story (stories-v1) with the most of the brands' mentions in the week (at
+  least two), headlined by its mention with the largest reach.
 - Spikes: rows of `spikes` whose first hour is in the week, with their stored explanation.
 - Categories: playbook categories (`mention_categories`) of the week's mentions.
 - Service levels: triage items opened in the week, per queue. Within SLA: first response by the due
@@ -38,6 +44,7 @@ import duckdb
 from care.staffing import STAFFING_MODEL, daily_staffing, queue_staffing, staffing_plan
 from config.model import Config
 from config.playbook import Playbook
+from reports.coverage import WeekCoverage, week_coverage
 from reports.week_mentions import WeekMentions
 from reports.week_themes import WeekTheme, week_themes
 from reports.weeks import ReportWeek, iso_week_label, report_week
@@ -47,7 +54,12 @@ TOP_MENTIONS = 10
 TOP_AUTHORS = 10
 TOP_SITES = 10
 LISTED_BREACHES = 20
-_SITE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#@]+)"
+_SITE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(?:www\.)?(\[[^\]]*\]|[^/:?#@]+)"
+# Hosts a reader cannot visit: loopback, unspecified and local names (a site on them is named, never shown).
+_LOCAL_HOST = (
+    "host = '' OR host = 'localhost' OR host LIKE '%.localhost' OR host LIKE '127.%' OR host = '0.0.0.0' "
+    "OR host LIKE '[%' OR host LIKE '%.local' OR host NOT LIKE '%.%'"
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,8 @@ class SentimentSplit:
     unscored: int
     net_sentiment: float | None
     previous_net_sentiment: float | None
+    previous_positive: int = 0
+    previous_negative: int = 0
 
     @property
     def change(self) -> float | None:
@@ -125,6 +139,7 @@ class TopMention:
     reach_estimate: int | None
     sentiment_label: str | None
     story_id: str | None
+    publisher: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,12 +155,36 @@ class TopAuthor:
 
 @dataclass(frozen=True)
 class TopSite:
-    """A site (URL host) the brands' mentions were on."""
+    """A site the brands' mentions were on: its name (publisher, else domain, else source) and its domain."""
 
     site: str
     mentions: int
     reach: int
     authors: int
+    domain: str | None = None
+
+
+@dataclass(frozen=True)
+class WeekStory:
+    """The week's biggest story among the brands' mentions (stories-v1).
+
+    Attributes:
+        story_id: the story.
+        mentions: the brands' mentions of it in the week.
+        authors: their distinct authors.
+        reach: their summed potential reach.
+        headline: the title, else the text, of its mention with the largest reach.
+        url: that mention's URL.
+        publisher: that mention's publisher, if any.
+    """
+
+    story_id: str
+    mentions: int
+    authors: int
+    reach: int
+    headline: str
+    url: str | None
+    publisher: str | None
 
 
 @dataclass(frozen=True)
@@ -321,6 +360,8 @@ class WeeklyReport:
         sentiment_checks: the model against people's corrections made before the week's end
             (warehouse.sentiment_accuracy; None: none yet).
         themes: the week's largest themes of each brand then competitor (`reports.week_themes`).
+        coverage: how much of the week and the week before each configured source was collected.
+        biggest_story: the story with the most of the brands' mentions (at least two), or None.
     """
 
     week: ReportWeek
@@ -345,35 +386,8 @@ class WeeklyReport:
     formula_versions: tuple[FormulaVersion, ...]
     sentiment_checks: GroupAccuracy | None = None
     themes: tuple[WeekTheme, ...] = ()
-
-    def summary(self) -> tuple[str, ...]:
-        """A few plain-text lines for an email body: volume, share of voice and net sentiment of the brands."""
-        week = self.week
-        lines = [(
-            f"Week {week.label} ({week.days[0]:%d %b} to {week.days[-1]:%d %b %Y}, {week.timezone}): "
-            f"{self.mentions:,} earned mentions, {_describe_change(self.mentions, self.previous_mentions)}."
-        )]
-        if not self.mentions:
-            return (*lines, "No mentions this week.")
-        shares = {share.brand: share for share in self.share_of_voice}
-        for volume, sentiment in zip(self.volume, self.sentiment, strict=True):
-            if volume.role != "brand":
-                continue
-            share = shares[volume.brand].share_by_volume
-            net = sentiment.net_sentiment
-            lines.append(
-                f"{volume.brand}: {volume.mentions:,} mentions "
-                f"({_describe_change(volume.mentions, volume.previous_mentions)}), "
-                f"share of voice {'n/a' if share is None else f'{share:.0%}'}, "
-                f"net sentiment {'n/a' if net is None else f'{net:+.2f}'}"
-                + (f" ({sentiment.unscored:,} mentions unscored: a language no sentiment model covers)."
-                   if sentiment.unscored else ".")
-            )
-        if self.spikes:
-            lines.append(f"{len(self.spikes)} volume spike{'s' if len(self.spikes) != 1 else ''}.")
-        if self.breach_count:
-            lines.append(f"{self.breach_count} service-level breach{'es' if self.breach_count != 1 else ''}.")
-        return tuple(lines)
+    coverage: WeekCoverage = WeekCoverage(())
+    biggest_story: WeekStory | None = None
 
 
 def weekly_report_data(connection: duckdb.DuckDBPyConnection, config: Config, week: str) -> WeeklyReport:
@@ -435,6 +449,8 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
         formula_versions=_formula_versions(staged, spikes, len(playbook.queues) if playbook else 0),
         sentiment_checks=sentiment_agreement(connection, until=week.end),
         themes=week_themes(staged, [name for name, _ in brands]),
+        coverage=week_coverage(connection, week, [source.name for source in config.sources]),
+        biggest_story=_biggest_story(staged),
     )
 
 
@@ -505,7 +521,7 @@ def _brand_figures(
             before.share_by_volume, before.share_by_reach, before.share_by_unique_authors,
         ))
         sentiment.append(SentimentSplit(brand, role, now.positive, now.neutral, now.negative, now.unscored,
-                                        now.net_sentiment, before.net_sentiment))
+                                        now.net_sentiment, before.net_sentiment, before.positive, before.negative))
     return tuple(volume), tuple(share_of_voice), tuple(sentiment)
 
 
@@ -521,14 +537,14 @@ def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
         SELECT t.mention_key,
                (SELECT list(b.brand ORDER BY b.brand) FROM {staged.brands} AS b WHERE b.mention_key = t.mention_key),
                t.platform, t.url, t.author, t.title, t.text, t.mentioned_at, t.reach_estimate, t.sentiment_label,
-               t.story_id
+               t.story_id, t.publisher
         FROM top AS t
         ORDER BY t.reach_estimate DESC NULLS LAST, t.mentioned_at DESC, t.mention_key
         """
     ).fetchall()
     return tuple(
-        TopMention(key, tuple(brands), platform, url, author, title, text, _utc(at), reach, label, story)
-        for key, brands, platform, url, author, title, text, at, reach, label, story in rows
+        TopMention(key, tuple(brands), platform, url, author, title, text, _utc(at), reach, label, story, publisher)
+        for key, brands, platform, url, author, title, text, at, reach, label, story, publisher in rows
     )
 
 
@@ -547,14 +563,38 @@ def _top_authors(staged: WeekMentions) -> tuple[TopAuthor, ...]:
 def _top_sites(staged: WeekMentions) -> tuple[TopSite, ...]:
     rows = staged.connection.execute(
         f"""
-        SELECT coalesce(nullif(lower(regexp_extract(url, '{_SITE_PATTERN}', 1)), ''), source) AS site,
-               count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, count(DISTINCT author)
-        FROM {staged.mentions}
-        WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
-        GROUP BY ALL ORDER BY mentions DESC, reach DESC, site LIMIT {TOP_SITES}
+        WITH hosted AS (
+            SELECT *, coalesce(lower(regexp_extract(coalesce(publisher_url, url), '{_SITE_PATTERN}', 1)), '') AS host
+            FROM {staged.mentions}
+            WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
+        ),
+        named AS (SELECT *, CASE WHEN {_LOCAL_HOST} THEN NULL ELSE host END AS domain FROM hosted)
+        SELECT coalesce(publisher, domain, source) AS site, count(*) AS mentions,
+               coalesce(sum(reach_estimate), 0) AS reach, count(DISTINCT author), domain
+        FROM named
+        GROUP BY ALL ORDER BY mentions DESC, reach DESC, site, domain NULLS LAST LIMIT {TOP_SITES}
         """
     ).fetchall()
     return tuple(TopSite(*row) for row in rows)
+
+
+def _biggest_story(staged: WeekMentions) -> WeekStory | None:
+    rows = staged.connection.execute(
+        f"""
+        WITH told AS (
+            SELECT * FROM {staged.mentions}
+            WHERE this_week AND story_id IS NOT NULL
+              AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
+        )
+        SELECT story_id, count(*) AS mentions, count(DISTINCT author), coalesce(sum(reach_estimate), 0) AS reach,
+               arg_max(coalesce(nullif(title, ''), text), (coalesce(reach_estimate, -1), mentioned_at, mention_key)),
+               arg_max(url, (coalesce(reach_estimate, -1), mentioned_at, mention_key)),
+               arg_max(publisher, (coalesce(reach_estimate, -1), mentioned_at, mention_key))
+        FROM told GROUP BY story_id HAVING count(*) >= 2
+        ORDER BY mentions DESC, reach DESC, story_id LIMIT 1
+        """
+    ).fetchall()
+    return WeekStory(*rows[0]) if rows else None
 
 
 def _spikes(connection: duckdb.DuckDBPyConnection, week: ReportWeek, brands: list[str]) -> tuple[WeekSpike, ...]:
@@ -703,13 +743,6 @@ def _relative_change(now: int, before: int) -> float | None:
 
 def _difference(now: float | None, before: float | None) -> float | None:
     return None if now is None or before is None else now - before
-
-
-def _describe_change(now: int, before: int) -> str:
-    change = _relative_change(now, before)
-    if change is None:
-        return "none the week before" if now else "none the week before either"
-    return f"{change:+.0%} on the week before"
 
 
 def _utc(moment: datetime) -> datetime:

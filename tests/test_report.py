@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import email
+import html
 import json
 import os
 import shutil
@@ -434,17 +435,21 @@ def test_csv_has_the_weeks_mentions_quoted_and_guarded(rendered):
     assert by_key["reddit:t3_c"]["reach_estimate"] == "12000" and by_key["x:2"]["sentiment_label"] == "negative"
 
 
-def test_an_empty_week_renders_its_no_data_states(warehouse, tmp_path):
+def test_a_week_nobody_collected_says_not_collected_never_no_mentions(warehouse, tmp_path):
     files = render_weekly_report(warehouse, make_config(tmp_path), "2026-W30", tmp_path)
     page = read_page(files.html.read_text(encoding="utf-8"))
-    assert {"mentions", "volume", "share-of-voice", "sentiment", "top-mentions", "top-authors", "top-sites",
+    assert {"not-collected", "volume", "share-of-voice", "sentiment", "top-mentions", "top-authors", "top-sites",
             "spikes", "categories", "service-levels"} <= page.empty
-    assert "No mentions this week" in page.text and "No spikes this week" in page.text
+    assert "mentions" not in page.empty and "No mentions this week" not in page.text
+    assert "Not collected: no configured source had a successful run this week" in page.text
+    assert "Not collected this week: nothing to chart." in page.text
     assert page.tables["volume"]["Brightwave"]["mentions"] == "0"
     assert page.tables["share-of-voice"]["Brightwave"]["share_by_volume"] == ""
     assert {row["health"] for row in page.tables["source-health"].values()} == {"no runs"}
+    assert {row["collected_hours"] for row in page.tables["coverage"].values()} == {"0"}
     assert files.mentions == 0 and files.csv.read_text(encoding="utf-8-sig").startswith("mention_key,brands,")
-    assert "No mentions this week." in files.summary
+    assert files.summary[0].endswith(": not collected.") and files.summary[1].startswith("Not collected:")
+    assert len(files.summary) == 2  # no volume, share or sentiment sentence for a week nobody listened to
 
 
 def test_without_a_playbook_triage_and_staffing_say_so(warehouse, tmp_path):
@@ -549,8 +554,16 @@ def test_email_sends_the_summary_with_the_files_attached(rendered, monkeypatch):
         "overheard-2026-W43.html", "overheard-2026-W43-mentions.csv",
     ]
     assert attachments[1].get_payload(decode=True) == files.csv.read_bytes()
+    assert body.get_content_type() == "text/html"
     text = body.get_payload(decode=True).decode()
-    assert "10 earned mentions" in text and "Brightwave: 8 mentions (+167% on the week before)" in text
+    assert "10 earned mentions of the tracked brands" in text
+    assert "Brightwave had 8 earned mentions; there is no comparison with week 2026-W42" in text
+    assert "Partly collected: 1% of" not in text and "Partly collected: under 1% of the week&#x27;s source-hours" in text
+    assert files.points and all(html.escape(point.text) in text for point in files.points)
+    # What mail clients keep: inline styles only, no style sheet, no script, nothing fetched.
+    lowered = text.lower()
+    assert "<style" not in lowered and "<script" not in lowered and "src=" not in lowered and "<link" not in lowered
+    assert lowered.count("<li style=") == len(files.points) and "<table role=\"presentation\" width=\"600\"" in lowered
     small_body, *small_attachments = small.get_payload()
     assert [part.get_filename() for part in small_attachments] == []  # both files are over 100 bytes
     assert str(files.csv) in small_body.get_payload(decode=True).decode()

@@ -1,0 +1,271 @@
+"""The summary at the top of the weekly report: the few changes that matter, one sentence each.
+
+Each sentence is written from the report's numbers and names the comparison it rests on. A difference
+between the two weeks is called a change only when it is bigger than noise, by a test on the counts:
+- volume: the binomial test of this week's mentions among both weeks' (a conditional test of two
+  Poisson counts), against the share of the two weeks' collected source-hours this week had
+  (one half when both weeks were wholly collected), so a partly collected week compares per collected hour;
+- share of voice: Fisher's exact test of the brand's mentions against the other tracked brands' in the
+  two weeks;
+- net sentiment: Fisher's exact test of positive against negative mentions in the two weeks.
+A difference with p < `SIGNIFICANCE` is a change; otherwise the sentence says it held, within noise.
+Fewer than `MIN_COUNT` mentions in the two weeks together (or scored ones, for sentiment) are "too few
+mentions to compare": never "+100%" for one mention against none.
+
+A week nobody collected says so first ("not collected", never "no mentions"), and a week partly
+collected says how much was (`reports.coverage`); either week under `reports.coverage.COMPARABLE_SHARE`
+of its source-hours refuses the week-over-week comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from scipy.stats import binomtest, fisher_exact
+
+from reports.coverage import SourceCoverage, WeekCoverage
+from reports.weekly import SentimentSplit, VoiceShare, WeeklyReport
+
+SIGNIFICANCE = 0.05
+MIN_COUNT = 10
+LISTED_SOURCES = 4
+
+
+@dataclass(frozen=True)
+class SummaryPoint:
+    """One sentence of the summary.
+
+    Attributes:
+        topic: coverage, volume, share_of_voice, net_sentiment, story, spikes or theme.
+        text: the sentence.
+        brand: the brand it is about, if any.
+        change: True: a change beyond noise; False: within noise or not comparable; None: not a comparison.
+    """
+
+    topic: str
+    text: str
+    brand: str | None = None
+    change: bool | None = None
+
+
+def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
+    """The summary's sentences, most important first: coverage, then per brand volume, share of voice and
+    net sentiment, then the biggest story, the spikes and the emerging theme.
+
+    Args:
+        report: the week's numbers (`reports.weekly.collect_weekly_report`).
+    """
+    coverage = report.coverage
+    previous = report.week.previous_label
+    points = list(_coverage_points(coverage, report.week.label, previous))
+    if coverage.sources and coverage.state == "not collected":
+        return tuple(points)
+    shares = {row.brand: row for row in report.share_of_voice}
+    feelings = {row.brand: row for row in report.sentiment}
+    for volume in report.volume:
+        if volume.role != "brand":
+            continue
+        points.append(_volume_point(volume.brand, volume.mentions, volume.previous_mentions, coverage, previous))
+        if report.competitors:
+            points.append(_share_point(shares[volume.brand], report, previous))
+        points.append(_sentiment_point(feelings[volume.brand], coverage, previous))
+    story = report.biggest_story
+    if story is not None:
+        outlet = f" ({story.publisher})" if story.publisher else ""
+        points.append(SummaryPoint("story", (
+            f"The biggest story: “{_headline(story.headline)}”{outlet}, {story.mentions:,} mentions by "
+            f"{story.authors:,} author{_plural(story.authors)}, potential reach {story.reach:,}."
+        )))
+    if report.spikes:
+        zone = ZoneInfo(report.week.timezone)
+        top = max(report.spikes, key=lambda spike: (spike.score, spike.mentions))
+        local = top.hour_start.astimezone(zone)
+        about = f", about {', '.join(top.terms[:3])}" if top.terms else ""
+        what = f"{top.brand} {top.category}" if top.category else top.brand
+        count = len(report.spikes)
+        points.append(SummaryPoint("spikes", (
+            f"{count} volume spike{_plural(count)}; the largest: {what} from {local:%a} {local.day} {local:%b %H:%M}, "
+            f"{top.mentions:,} mentions in its busiest hour against {top.baseline:,.1f} expected{about}."
+        ), brand=top.brand, change=True))
+    emerging = [theme for theme in report.themes if theme.emerging and theme.role == "brand"]
+    if emerging:
+        theme = max(emerging, key=lambda theme: (theme.status == "new", theme.mentions))
+        since = "new this week" if theme.status == "new" else (
+            f"up from {theme.previous_mentions:,} in week {previous}")
+        share = f" ({theme.share_of_brand:.0%} of its mentions)" if theme.share_of_brand is not None else ""
+        points.append(SummaryPoint("theme", (
+            f"Emerging theme for {theme.brand}: “{theme.label}”, {theme.mentions:,} mentions{share}, {since}."
+        ), brand=theme.brand, change=True))
+    return tuple(points)
+
+
+def summary_lines(report: WeeklyReport) -> tuple[str, ...]:
+    """The summary as plain text: a line naming the week, then one line per sentence (email, logs)."""
+    week = report.week
+    heading = (f"Week {week.label} ({week.days[0]:%d %b} to {week.days[-1]:%d %b %Y}, {week.timezone}): "
+               f"{report.mentions:,} earned mentions of the tracked brands.")
+    if report.coverage.sources and report.coverage.state == "not collected":
+        heading = f"Week {week.label} ({week.days[0]:%d %b} to {week.days[-1]:%d %b %Y}, {week.timezone}): not collected."
+    return (heading, *(point.text for point in week_summary(report)))
+
+
+def compare_counts(now: int, before: int, exposure_ratio: float = 1.0) -> float:
+    """The two-sided p-value that two Poisson counts have the same rate per unit of exposure.
+
+    Conditional on their sum, `now` is binomial with p = r / (1 + r), r the ratio of this week's
+    exposure (collected source-hours) to the week before's.
+    """
+    return float(binomtest(now, now + before, exposure_ratio / (1 + exposure_ratio)).pvalue)
+
+
+def compare_proportions(hits: int, misses: int, previous_hits: int, previous_misses: int) -> float:
+    """The two-sided p-value (Fisher's exact test) that a proportion is the same in both weeks."""
+    return float(fisher_exact([[hits, misses], [previous_hits, previous_misses]]).pvalue)
+
+
+def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[SummaryPoint]:
+    if not coverage.sources:
+        return []
+    if coverage.state == "not collected":
+        return [SummaryPoint("coverage", (
+            f"Not collected: no configured source had a successful run in week {week}, so it has no figures "
+            "(it was not a quiet week: nobody listened)."
+        ), change=False)]
+    points = []
+    if coverage.state == "partial":
+        missing = _missing(coverage.partly_collected)
+        how = ("changes are compared per collected hour" if coverage.comparable
+               else "too little was collected to compare it with the week before")
+        points.append(SummaryPoint("coverage", (
+            f"Partly collected: {_share(coverage.share)} of the week's source-hours had a successful run ({missing}); "
+            f"{how}."
+        ), change=False))
+    if coverage.previous_state != "collected":
+        state = ("was not collected" if coverage.previous_state == "not collected"
+                 else f"was partly collected ({_share(coverage.previous_share)} of its source-hours)")
+        how = "changes are compared per collected hour" if coverage.comparable else "there is no comparison with it"
+        points.append(SummaryPoint("coverage", f"Week {previous} {state}: {how}.", change=False))
+    return points
+
+
+def _missing(sources: tuple[SourceCoverage, ...]) -> str:
+    parts = [
+        f"{source.source} {'none' if not source.collected_hours else f'{source.collected_hours:,.0f} of {source.week_hours:,.0f} hours'}"
+        for source in sorted(sources, key=lambda source: source.share)[:LISTED_SOURCES]
+    ]
+    more = len(sources) - LISTED_SOURCES
+    return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+
+def _volume_point(brand: str, now: int, before: int, coverage: WeekCoverage, previous: str) -> SummaryPoint:
+    said = f"{brand} had {now:,} earned mention{_plural(now)}"
+    if coverage.sources and not coverage.comparable:
+        return SummaryPoint("volume", f"{said}; there is no comparison with week {previous} (see coverage).",
+                            brand, False)
+    if now + before < MIN_COUNT:
+        return SummaryPoint("volume", (
+            f"{said}, against {before:,} in week {previous}: too few mentions to compare."
+        ), brand, False)
+    per_hour = coverage.per_collected_hour
+    ratio = coverage.exposure_ratio if per_hour else 1.0
+    p_value = compare_counts(now, before, ratio)
+    test = f"binomial test on the two counts{' per collected hour' if per_hour else ''}, {_p(p_value)}"
+    if p_value >= SIGNIFICANCE:
+        return SummaryPoint("volume", (
+            f"{said}, about as many as week {previous}'s {before:,}{' per collected hour' if per_hour else ''} "
+            f"(within noise: {test})."
+        ), brand, False)
+    change = (now / ratio - before) / before if before else None
+    direction = "up" if now / ratio > before else "down"
+    amount = f"{direction} {abs(change):.0%}" if change is not None else "up from none"
+    return SummaryPoint("volume", (
+        f"{said}, {amount}{' per collected hour' if per_hour else ''} on week {previous}'s {before:,} "
+        f"(beyond noise: {test})."
+    ), brand, True)
+
+
+def _share_point(share: VoiceShare, report: WeeklyReport, previous: str) -> SummaryPoint:
+    brand = share.brand
+    total_now = sum(row.mentions for row in report.volume)
+    total_before = sum(row.previous_mentions for row in report.volume)
+    mine_before = next(row.previous_mentions for row in report.volume if row.brand == brand)
+    now, before = share.share_by_volume, share.previous_share_by_volume
+    if report.coverage.sources and not report.coverage.comparable:
+        return SummaryPoint("share_of_voice", (
+            f"{brand}'s share of voice was {_percent(now)} of the tracked brands' mentions; "
+            f"no comparison with week {previous}."
+        ), brand, False)
+    if now is None or before is None or min(total_now, total_before) < MIN_COUNT:
+        return SummaryPoint("share_of_voice", (
+            f"{brand}'s share of voice was {_percent(now)} ({_percent(before)} in week {previous}): "
+            "too few mentions to compare."
+        ), brand, False)
+    p_value = compare_proportions(share.mentions, total_now - share.mentions, mine_before, total_before - mine_before)
+    test = f"Fisher's exact test on the mention counts, {_p(p_value)}"
+    if p_value >= SIGNIFICANCE:
+        return SummaryPoint("share_of_voice", (
+            f"{brand}'s share of voice held at {now:.0%} of the tracked brands' mentions "
+            f"({before:.0%} in week {previous}; within noise: {test})."
+        ), brand, False)
+    return SummaryPoint("share_of_voice", (
+        f"{brand}'s share of voice {'rose' if now > before else 'fell'} from {before:.0%} to {now:.0%} of the "
+        f"tracked brands' mentions (beyond noise: {test})."
+    ), brand, True)
+
+
+def _sentiment_point(feeling: SentimentSplit, coverage: WeekCoverage, previous: str) -> SummaryPoint:
+    brand = feeling.brand
+    now, before = feeling.net_sentiment, feeling.previous_net_sentiment
+    scored = feeling.positive + feeling.negative
+    if coverage.sources and not coverage.comparable:
+        return SummaryPoint("net_sentiment", (
+            f"{brand}'s net sentiment was {_signed(now)}; no comparison with week {previous}."
+        ), brand, False)
+    previous_positive, previous_negative = feeling.previous_positive, feeling.previous_negative
+    if now is None or before is None or min(scored, previous_positive + previous_negative) < MIN_COUNT:
+        return SummaryPoint("net_sentiment", (
+            f"{brand}'s net sentiment was {_signed(now)} ({_signed(before)} in week {previous}): too few positive "
+            f"or negative mentions to compare ({scored:,} this week)."
+        ), brand, False)
+    p_value = compare_proportions(feeling.positive, feeling.negative, previous_positive, previous_negative)
+    test = f"Fisher's exact test on positive against negative mentions, {_p(p_value)}"
+    counts = (f"{feeling.positive:,} positive and {feeling.negative:,} negative against {previous_positive:,} and "
+              f"{previous_negative:,}")
+    if p_value >= SIGNIFICANCE:
+        return SummaryPoint("net_sentiment", (
+            f"{brand}'s net sentiment held at {now:+.2f} ({before:+.2f} in week {previous}; {counts}; "
+            f"within noise: {test})."
+        ), brand, False)
+    return SummaryPoint("net_sentiment", (
+        f"{brand}'s net sentiment {'rose' if now > before else 'fell'} from {before:+.2f} to {now:+.2f} "
+        f"({counts}; beyond noise: {test})."
+    ), brand, True)
+
+
+def _headline(text: str, limit: int = 120) -> str:
+    collapsed = " ".join(text.split())
+    return collapsed if len(collapsed) <= limit else collapsed[: limit - 1] + "…"
+
+
+def _p(p_value: float) -> str:
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
+
+
+def _share(value: float) -> str:
+    """A share of hours: never "0%" for some nor "100%" for not quite all."""
+    if 0 < value < 0.01:
+        return "under 1%"
+    return "over 99%" if 0.99 < value < 1 else f"{value:.0%}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
