@@ -8,6 +8,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,9 @@ class SourceRun:
         duration_seconds: wall time spent on the source.
         deleted_keys: mention keys the platform says are gone (deleted post, suspended author);
             the warehouse marks them deleted and they leave the views.
+        window: the period the source was searched over when it is not the run's data interval (a first
+            run reaching back `backfill_days`, shortened to what the platform reaches); `runs` records it,
+            so that coverage counts what was asked for.
     """
 
     source: str
@@ -49,6 +53,7 @@ class SourceRun:
     warnings: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
     deleted_keys: list[str] = field(default_factory=list)
+    window: tuple[datetime, datetime] | None = None
 
     @classmethod
     def failed(cls, source: str, kind: str, error: CollectorError | str) -> SourceRun:
@@ -100,6 +105,7 @@ class SourceRun:
             "warnings": self.warnings,
             "duration_seconds": round(self.duration_seconds, 3),
             "deleted_keys": self.deleted_keys,
+            "window": [moment.isoformat() for moment in self.window] if self.window else None,
         }
 
 

@@ -139,6 +139,8 @@ def collect_unit(
         started = time.perf_counter()
         run = collect_isolated(source.name, source.kind, run_collector, budget_seconds, scrubber)
         run.duration_seconds = time.perf_counter() - started
+        if not cursor and run.window is None and first_run_window != window:
+            run.window = first_run_window  # what a first run asked for: `runs` records it as covered
         return run
 
     return client.map_by_host(sources, lambda source: source.endpoint, collect)

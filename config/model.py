@@ -391,7 +391,7 @@ class Config(_Strict):
     playbook: Playbook | None = None
     report: ReportSettings = ReportSettings()
     feeds_per_task: int = Field(default=25, ge=1, le=1000)
-    backfill_days: float = Field(default=1.0, ge=0, le=30)
+    backfill_days: float = Field(default=1.0, ge=0, le=60)
 
     @field_validator("timezone")
     @classmethod

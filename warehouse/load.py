@@ -255,7 +255,7 @@ def _load(
                 recorded["mentions_collected"], recorded.get("mentions_matched", 0), recorded.get("dropped_unmatched", 0),
                 recorded["mentions_new"], recorded["mentions_seen_before"], recorded["mentions_deleted"],
                 recorded.get("error"), recorded.get("warnings", []), recorded.get("duration_seconds", 0.0),
-                window[0], window[1],
+                *_searched_window(recorded, window),
             ],
         )
         if recorded["status"] != "failed" and recorded.get("cursor") is not None:
@@ -371,3 +371,11 @@ def _duckdb_location(connection: duckdb.DuckDBPyConnection, url: str) -> str:
 def _is_empty(url: str) -> bool:
     filesystem, path = fsspec.core.url_to_fs(url)
     return filesystem.size(path) == 0
+
+
+def _searched_window(outcome: dict[str, Any], window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    """The period a source was searched over: its own (`SourceRun.window`: a first run's backfill) or the run's."""
+    own = outcome.get("window")
+    if not own:
+        return window
+    return datetime.fromisoformat(own[0]), datetime.fromisoformat(own[1])

@@ -77,8 +77,11 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None, *, alert_
         ).fetchall()
         care = _care_lines(connection, run_id, alert_channels)
 
-    window_start, window_end = sources[0][11], sources[0][12]
-    lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
+    # A source's first run searched further back than the run's data interval (`backfill_days`).
+    window_start, window_end = max(row[11] for row in sources), max(row[12] for row in sources)
+    reached_back = min(row[11] for row in sources)
+    backfill = f"; first runs searched from {reached_back:%Y-%m-%d %H:%M}" if reached_back < window_start else ""
+    lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z}{backfill})", ""]
     lines += _table(("source", "status", *SOURCE_COUNTS), [row[:9] for row in sources])
     lines.append("")
     lines += _table(("brand", "role", "seen this run", "new", "earned total"), brands)

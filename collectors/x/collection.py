@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectors.source_run import SourceRun
@@ -28,13 +28,21 @@ class SearchPass:
     interruption: CollectorError | None = None
 
 
+# Recent search reaches 7 days back from X's clock; a window starting earlier (a first run with a long
+# `backfill_days`) starts this long after the 7 days before the window's end instead, since the run asks X
+# a little after the window ends.
+RECENT_SEARCH_REACH = timedelta(days=7)
+REACH_MARGIN = timedelta(hours=1)
+
+
 class RecentSearch:
     """One run of one X source: the queries in turn, within the cap, the monthly budget and the time budget.
 
     Args:
         source: the X source's config.
         api: the recent-search endpoint (its time budget bounds every wait).
-        window: the run's collection window.
+        window: the run's collection window. A start beyond recent search's reach (more than 7 days
+            before the end, less `REACH_MARGIN`) is moved to the reach, with a warning.
     """
 
     def __init__(self, source: XSource, api: RecentSearchApi, window: tuple[datetime, datetime]):
@@ -45,6 +53,14 @@ class RecentSearch:
         self.deleted_keys: dict[str, None] = {}
         self.warnings: dict[str, None] = {}
         self.authors_missing = 0
+        reach = self.window_end - RECENT_SEARCH_REACH + REACH_MARGIN
+        if self.window_start < reach:
+            self._warn(
+                f"X recent search reaches 7 days back: searched from {reach:%Y-%m-%d %H:%M} UTC, not from the window "
+                f"start ({self.window_start:%Y-%m-%d %H:%M} UTC); older posts were not collected"
+            )
+            self.window_start = reach
+        self.searched_window = (self.window_start, self.window_end)
 
     def run(self, queries: list[str], cursor: Mapping[str, Any] | None) -> SourceRun:
         """Read every query (fair shares of the run's allowance) and assemble the outcome."""
@@ -100,6 +116,7 @@ class RecentSearch:
             cursor=_cursor(queries, states, reads),
             warnings=list(self.warnings),
             deleted_keys=list(self.deleted_keys),
+            window=self.searched_window,
         )
 
     def _read_query(
