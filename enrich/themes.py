@@ -25,8 +25,9 @@ themes-v1, for the mentions of one brand in one week (`warehouse.themes` calls i
    phrase that every theme uses ranks low. A word already in a higher-ranked phrase pair is not listed
    again. The label is the first `LABEL_PHRASES` phrases.
 
-Everything is seeded (`random_state`) and the mentions are taken in the order given, so the same mentions
-in the same order give the same themes, members and labels. Themes are numbered by size, largest first.
+Everything is seeded (`random_state`), the mentions are taken in the order given, and scikit-learn's and
+BLAS's thread pools run exactly `THREADS` threads (sums taken in another order can move a borderline
+mention), so the same mentions in the same order give the same themes, members and labels on any machine. Themes are numbered by size, largest first.
 No clustering arithmetic is written here: vectors, clusters and weights are scikit-learn's.
 """
 
@@ -43,6 +44,7 @@ from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 THEMES_MODEL = "themes-v1"
 DIMENSIONS = 100
@@ -59,6 +61,7 @@ MAX_TERM_SHARE = 0.6
 PHRASES = 12
 LABEL_PHRASES = 3
 RANDOM_STATE = 0
+THREADS = 2
 FIT_SAMPLE = 25_000
 MATCH_SIMILARITY = 0.3
 
@@ -109,6 +112,11 @@ def find_themes(
         The themes, most mentions first (ties: the one whose most central member comes first). Texts in
         no theme are in none of them.
     """
+    with threadpool_limits(limits=THREADS):
+        return _find_themes(texts, list(brand_words), min_mentions, random_state)
+
+
+def _find_themes(texts: Sequence[str], brand_words: list[str], min_mentions: int, random_state: int) -> list[Theme]:
     if len(texts) < max(min_mentions, 2):
         return []
     cleaned = [_LINK_OR_HANDLE.sub(" ", text) for text in texts]
