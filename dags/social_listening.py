@@ -59,6 +59,14 @@ UNIT_RETRIES: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=1
 # The name of each mapped unit task in Airflow's UI: its unit id, from the plan.
 UNIT_NAME = "{{ ti.xcom_pull(task_ids='plan')[ti.map_index]['unit'] }}"
 FAILURE_KEY = "failure"  # the XCom in which a unit task that dies leaves why
+# The tasks that open the DuckDB file run where it lives (docs/deployment.md): on the `warehouse` queue,
+# which only that machine's Celery worker serves (the LocalExecutor ignores queues). Those that write it also
+# take a slot of the pool OVERHEARD_WAREHOUSE_POOL names, one slot in the Celery deployment so that they
+# run one at a time; Airflow's default pool when it is unset, as under `make standalone`, whose scheduler
+# would not schedule a task of a pool that does not exist.
+WAREHOUSE_QUEUE = "warehouse"
+WAREHOUSE_WRITER: dict[str, Any] = {"queue": WAREHOUSE_QUEUE,
+                                    "pool": os.environ.get("OVERHEARD_WAREHOUSE_POOL") or "default_pool"}
 
 
 def _config_path() -> str:
@@ -170,7 +178,7 @@ def _unit_failure(index: int, unit_id: str) -> str:
     doc_md=__doc__,
 )
 def social_listening() -> None:
-    @task(execution_timeout=TIME_LIMITS["plan"])
+    @task(execution_timeout=TIME_LIMITS["plan"], **WAREHOUSE_WRITER)
     def plan() -> list[dict[str, Any]]:
         """Validate the config, read the cursors, write the run plan; one assignment per unit."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -242,7 +250,7 @@ def social_listening() -> None:
         # Airflow resolves when the task runs (apache/airflow#39514): where the types cannot meet.
         return enrich(assignment, collect(assignment))  # type: ignore[arg-type]
 
-    @task(trigger_rule="all_done", execution_timeout=TIME_LIMITS["load"])
+    @task(trigger_rule="all_done", execution_timeout=TIME_LIMITS["load"], **WAREHOUSE_WRITER)
     def load(assignments: list[dict[str, Any]]) -> dict[str, Any]:
         """Load every unit that got through enrichment; record the others' sources as failed, with why."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -274,7 +282,7 @@ def social_listening() -> None:
                 "sources_collected": sum(source["status"] in ("ok", "empty") for source in result.sources),
                 "config": plan["config"], "run_id": plan["run_id"], "window_end": plan["window"][1]}
 
-    @task(execution_timeout=TIME_LIMITS["stories"])
+    @task(execution_timeout=TIME_LIMITS["stories"], **WAREHOUSE_WRITER)
     def stories(loaded: dict[str, Any]) -> dict[str, Any]:
         """Group the warehouse's new mentions into stories (retweets, shared links, near-duplicates).
 
@@ -292,7 +300,7 @@ def social_listening() -> None:
             publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         return {**loaded, "stories_assigned": assigned}
 
-    @task(execution_timeout=TIME_LIMITS["themes"])
+    @task(execution_timeout=TIME_LIMITS["themes"], **WAREHOUSE_WRITER)
     def themes(loaded: dict[str, Any]) -> dict[str, Any]:
         """Recompute the themes of each week (ISO, in the config's time zone) with a mention the run loaded
         or saw again: what each brand's mentions are about, and what is new or growing (warehouse.themes).
@@ -312,7 +320,7 @@ def social_listening() -> None:
                 publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         return {**loaded, "themes": {"weeks": [week.label for week in weeks], "themes": themes_now}}
 
-    @task(outlets=[WAREHOUSE], execution_timeout=TIME_LIMITS["care"])
+    @task(outlets=[WAREHOUSE], execution_timeout=TIME_LIMITS["care"], **WAREHOUSE_WRITER)
     def care(loaded: dict[str, Any]) -> dict[str, Any]:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
@@ -342,7 +350,7 @@ def social_listening() -> None:
             print(f"{len(report.failed)} alerts not delivered yet (retried next run): {report.failed}")
         return {**loaded, "care": outcome.as_dict()}
 
-    @task(execution_timeout=TIME_LIMITS["summarize"])
+    @task(execution_timeout=TIME_LIMITS["summarize"], queue=WAREHOUSE_QUEUE)
     def summarize(loaded: dict[str, Any]) -> None:
         """Log the run summary: mentions per source and brand, failures and why."""
         from config import load_config

@@ -32,7 +32,9 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
     },
 )
 def weekly_mention_report() -> None:
-    @task
+    # On the warehouse's machine (the queue its Celery worker alone serves): it reads the snapshot beside the
+    # file and writes report.folder there.
+    @task(queue="warehouse")
     def render() -> dict[str, str]:
         """Render (and email) the due week's report, or the week asked for; nothing when none is due."""
         from config import load_config
