@@ -191,10 +191,11 @@ def item_details(cursor: duckdb.DuckDBPyConnection, summary: ItemSummary, queued
 
 
 def _theme(cursor: duckdb.DuckDBPyConnection, mention_key: str, brand: str) -> MentionTheme | None:
-    """The theme the mention is in for the brand (a mention is in one week's themes at most)."""
+    """The theme the mention is in for the brand: of its latest week with themes (a mention whose published
+    time moved to another week stays in its old week's themes until that week is recomputed)."""
     row = cursor.execute(
         """SELECT t.label, t.week, t.mentions, t.status FROM mention_themes AS mt JOIN themes AS t USING (theme_id)
-           WHERE mt.mention_key = ? AND mt.brand = ?""",
+           WHERE mt.mention_key = ? AND mt.brand = ? ORDER BY t.week_start DESC LIMIT 1""",
         [mention_key, brand],
     ).fetchone()
     return MentionTheme(*row) if row else None
