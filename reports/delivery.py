@@ -84,7 +84,7 @@ def _email_body(files: ReportFiles, attached: Sequence[Path], left_out: Sequence
     points = files.points
     items = [
         f'<li style="{_ITEM_STYLE}{" font-weight: bold;" if point.change else ""}'
-        f'{" color: #8a5a00;" if point.topic == "coverage" else ""}">{html.escape(point.text)}</li>'
+        f'{" color: #8a5a00; font-weight: bold;" if point.alert else ""}">{html.escape(point.text)}</li>'
         for point in points
     ] or [f'<li style="{_ITEM_STYLE}">{html.escape(line)}</li>' for line in files.summary[1:]]
     notes = []

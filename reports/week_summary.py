@@ -29,6 +29,7 @@ from reports.weekly import SentimentSplit, VoiceShare, WeeklyReport
 
 SIGNIFICANCE = 0.05
 MIN_COUNT = 10
+NEARLY_ALL = 0.95
 LISTED_SOURCES = 4
 
 
@@ -41,12 +42,19 @@ class SummaryPoint:
         text: the sentence.
         brand: the brand it is about, if any.
         change: True: a change beyond noise; False: within noise or not comparable; None: not a comparison.
+        alert: the reader should know it before trusting the rest (a week under `NEARLY_ALL` collected).
+        held: for a figure that held within noise, the clause naming it and the figure it held against
+            (a brand whose figures all held gets one sentence of these clauses).
+        p_value: the test's p-value, when it is a comparison.
     """
 
     topic: str
     text: str
     brand: str | None = None
     change: bool | None = None
+    alert: bool = False
+    held: str | None = None
+    p_value: float | None = None
 
 
 def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
@@ -66,10 +74,11 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
     for volume in report.volume:
         if volume.role != "brand":
             continue
-        points.append(_volume_point(volume.brand, volume.mentions, volume.previous_mentions, coverage, previous))
+        figures = [_volume_point(volume.brand, volume.mentions, volume.previous_mentions, coverage, previous)]
         if report.competitors:
-            points.append(_share_point(shares[volume.brand], report, previous))
-        points.append(_sentiment_point(feelings[volume.brand], coverage, previous))
+            figures.append(_share_point(shares[volume.brand], report, previous))
+        figures.append(_sentiment_point(feelings[volume.brand], coverage, previous))
+        points.extend(_held_together(volume.brand, figures, previous))
     story = report.biggest_story
     if story is not None:
         outlet = f" ({story.publisher})" if story.publisher else ""
@@ -98,6 +107,20 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
             f"Emerging theme for {theme.brand}: “{theme.label}”, {theme.mentions:,} mentions{share}, {since}."
         ), brand=theme.brand, change=True))
     return tuple(points)
+
+
+def _held_together(brand: str, figures: list[SummaryPoint], previous: str) -> list[SummaryPoint]:
+    """A brand's figures as they are, or one sentence when every one of them held within noise."""
+    if not all(figure.held and figure.p_value is not None for figure in figures):
+        return figures
+    clauses = [figure.held for figure in figures if figure.held]
+    p_values = [_p(figure.p_value).removeprefix("p = ").removeprefix("p ") for figure in figures
+                if figure.p_value is not None]
+    listed = ", ".join(p_values[:-1]) + f" and {p_values[-1]}" if len(p_values) > 1 else p_values[0]
+    return [SummaryPoint("brand", (
+        f"{brand} held steady on week {previous}: {', '.join(clauses)}; no difference is beyond noise "
+        f"(binomial and Fisher's exact tests on the counts, p = {listed})."
+    ), brand, False)]
 
 
 def summary_lines(report: WeeklyReport) -> tuple[str, ...]:
@@ -131,21 +154,27 @@ def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[S
         return [SummaryPoint("coverage", (
             f"Not collected: no configured source had a successful run in week {week}, so it has no figures "
             "(it was not a quiet week: nobody listened)."
+        ), change=False, alert=True)]
+    how = ("changes are compared per collected hour" if coverage.comparable
+           else "too little was collected to compare it with the week before")
+    nearly = min(coverage.share, coverage.previous_share) >= NEARLY_ALL
+    if nearly and "partial" in (coverage.state, coverage.previous_state):
+        return [SummaryPoint("coverage", (
+            f"Nearly all collected: {_share(coverage.share)} of the week's source-hours had a successful run "
+            f"({_share(coverage.previous_share)} in week {previous}); {how}."
         ), change=False)]
     points = []
     if coverage.state == "partial":
-        missing = _missing(coverage.partly_collected)
-        how = ("changes are compared per collected hour" if coverage.comparable
-               else "too little was collected to compare it with the week before")
         points.append(SummaryPoint("coverage", (
-            f"Partly collected: {_share(coverage.share)} of the week's source-hours had a successful run ({missing}); "
-            f"{how}."
-        ), change=False))
+            f"Partly collected: {_share(coverage.share)} of the week's source-hours had a successful run "
+            f"({_missing(coverage.partly_collected)}); {how}."
+        ), change=False, alert=coverage.share < NEARLY_ALL))
     if coverage.previous_state != "collected":
         state = ("was not collected" if coverage.previous_state == "not collected"
                  else f"was partly collected ({_share(coverage.previous_share)} of its source-hours)")
         how = "changes are compared per collected hour" if coverage.comparable else "there is no comparison with it"
-        points.append(SummaryPoint("coverage", f"Week {previous} {state}: {how}.", change=False))
+        points.append(SummaryPoint("coverage", f"Week {previous} {state}: {how}.", change=False,
+                                   alert=coverage.previous_share < NEARLY_ALL))
     return points
 
 
@@ -175,7 +204,9 @@ def _volume_point(brand: str, now: int, before: int, coverage: WeekCoverage, pre
         return SummaryPoint("volume", (
             f"{said}, about as many as week {previous}'s {before:,}{' per collected hour' if per_hour else ''} "
             f"(within noise: {test})."
-        ), brand, False)
+        ), brand, False, held=(
+            f"{now:,} earned mentions (against {before:,}{', per collected hour' if per_hour else ''})"
+        ), p_value=p_value)
     change = (now / ratio - before) / before if before else None
     direction = "up" if now / ratio > before else "down"
     amount = f"{direction} {abs(change):.0%}" if change is not None else "up from none"
@@ -207,7 +238,7 @@ def _share_point(share: VoiceShare, report: WeeklyReport, previous: str) -> Summ
         return SummaryPoint("share_of_voice", (
             f"{brand}'s share of voice held at {now:.0%} of the tracked brands' mentions "
             f"({before:.0%} in week {previous}; within noise: {test})."
-        ), brand, False)
+        ), brand, False, held=f"share of voice {now:.0%} (against {before:.0%})", p_value=p_value)
     return SummaryPoint("share_of_voice", (
         f"{brand}'s share of voice {'rose' if now > before else 'fell'} from {before:.0%} to {now:.0%} of the "
         f"tracked brands' mentions (beyond noise: {test})."
@@ -236,7 +267,7 @@ def _sentiment_point(feeling: SentimentSplit, coverage: WeekCoverage, previous: 
         return SummaryPoint("net_sentiment", (
             f"{brand}'s net sentiment held at {now:+.2f} ({before:+.2f} in week {previous}; {counts}; "
             f"within noise: {test})."
-        ), brand, False)
+        ), brand, False, held=f"net sentiment {now:+.2f} (against {before:+.2f})", p_value=p_value)
     return SummaryPoint("net_sentiment", (
         f"{brand}'s net sentiment {'rose' if now > before else 'fell'} from {before:+.2f} to {now:+.2f} "
         f"({counts}; beyond noise: {test})."

@@ -6,6 +6,7 @@ Weeks are in UTC: 2026-W43 runs from Mon 19 Oct to Mon 26 Oct 2026 00:00, the we
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from reports.render import render_weekly_report
 from reports.week_summary import compare_counts, summary_lines, week_summary
 from reports.weekly import weekly_report_data
 from warehouse.connection import open_warehouse
-from tests.test_report import read_page
+from tests.test_report import needs_chromium, read_page
 
 WEEK = "2026-W43"
 MONDAY = datetime(2026, 10, 19, tzinfo=UTC)
@@ -280,3 +281,33 @@ def test_the_plain_text_summary_starts_with_the_week(warehouse, tmp_path):
     lines = summary_lines(report)
     assert lines[0] == "Week 2026-W43 (19 Oct to 25 Oct 2026, UTC): 12 earned mentions of the tracked brands."
     assert lines[1].startswith("Brightwave had 12 earned mentions, up from none on week 2026-W42's 0 (beyond noise")
+
+
+@needs_chromium
+def test_the_pdf_prints_emoji_and_cjk_with_their_fonts(warehouse, tmp_path):
+    warehouse.both_weeks_collected()
+    warehouse.mentions("Brightwave", 1, MONDAY, title="Brightwave 光回線 最高 🚀🎉",
+                       url="https://www.example.jp/{n}", publisher="ブロードバンド速報 📡")
+    files = render_weekly_report(warehouse.connection, make_config(tmp_path), WEEK, tmp_path / "out", pdf=True)
+    content = files.pdf.read_bytes()
+    # Chromium embeds the fonts it drew with; without fonts-noto-color-emoji and fonts-noto-cjk it draws boxes.
+    assert b"/FontFamily (Noto Color Emoji)" in content
+    assert re.search(rb"/FontFamily \(Noto (Sans|Serif) CJK [A-Z]+\)", content)
+    assert "光回線" in files.html.read_text(encoding="utf-8") and "🚀" in files.html.read_text(encoding="utf-8")
+
+
+def test_a_brand_whose_figures_all_held_gets_one_sentence(warehouse, tmp_path):
+    warehouse.both_weeks_collected()
+    warehouse.mentions("Brightwave", 60, MONDAY, label="positive")
+    warehouse.mentions("Brightwave", 40, MONDAY, label="negative")
+    warehouse.mentions("Brightwave", 55, PREVIOUS_MONDAY, label="positive")
+    warehouse.mentions("Brightwave", 45, PREVIOUS_MONDAY, label="negative")
+    warehouse.mentions("Tidewell", 100, MONDAY)
+    warehouse.mentions("Tidewell", 100, PREVIOUS_MONDAY)
+    points = points_by_topic(warehouse.connection, make_config(tmp_path))
+    assert set(points) == {"brand"}
+    assert points["brand"] == (
+        "Brightwave held steady on week 2026-W42: 100 earned mentions (against 100), share of voice 50% "
+        "(against 50%), net sentiment +0.20 (against +0.10); no difference is beyond noise (binomial and Fisher's "
+        "exact tests on the counts, p = 1.00, 1.00 and 0.57)."
+    )
