@@ -22,8 +22,9 @@ themes-v1, for the mentions of one brand in one week (`warehouse.themes` calls i
    something several people said.
 4. **Labels.** A theme's phrases are its most distinctive terms by class-based TF-IDF: the term counts of
    each theme (and of the left-out mentions, as one more class) weighted by `TfidfTransformer`, so a
-   phrase that every theme uses ranks low. A word already in a higher-ranked phrase pair is not listed
-   again. The label is the first `LABEL_PHRASES` phrases.
+   phrase that every theme uses ranks low. A phrase pair stands for its words: it takes the place of a
+   word of it ranked higher, and a word of a higher-ranked pair is not listed again. The label is the
+   first `LABEL_PHRASES` phrases.
 
 Everything is seeded (`random_state`), the mentions are taken in the order given, and scikit-learn's and
 BLAS's thread pools run exactly `THREADS` threads (sums taken in another order can move a borderline
@@ -257,21 +258,28 @@ def _class_tfidf(counts: sparse.csr_matrix, assignment: np.ndarray, kept: list[i
 
 
 def _phrases(row: sparse.csr_matrix, terms: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    """A theme's top phrases from its row of class-based TF-IDF: a word inside a phrase pair ranked
-    above it is left out (ties: alphabetical)."""
+    """A theme's top phrases from its row of class-based TF-IDF, most distinctive first (ties: alphabetical).
+    A phrase pair stands for its words: it takes the place of a word of it ranked above it ("new · router ·
+    new router" reads "new router"), and a word of a pair ranked above it is left out."""
     order = sorted(zip(row.indices, row.data, strict=True), key=lambda item: (-item[1], terms[item[0]]))
-    phrases: list[str] = []
-    weights: list[float] = []
+    chosen: list[tuple[str, float]] = []
     covered: set[str] = set()
     for index, weight in order:
         term = str(terms[index])
         words = term.split()
         if len(words) == 1 and term in covered:
             continue
-        phrases.append(term)
-        weights.append(round(float(weight), 6))
+        replaced = [position for position, (phrase, _) in enumerate(chosen) if phrase in words]
+        entry = (term, round(float(weight), 6))
+        if replaced:
+            chosen[replaced[0]] = entry
+            chosen = [pair for position, pair in enumerate(chosen) if position not in replaced[1:]]
+        else:
+            chosen.append(entry)
         covered.update(words)
-        if len(phrases) == PHRASES:
+        if len(chosen) == PHRASES:
             break
+    phrases = [phrase for phrase, _ in chosen]
+    weights = [weight for _, weight in chosen]
     norm = math.sqrt(sum(w * w for w in weights)) or 1.0
     return tuple(phrases), tuple(round(w / norm, 6) for w in weights)
