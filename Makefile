@@ -11,7 +11,7 @@ export OVERHEARD_HOME := $(CURDIR)
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 
-.PHONY: demo test run standalone desk bench clean
+.PHONY: demo test test-distributed run standalone desk bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ standalone: $(AIRFLOW_HOME)/.initialised
 test: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The Celery deployment (deploy/celery_deployment.py: PostgreSQL, Redis, an S3 server, Airflow's scheduler,
+# DAG processor, API server and two workers) under test (tests/distributed/): the tests start it (staging on
+# S3, scheduled runs off) and stop it at the end. `make test` leaves these tests out (pytest marker).
+test-distributed: $(VENV)/.installed
+	$(BIN)/python deploy/celery_deployment.py install
+	$(CURDIR)/var/deploy/venv/bin/python -m pytest -m distributed tests/distributed -s
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/upsert_mentions.py
