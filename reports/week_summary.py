@@ -75,8 +75,9 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
         if volume.role != "brand":
             continue
         figures = [_volume_point(volume.brand, volume.mentions, volume.previous_mentions, coverage, previous)]
-        if report.competitors:
-            figures.append(_share_point(shares[volume.brand], report, previous))
+        share = _share_point(shares[volume.brand], report, previous) if report.competitors else None
+        if share is not None:
+            figures.append(share)
         figures.append(_sentiment_point(feelings[volume.brand], coverage, previous))
         points.extend(_held_together(volume.brand, figures, previous))
     story = report.biggest_story
@@ -102,9 +103,9 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
         theme = max(emerging, key=lambda theme: (theme.status == "new", theme.mentions))
         since = "new this week" if theme.status == "new" else (
             f"up from {theme.previous_mentions:,} in week {previous}")
-        share = f" ({theme.share_of_brand:.0%} of its mentions)" if theme.share_of_brand is not None else ""
+        portion = f" ({theme.share_of_brand:.0%} of its mentions)" if theme.share_of_brand is not None else ""
         points.append(SummaryPoint("theme", (
-            f"Emerging theme for {theme.brand}: “{theme.label}”, {theme.mentions:,} mentions{share}, {since}."
+            f"Emerging theme for {theme.brand}: “{theme.label}”, {theme.mentions:,} mentions{portion}, {since}."
         ), brand=theme.brand, change=True))
     return tuple(points)
 
@@ -216,12 +217,15 @@ def _volume_point(brand: str, now: int, before: int, coverage: WeekCoverage, pre
     ), brand, True)
 
 
-def _share_point(share: VoiceShare, report: WeeklyReport, previous: str) -> SummaryPoint:
+def _share_point(share: VoiceShare, report: WeeklyReport, previous: str) -> SummaryPoint | None:
+    """The share-of-voice sentence; None when no competitor was mentioned in either week (nothing to share)."""
     brand = share.brand
     total_now = sum(row.mentions for row in report.volume)
     total_before = sum(row.previous_mentions for row in report.volume)
     mine_before = next(row.previous_mentions for row in report.volume if row.brand == brand)
     now, before = share.share_by_volume, share.previous_share_by_volume
+    if total_now == share.mentions and total_before == mine_before:
+        return None
     if report.coverage.sources and not report.coverage.comparable:
         return SummaryPoint("share_of_voice", (
             f"{brand}'s share of voice was {_percent(now)} of the tracked brands' mentions; "
@@ -254,7 +258,16 @@ def _sentiment_point(feeling: SentimentSplit, coverage: WeekCoverage, previous: 
             f"{brand}'s net sentiment was {_signed(now)}; no comparison with week {previous}."
         ), brand, False)
     previous_positive, previous_negative = feeling.previous_positive, feeling.previous_negative
-    if now is None or before is None or min(scored, previous_positive + previous_negative) < MIN_COUNT:
+    if now is None:
+        return SummaryPoint("net_sentiment", (
+            f"{brand} had no positive or negative mentions this week, so no net sentiment."
+        ), brand, False)
+    if before is None:
+        return SummaryPoint("net_sentiment", (
+            f"{brand}'s net sentiment was {now:+.2f}; week {previous} had no positive or negative mentions to "
+            "compare it with."
+        ), brand, False)
+    if min(scored, previous_positive + previous_negative) < MIN_COUNT:
         return SummaryPoint("net_sentiment", (
             f"{brand}'s net sentiment was {_signed(now)} ({_signed(before)} in week {previous}): too few positive "
             f"or negative mentions to compare ({scored:,} this week)."

@@ -11,7 +11,8 @@ The rest is selected here:
 - Week-over-week change: against the ISO week before, in the same time zone. Volume changes are
   relative (+0.25 = 25% more); share and net-sentiment changes are differences (+0.05 = 5 points).
 - Top mentions, authors and sites cover the mentions of the brands (role `brand`), not competitors.
-  Mentions rank by `reach_estimate`, then newest first; authors by mentions, then reach. A site is
+  Mentions rank by `reach_estimate`, then newest first; authors by mentions, then reach (a web item's
+  author is its byline, else its publisher, else its source: Google News's outlet, not Google). A site is
   named as people know it: its `publisher` (the page's og:site_name, the feed's title, Google News's
   outlet rather than Google, a subreddit), shown with its domain: the host of the outlet's address
   (Google News) or of the mention's URL, without `www.`. A loopback or local host (127.0.0.1,
@@ -55,6 +56,12 @@ TOP_AUTHORS = 10
 TOP_SITES = 10
 LISTED_BREACHES = 20
 _SITE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(?:www\.)?(\[[^\]]*\]|[^/:?#@]+)"
+# Who wrote a mention, as the report names them: a web item has no handle, so its byline, else its publisher
+# (Google News's outlet, not Google), else its source.
+_AUTHOR_NAME = (
+    "CASE WHEN author_handle IS NULL THEN platform || ':' || coalesce(nullif(trim(author_name), ''), publisher, source) "
+    "ELSE author END"
+)
 # Hosts a reader cannot visit: loopback, unspecified and local names (a site on them is named, never shown).
 _LOCAL_HOST = (
     "host = '' OR host = 'localhost' OR host LIKE '%.localhost' OR host LIKE '127.%' OR host = '0.0.0.0' "
@@ -144,7 +151,8 @@ class TopMention:
 
 @dataclass(frozen=True)
 class TopAuthor:
-    """An author of the brands' mentions: `platform:handle`, or `platform:source` for web items."""
+    """An author of the brands' mentions: `platform:handle`; for web items `platform:` and their byline, else
+    their publisher (a Google News item's outlet), else their source."""
 
     author: str
     platform: str
@@ -536,7 +544,8 @@ def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
         )
         SELECT t.mention_key,
                (SELECT list(b.brand ORDER BY b.brand) FROM {staged.brands} AS b WHERE b.mention_key = t.mention_key),
-               t.platform, t.url, t.author, t.title, t.text, t.mentioned_at, t.reach_estimate, t.sentiment_label,
+               t.platform, t.url, {_AUTHOR_NAME}, t.title, t.text, t.mentioned_at, t.reach_estimate,
+               t.sentiment_label,
                t.story_id, t.publisher
         FROM top AS t
         ORDER BY t.reach_estimate DESC NULLS LAST, t.mentioned_at DESC, t.mention_key
@@ -551,7 +560,7 @@ def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
 def _top_authors(staged: WeekMentions) -> tuple[TopAuthor, ...]:
     rows = staged.connection.execute(
         f"""
-        SELECT author, platform, count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, max(author_followers)
+        SELECT {_AUTHOR_NAME} AS author, platform, count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, max(author_followers)
         FROM {staged.mentions}
         WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
         GROUP BY ALL ORDER BY mentions DESC, reach DESC, author LIMIT {TOP_AUTHORS}

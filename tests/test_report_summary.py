@@ -12,16 +12,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from playwright.sync_api import sync_playwright
 from pydantic import ValidationError
 
 from care.staffing import QueueStaffing, staffing_plan
 from config.model import REPORT_SECTIONS, Config, ReportSettings
+from reports.delivery import email_report
 from reports.html import duration
 from reports.render import render_weekly_report
 from reports.week_summary import compare_counts, summary_lines, week_summary
 from reports.weekly import weekly_report_data
 from warehouse.connection import open_warehouse
-from tests.test_report import needs_chromium, read_page
+from tests.test_report import CHROMIUM, SmtpSink, needs_chromium, read_page
 
 WEEK = "2026-W43"
 MONDAY = datetime(2026, 10, 19, tzinfo=UTC)
@@ -50,13 +52,14 @@ class Warehouse:
 
     def mentions(self, brand: str, count: int, week_start: datetime, *, label: str | None = "neutral",
                  url: str = "https://news.example/{n}", publisher: str | None = None, extras: dict | None = None,
-                 source: str = "news", story: str | None = None, title: str | None = None) -> None:
+                 source: str = "news", story: str | None = None, title: str | None = None,
+                 handles: bool = True) -> None:
         rows = []
         for n in range(count):
             self._mentions += 1
             key = f"m{self._mentions}"
             at = week_start + timedelta(hours=1 + (n * 7) % 160, minutes=n % 60)
-            rows.append((key, source, url.format(n=self._mentions), title, f"{brand} post {n}", f"@a{n % 50}", at,
+            rows.append((key, source, url.format(n=self._mentions), title, f"{brand} post {n}", f"@a{n % 50}" if handles else None, at,
                          label, label, 100 + n, story, publisher, json.dumps(extras or {}), at))
         self.connection.executemany(
             """INSERT INTO mentions (mention_key, platform, source, url, title, text, author_handle, published_at,
@@ -132,7 +135,7 @@ def test_differences_within_noise_are_not_called_changes(warehouse, tmp_path):
     )
     assert points["volume"].change is False and points["share_of_voice"].change is False
     assert "held at 51%" in points["share_of_voice"].text
-    assert "too few positive or negative mentions to compare (0 this week)" in points["net_sentiment"].text
+    assert points["net_sentiment"].text == "Brightwave had no positive or negative mentions this week, so no net sentiment."
 
 
 def test_one_mention_against_none_is_too_few_to_compare(warehouse, tmp_path):
@@ -204,16 +207,18 @@ def test_the_summary_names_the_biggest_story_the_largest_spike_and_the_emerging_
 
 def test_sites_are_named_as_people_know_them_and_never_by_a_loopback_address(warehouse, tmp_path):
     warehouse.both_weeks_collected()
-    warehouse.mentions("Brightwave", 4, MONDAY, url="https://news.google.com/rss/articles/{n}",
-                       publisher="The Guardian", extras={"publisher_url": "https://www.theguardian.com"})
+    warehouse.mentions("Brightwave", 4, MONDAY, url="https://news.google.com/rss/articles/{n}", source="google_news",
+                       publisher="The Guardian", extras={"publisher_url": "https://www.theguardian.com"}, handles=False)
     warehouse.mentions("Brightwave", 3, MONDAY, url="http://127.0.0.1:8081/posts/{n}", publisher="Fibre Fans Blog")
-    warehouse.mentions("Brightwave", 2, MONDAY, url="http://localhost:8082/{n}", source="acme_blog")
+    warehouse.mentions("Brightwave", 2, MONDAY, url="http://localhost:8082/{n}", source="acme_blog", handles=False)
     warehouse.mentions("Brightwave", 1, MONDAY, url="https://www.techwire.example/{n}")
     report = weekly_report_data(warehouse.connection, make_config(tmp_path), WEEK)
     assert [(site.site, site.domain, site.mentions) for site in report.top_sites] == [
         ("The Guardian", "theguardian.com", 4), ("Fibre Fans Blog", None, 3), ("acme_blog", None, 2),
         ("techwire.example", "techwire.example", 1),
     ]
+    authors = {author.author: author.mentions for author in report.top_authors}
+    assert authors["news:The Guardian"] == 4 and authors["news:acme_blog"] == 2 and "news:google_news" not in authors
     files = render_weekly_report(warehouse.connection, make_config(tmp_path), WEEK, tmp_path / "out")
     page = read_page(files.html.read_text(encoding="utf-8"))
     assert "The Guardian theguardian.com" in page.text and "open on The Guardian" in page.text
@@ -311,3 +316,36 @@ def test_a_brand_whose_figures_all_held_gets_one_sentence(warehouse, tmp_path):
         "(against 50%), net sentiment +0.20 (against +0.10); no difference is beyond noise (binomial and Fisher's "
         "exact tests on the counts, p = 1.00, 1.00 and 0.57)."
     )
+
+
+@needs_chromium
+def test_the_email_body_shows_the_summary_in_a_browser_without_styles_or_script(warehouse, tmp_path, monkeypatch):
+    warehouse.both_weeks_collected()
+    warehouse.mentions("Brightwave", 140, MONDAY)
+    warehouse.mentions("Brightwave", 100, PREVIOUS_MONDAY)
+    files = render_weekly_report(warehouse.connection, make_config(tmp_path), WEEK, tmp_path / "out")
+    with SmtpSink() as sink:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_REPORTS", json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 5},
+        }))
+        email_report(files, smtp_conn_id="smtp_reports", to=["vp@brightwave.example"],
+                     from_address="overheard@example.org", subject="Mentions, week 2026-W43")
+    (message,) = sink.messages
+    body, *attachments = message.get_payload()
+    assert [part.get_filename() for part in attachments] == [files.html.name, files.csv.name]
+    body_html = body.get_payload(decode=True).decode()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM or "chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 640, "height": 800}, java_script_enabled=False)
+        page.set_content(body_html)
+        items = page.locator("li").all_inner_texts()
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        weights = page.locator("li").evaluate_all("items => items.map(item => getComputedStyle(item).fontWeight)")
+        page.screenshot(path=str(tmp_path / "email.png"), full_page=True)
+        browser.close()
+    assert items == [point.text for point in files.points]
+    assert items[0].startswith("Brightwave had 140 earned mentions, up 40% on week 2026-W42's 100 (beyond noise")
+    assert weights[0] == "700"  # a change beyond noise stands out
+    assert [point.topic for point in files.points] == ["volume", "net_sentiment"]  # no competitor: no share of voice
+    assert width <= 640  # fits a mail client's reading pane
