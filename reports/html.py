@@ -56,6 +56,7 @@ def weekly_report_html(
         ),
     }
     not_collected = bool(report.coverage.sources) and report.coverage.state == "not collected"
+    summary = week_summary(report)
     template = _environment(zone).from_string(_template_source())
     return template.render(
         report=report,
@@ -66,7 +67,8 @@ def weekly_report_html(
         show=frozenset(sections),
         not_collected=not_collected,
         quiet="Not collected this week" if not_collected else "No mentions this week",
-        summary=week_summary(report),
+        summary=summary,
+        volume_changed={point.brand: point.change for point in summary if point.topic in ("volume", "brand")},
         brand_cards=[
             (volume, share, sentiment)
             for volume, share, sentiment in zip(report.volume, report.share_of_voice, report.sentiment, strict=True)
