@@ -19,7 +19,7 @@ of its source-hours refuses the week-over-week comparison.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from scipy.stats import binomtest, fisher_exact
@@ -78,7 +78,8 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
         share = _share_point(shares[volume.brand], report, previous) if report.competitors else None
         if share is not None:
             figures.append(share)
-        figures.append(_sentiment_point(feelings[volume.brand], coverage, previous))
+        figures.append(_with_unscored(_sentiment_point(feelings[volume.brand], coverage, previous),
+                                      feelings[volume.brand].unscored))
         points.extend(_held_together(volume.brand, figures, previous))
     story = report.biggest_story
     if story is not None:
@@ -108,6 +109,15 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
             f"Emerging theme for {theme.brand}: “{theme.label}”, {theme.mentions:,} mentions{portion}, {since}."
         ), brand=theme.brand, change=True))
     return tuple(points)
+
+
+def _with_unscored(point: SummaryPoint, unscored: int) -> SummaryPoint:
+    """The sentiment sentence saying how many mentions no sentiment model could score, if any."""
+    if not unscored:
+        return point
+    note = f"{unscored:,} mention{_plural(unscored)} unscored: a language no sentiment model covers"
+    return replace(point, text=f"{point.text.removesuffix('.')}; {note}.",
+                   held=f"{point.held[:-1]}; {note})" if point.held else None)
 
 
 def _held_together(brand: str, figures: list[SummaryPoint], previous: str) -> list[SummaryPoint]:

@@ -22,6 +22,7 @@ from enrich.brand_sentiment import BrandSentimentScorer
 from enrich.pipeline import Enricher, enrich_unit
 from enrich.sentiment import LexiconSentiment, SentimentScore
 from query.brand_matching import BrandMatch
+from reports.week_summary import summary_lines
 from reports.weekly import weekly_report_data
 from warehouse.load import load_run
 
@@ -169,9 +170,8 @@ def test_a_comparison_is_counted_for_each_brand_by_its_own_label_in_the_views_re
         split = {row.brand: (row.positive, row.neutral, row.negative, row.unscored, row.net_sentiment)
                  for row in report.sentiment}
         assert split == {"Brightwave": (2, 0, 0, 1, 1.0), "Tidewell": (0, 0, 1, 0, -1.0)}
-        assert "net sentiment +1.00 (1 mentions unscored: a language no sentiment model covers)." in "\n".join(
-            report.summary()
-        )
+        assert "Brightwave's net sentiment was +1.00" in "\n".join(summary_lines(report))
+        assert "; 1 mention unscored: a language no sentiment model covers." in "\n".join(summary_lines(report))
 
         # A person's correction of one brand wins over the model's label for it, in the report too.
         connection.execute(
