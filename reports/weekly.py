@@ -594,13 +594,16 @@ def _biggest_story(staged: WeekMentions) -> WeekStory | None:
             SELECT * FROM {staged.mentions}
             WHERE this_week AND story_id IS NOT NULL
               AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
+        ),
+        biggest AS (
+            SELECT story_id, count(*) AS mentions, count(DISTINCT author) AS authors,
+                   coalesce(sum(reach_estimate), 0) AS reach
+            FROM told GROUP BY story_id HAVING count(*) >= 2
+            ORDER BY mentions DESC, reach DESC, story_id LIMIT 1
         )
-        SELECT story_id, count(*) AS mentions, count(DISTINCT author), coalesce(sum(reach_estimate), 0) AS reach,
-               arg_max(coalesce(nullif(title, ''), text), (coalesce(reach_estimate, -1), mentioned_at, mention_key)),
-               arg_max(url, (coalesce(reach_estimate, -1), mentioned_at, mention_key)),
-               arg_max(publisher, (coalesce(reach_estimate, -1), mentioned_at, mention_key))
-        FROM told GROUP BY story_id HAVING count(*) >= 2
-        ORDER BY mentions DESC, reach DESC, story_id LIMIT 1
+        SELECT b.story_id, b.mentions, b.authors, b.reach, coalesce(nullif(t.title, ''), t.text), t.url, t.publisher
+        FROM biggest AS b JOIN told AS t USING (story_id)
+        ORDER BY t.reach_estimate DESC NULLS LAST, t.mentioned_at DESC, t.mention_key LIMIT 1
         """
     ).fetchall()
     return WeekStory(*rows[0]) if rows else None

@@ -37,8 +37,10 @@ _CHECKED = """
            c.label, c.model_label
     FROM latest_sentiment_corrections AS c
     LEFT JOIN mentions AS m USING (mention_key)
-    LEFT JOIN (
-        SELECT mention_key, any_value(brand) AS brand FROM mention_brands GROUP BY mention_key HAVING count(*) = 1
+    LEFT JOIN (  -- only the corrected mentions' brands: grouping every mention's took seconds at 10 million
+        SELECT mention_key, any_value(brand) AS brand FROM mention_brands
+        WHERE mention_key IN (SELECT mention_key FROM latest_sentiment_corrections)
+        GROUP BY mention_key HAVING count(*) = 1
     ) AS single USING (mention_key)
     WHERE ($since IS NULL OR c.corrected_at >= $since) AND ($until IS NULL OR c.corrected_at < $until)
 """
