@@ -14,7 +14,12 @@ tweets with the brand's name put in). Figures, each against the known topics:
 - `themed`: the share of topic posts put in a theme; `noise_themed`: the share of noise posts put in one;
 - `topics_found`: topics that are the majority of at least one theme; `themes`: how many themes.
 
-The last line is `ari=<mean> purity=<mean>` over every run.
+Then weeks: a week without the "new router" topic and the week after with all 8 (other posts, same
+seed), each grouped by `find_themes`, and the second week's themes matched with the first's by
+`match_themes` as the pipeline does. `matched` counts the second week's themes (by their majority topic)
+that continue the first week's theme of the same topic, or are new when their topic was absent.
+
+The last line is `ari=<mean> purity=<mean> weeks_matched=<matched>/<themes>` over every run.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from sklearn.metrics import adjusted_rand_score
 
-from bench.themes_corpus import BRAND, TOPICS, labelled_posts
-from enrich.themes import find_themes
+from bench.themes_corpus import BRAND, TOPICS, LabelledPost, labelled_posts
+from enrich.themes import Theme, find_themes, match_themes
 
 
 def score(posts_count: int, seed: int) -> dict[str, float]:
@@ -63,6 +68,30 @@ def score(posts_count: int, seed: int) -> dict[str, float]:
     }
 
 
+def week_matching(posts_count: int, seed: int) -> tuple[int, int, list[str]]:
+    """Of the second week's topic themes, how many continue the right theme of the week before (or are
+    new when their topic was absent): (right, themes, what the wrong ones did)."""
+    first_topics = [topic for topic in sorted(TOPICS) if topic != "new_router"]
+    weeks = [labelled_posts(posts_count, seed=seed * 100 + 1, topics=first_topics),
+             labelled_posts(posts_count, seed=seed * 100 + 2)]
+    found = [find_themes([post.text for post in week], brand_words=[BRAND]) for week in weeks]
+    majority = [[_majority(theme, week) for theme in themes] for themes, week in zip(found, weeks, strict=True)]
+    matches = match_themes([(t.phrases, t.weights) for t in found[1]], [(t.phrases, t.weights) for t in found[0]])
+    right, wrong = 0, []
+    topic_themes = [(topic, match) for topic, match in zip(majority[1], matches, strict=True) if topic != "(noise)"]
+    for topic, match in topic_themes:
+        expected_new = topic not in majority[0]
+        if (match is None and expected_new) or (match is not None and majority[0][match] == topic):
+            right += 1
+        else:
+            wrong.append(f"{topic} -> {'new' if match is None else majority[0][match]}")
+    return right, len(topic_themes), wrong
+
+
+def _majority(theme: Theme, posts: list[LabelledPost]) -> str:
+    return Counter(posts[m].topic or "(noise)" for m in theme.members).most_common(1)[0][0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, nargs="+", default=[2000, 20000])
@@ -79,7 +108,16 @@ def main() -> None:
             print(f"{count:<7} {seed:<5} {figures['ari']:.3f}  {figures['ari_topics']:.3f}       "
                   f"{figures['purity']:.3f}   {figures['themed']:.3f}   {figures['noise_themed']:.3f}         "
                   f"{figures['topics_found']:.0f}/{len(TOPICS)}           {figures['themes']:.0f}")
-    print(f"ari={statistics.mean(aris):.3f} purity={statistics.mean(purities):.3f}")
+    print("weeks: posts  seed  matched  wrong")
+    right_total = themes_total = 0
+    for count in arguments.posts:
+        for seed in range(1, arguments.seeds + 1):
+            right, themes, wrong = week_matching(count, seed)
+            right_total += right
+            themes_total += themes
+            print(f"       {count:<6} {seed:<5} {right}/{themes}      {', '.join(wrong) or '-'}")
+    print(f"ari={statistics.mean(aris):.3f} purity={statistics.mean(purities):.3f} "
+          f"weeks_matched={right_total}/{themes_total}")
 
 
 if __name__ == "__main__":

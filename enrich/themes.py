@@ -64,7 +64,7 @@ LABEL_PHRASES = 3
 RANDOM_STATE = 0
 THREADS = 2
 FIT_SAMPLE = 25_000
-MATCH_SIMILARITY = 0.3
+MATCH_SIMILARITY = 0.5
 
 _LINK_OR_HANDLE = re.compile(r"https?://\S+|www\.\S+|@\w+", re.IGNORECASE)
 _TOKEN = r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b"
@@ -168,12 +168,21 @@ def _find_themes(texts: Sequence[str], brand_words: list[str], min_mentions: int
 
 def phrase_similarity(phrases: Sequence[str], weights: Sequence[float],
                       other_phrases: Sequence[str], other_weights: Sequence[float]) -> float:
-    """The cosine similarity of two themes' phrase vectors: how alike two weeks' themes are (0 to 1)."""
-    mine = dict(zip(phrases, weights, strict=True))
-    theirs = dict(zip(other_phrases, other_weights, strict=True))
-    dot = sum(weight * theirs.get(phrase, 0.0) for phrase, weight in mine.items())
+    """How alike two themes are (0 to 1): the cosine similarity of their words, each word weighing the
+    weights of the phrases it is in. Words, not phrases: one week's "fibre rollout" and the next week's
+    "gigabit fibre" are the same theme; they share the word."""
+    mine, theirs = _word_weights(phrases, weights), _word_weights(other_phrases, other_weights)
+    dot = sum(weight * theirs.get(word, 0.0) for word, weight in mine.items())
     norms = math.sqrt(sum(w * w for w in mine.values())) * math.sqrt(sum(w * w for w in theirs.values()))
     return dot / norms if norms else 0.0
+
+
+def _word_weights(phrases: Sequence[str], weights: Sequence[float]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for phrase, weight in zip(phrases, weights, strict=True):
+        for word in phrase.split():
+            found[word] = found.get(word, 0.0) + weight
+    return found
 
 
 def match_themes(
@@ -182,9 +191,9 @@ def match_themes(
 ) -> list[int | None]:
     """Which earlier theme (e.g. of the week before) each theme continues: one to one, best pairs first.
 
-    Two themes are the same when their phrase vectors (`Theme.phrases`, `Theme.weights`) have a cosine
-    similarity of at least `MATCH_SIMILARITY`; pairs are taken most similar first (ties: lower positions),
-    and an earlier theme continues at most one theme.
+    Two themes are the same when their phrases (`Theme.phrases`, `Theme.weights`) have a
+    `phrase_similarity` of at least `MATCH_SIMILARITY`; pairs are taken most similar first (ties: lower
+    positions), and an earlier theme continues at most one theme.
 
     Args:
         themes: (phrases, weights) of each theme.
