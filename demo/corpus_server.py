@@ -6,6 +6,11 @@ politeness delays and URL deduplication behave as they would across real hosts. 
 contain `{{news}}`, `{{homefixers}}` and `{{streamsetup}}`, replaced at serve time by that site's
 base URL, so the corpus works on whatever free port the server gets.
 
+`CorpusServer(named=True)` (what `make demo` runs) serves the same sites under names instead
+(`http://news.example`, `http://homefixers.example`, `http://streamsetup.example`) to clients that
+use the server as their HTTP proxy (`proxy_url`, set as HTTP_PROXY): the sites' URLs, and so mention
+URLs and the sites of the weekly report, name the sites rather than loopback addresses.
+
 Responses carry a strong ETag and a fixed Last-Modified and honour conditional GETs, so a
 collector's second run sees 304 Not Modified. Every request is counted per site and path in
 `CorpusServer.requests`, which lets tests assert what was (and was not) fetched.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import email.utils
 import hashlib
+import http.client
 import signal
 import threading
 from collections import Counter
@@ -42,6 +48,15 @@ SITE_ADDRESSES: dict[str, str] = {
     "homefixers": "127.0.0.2",
     "streamsetup": "127.0.0.3",
 }
+
+# Site name -> the host name it is served under when the server is `named` (as `make demo` runs it):
+# clients reach every name through the server itself as their HTTP proxy, so no DNS is involved.
+SITE_NAMES: dict[str, str] = {
+    "news": "news.example",
+    "homefixers": "homefixers.example",
+    "streamsetup": "streamsetup.example",
+}
+_NAMED_SITES = {name: site for site, name in SITE_NAMES.items()}
 
 # Every file is reported as last modified at this instant, so conditional requests are repeatable.
 LAST_MODIFIED = datetime(2026, 11, 2, 9, 0, 0, tzinfo=timezone.utc)
@@ -132,19 +147,55 @@ class _CorpusRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         """Answer a GET with the file, 304 or 404."""
-        self._respond(include_body=True)
+        if not self._forwarded():
+            self._respond(include_body=True)
 
     def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
         """Answer a HEAD like a GET, without the body."""
-        self._respond(include_body=False)
+        if not self._forwarded():
+            self._respond(include_body=False)
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        """Only for a forwarded name (a fake API's sign-in); the sites are static."""
+        if not self._forwarded():
+            self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+    def _forwarded(self) -> bool:
+        """Pass a proxy request for a forwarded name (`CorpusServer.forward`) to its server; False if not one."""
+        owner = self.server.owner
+        upstream = owner.forwards.get((self.headers.get("Host") or "").split(":")[0].lower()) if owner.named else None
+        if upstream is None:
+            return False
+        parts = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {name: value for name, value in self.headers.items() if name.lower() not in ("host", "proxy-connection")}
+        connection = http.client.HTTPConnection(upstream, timeout=30)
+        try:
+            connection.request(self.command, parts.path + (f"?{parts.query}" if parts.query else ""), body or None, headers)
+            answer = connection.getresponse()
+            content = answer.read()
+        finally:
+            connection.close()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+        return True
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
         """Keep quiet: requests are counted in `CorpusServer.requests` instead."""
 
     def _respond(self, include_body: bool) -> None:
         url_path = urlsplit(self.path).path or "/"
-        self.server.owner.record_request(self.server.site, url_path)
-        file_path = self._resolve(url_path)
+        site = self.server.site
+        if self.server.owner.named:  # a proxy request for http://<name>/...: the site is the one named
+            site = _NAMED_SITES.get((self.headers.get("Host") or "").split(":")[0].lower(), site)
+        self.server.owner.record_request(site, url_path)
+        file_path = self._resolve((self.server.owner.corpus_dir / site).resolve(), url_path)
         if file_path is None:
             self._send_not_found(include_body)
             return
@@ -177,13 +228,13 @@ class _CorpusRequestHandler(BaseHTTPRequestHandler):
         if include_body:
             self.wfile.write(body)
 
-    def _resolve(self, url_path: str) -> Path | None:
+    def _resolve(self, site_dir: Path, url_path: str) -> Path | None:
         """The file a URL path names inside the site folder, or None (missing, or outside the folder)."""
         relative = unquote(url_path).lstrip("/")
         if "\x00" in relative or any(part == ".." for part in relative.replace("\\", "/").split("/")):
             return None
-        candidate = (self.server.site_dir / relative).resolve()
-        if not candidate.is_relative_to(self.server.site_dir):
+        candidate = (site_dir / relative).resolve()
+        if not candidate.is_relative_to(site_dir):
             return None
         if candidate.is_dir():
             candidate = candidate / "index.html"
@@ -208,14 +259,19 @@ class CorpusServer:
         requests: how many requests each `(site, path)` received; the path excludes the query.
     """
 
-    def __init__(self, corpus_dir: Path = DEFAULT_CORPUS_DIR, port: int = 0):
+    def __init__(self, corpus_dir: Path = DEFAULT_CORPUS_DIR, port: int = 0, named: bool = False):
         """Prepare the server; nothing is bound until the `with` block starts.
 
         Args:
             corpus_dir: the corpus folder, with one sub-folder per site in `SITE_ADDRESSES`.
             port: a fixed port for all sites, or 0 to pick a free one.
+            named: serve the sites under their names (`SITE_NAMES`, e.g. `http://homefixers.example`) to
+                clients that use `proxy_url` as their HTTP proxy, as the demo does, so that the sites' URLs
+                (and so mention URLs and the report's sites) carry names, not loopback addresses.
         """
         self.corpus_dir = Path(corpus_dir)
+        self.named = named
+        self.forwards: dict[str, str] = {}
         self.port = port
         self.requests: Counter[tuple[str, str]] = Counter()
         self._requested_port = port
@@ -243,14 +299,30 @@ class CorpusServer:
             site: one of `news`, `homefixers`, `streamsetup`.
 
         Returns:
-            e.g. `http://127.0.0.2:41234`.
+            e.g. `http://127.0.0.2:41234`, or `http://homefixers.example` when named.
 
         Raises:
             KeyError: for a site the corpus does not have.
         """
         if site not in SITE_ADDRESSES:
             raise KeyError(f"no corpus site named {site!r}; the sites are {', '.join(SITE_ADDRESSES)}")
+        if self.named:
+            return f"http://{SITE_NAMES[site]}"
         return f"http://{SITE_ADDRESSES[site]}:{self.port}"
+
+    def forward(self, name: str, base_url: str) -> None:
+        """As the named sites' proxy, pass requests for http://<name>/... to another local server.
+
+        Args:
+            name: a host name, e.g. `www.reddit.example`.
+            base_url: the server's base URL, e.g. `http://127.0.0.1:8768`.
+        """
+        self.forwards[name.lower()] = urlsplit(base_url).netloc
+
+    @property
+    def proxy_url(self) -> str:
+        """The HTTP proxy through which a client reaches the sites by name (when `named`)."""
+        return f"http://{SITE_ADDRESSES['news']}:{self.port}"
 
     def fill_placeholders(self, text: str) -> str:
         """Replace `{{news}}`, `{{homefixers}}` and `{{streamsetup}}` with the sites' base URLs.

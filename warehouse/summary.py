@@ -77,11 +77,11 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None, *, alert_
         ).fetchall()
         care = _care_lines(connection, run_id, alert_channels)
 
-    # A source's first run searched further back than the run's data interval (`backfill_days`).
-    window_start, window_end = max(row[11] for row in sources), max(row[12] for row in sources)
-    reached_back = min(row[11] for row in sources)
-    backfill = f"; first runs searched from {reached_back:%Y-%m-%d %H:%M}" if reached_back < window_start else ""
-    lines = [f"Run {run_id} (data interval {window_start:%Y-%m-%d %H:%M} to {window_end:%Y-%m-%d %H:%M %Z}{backfill})", ""]
+    # Each source's window: the run's data interval, or further back on its first run (`backfill_days`).
+    starts, window_end = {row[11] for row in sources}, max(row[12] for row in sources)
+    searched = "data interval" if len(starts) == 1 else "sources searched from"
+    or_later = "" if len(starts) == 1 else " or later"
+    lines = [f"Run {run_id} ({searched} {min(starts):%Y-%m-%d %H:%M}{or_later} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
     lines += _table(("source", "status", *SOURCE_COUNTS), [row[:9] for row in sources])
     lines.append("")
     lines += _table(("brand", "role", "seen this run", "new", "earned total"), brands)
