@@ -1,9 +1,11 @@
-"""The demo path through Airflow: `airflow dags test` on the sample corpus, loaded into DuckDB, twice."""
+"""The demo path through Airflow: `airflow dags test` on the sample corpus (a month), loaded into DuckDB, twice;
+then the weekly report and every example query of the docs on the same warehouse."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import warnings
@@ -12,12 +14,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from harlequin_duckdb import DuckDbAdapter
 
 from cli.airflow_env import airflow_command, airflow_environment
-from cli.main import run_cycle
+from cli.main import main, run_cycle
 from config import load_config
 from demo.__main__ import LOGICAL_DATE, demo_services
 from demo.corpus_server import CorpusServer
+from tests.test_docs_queries import example_queries, run_example_queries
+from warehouse.snapshot import snapshot_path
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "demo" / "corpus"
@@ -55,22 +60,50 @@ def expected_mentions(server: CorpusServer) -> list[tuple]:
     )
 
 
-def query(warehouse: str, sql: str) -> list[tuple]:
-    with duckdb.connect(warehouse, read_only=True) as connection:
+BRAND_NAMES = re.compile(r"(?<!\w)(brightwave|skylark fibre|tidewell)(?!\w)", re.IGNORECASE)
+
+
+def month_mentions() -> dict[str, int]:
+    """What the generated weeks (demo/corpus/month/, generate.py) add to each source: the items that name a
+    brand (the others, posts about nothing the brands are called, no search returns)."""
+    def load(name: str) -> dict:
+        return json.loads((CORPUS / "month" / name).read_text(encoding="utf-8"))
+
+    def naming(texts: list[str]) -> int:
+        return sum(1 for text in texts if BRAND_NAMES.search(text))
+
+    apis, reddit = load("public_apis.json"), load("reddit.json")
+    feed = (CORPUS / "news" / "feeds" / "broadband-monitor.xml").read_text(encoding="utf-8")
+    return {
+        "x": naming([tweet["text"] for tweet in load("x.json")["tweets"]]),
+        "reddit posts": naming([f"{post['title']} {post['selftext']}" for post in reddit["posts"]]),
+        "reddit": naming([f"{post['title']} {post['selftext']}" for post in reddit["posts"]])
+        + naming([comment["body"] for comment in reddit["comments"]]),
+        "bluesky": naming([post["record"]["text"] for post in apis["bluesky"]]),
+        "mastodon": naming([status["content"] for statuses in apis["mastodon"].values() for status in statuses]),
+        "hacker-news": naming([hit["title"] for hit in apis["hackernews"]]),
+        "google-news": naming([article["headline"] for article in apis["google_news"]]),
+        "broadband-monitor": feed.count("<item>"),
+    }
+
+
+def query(warehouse: str | Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(sql).fetchall()
 
 
-def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monkeypatch, airflow_metadata):
+def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monkeypatch, airflow_metadata):
     (tmp_path / "config").mkdir()
     config_path = tmp_path / "config" / "demo.yaml"
     # Beside the demo's sources, a blog whose unit's collect task dies in every attempt.
     demo_config = (REPO / "config" / "demo.yaml").read_text(encoding="utf-8")
     config_path.write_text(demo_config.replace("\nsources:\n", "\nsources:\n  - {kind: blog, name: doomed-blog, url: "
-                                               "\"http://127.0.0.3:${OVERHEARD_DEMO_PORT:-8765}/\"}\n"), encoding="utf-8")
+                                               "\"http://streamsetup.example/\"}\n"), encoding="utf-8")
     (tmp_path / "fault").mkdir()
     (tmp_path / "fault" / "sitecustomize.py").write_text(DOOMED_UNIT_FAULT, encoding="utf-8")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fault"), os.environ.get("PYTHONPATH", "")]))
     began = datetime.now(UTC)
+    month = month_mentions()
     with demo_services(0) as server:
         warehouse = load_config(config_path).warehouse.path
 
@@ -79,10 +112,11 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         wall_seconds = time.monotonic() - started
         summary = capsys.readouterr().out
 
+        # The hand-written web samples (demo/corpus/README.md) come out as expected.json says.
         mentions_sql = """
             SELECT m.mention_key, m.source, list(b.brand ORDER BY b.brand), m.is_owned, m.lang
             FROM mentions m JOIN mention_brands b USING (mention_key) WHERE m.platform IN ('news', 'blog')
-              AND m.source <> 'google-news' GROUP BY ALL ORDER BY 1"""
+              AND m.source NOT IN ('google-news', 'broadband-monitor') GROUP BY ALL ORDER BY 1"""
         assert query(warehouse, mentions_sql) == expected_mentions(server)
         first_runs = query(warehouse, "SELECT source, status, mentions_matched, mentions_new FROM runs ORDER BY source")
         new = {}
@@ -90,9 +124,11 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
             new[source] = new.get(source, 0) + 1
         # telecom-daily also matched its copy of a techwire article (same URL plus utm_*): one mention, techwire's.
         matched = {**new, "telecom-daily": new["telecom-daily"] + 1}
-        # The platform samples' own READMEs (demo/corpus/x, reddit, public_apis) list what each should yield.
-        matched.update({"bluesky": 5, "google-news": 4, "hacker-news": 6, "mastodon": 8, "reddit": 21, "x": 17})
-        new.update({"bluesky": 5, "google-news": 4, "hacker-news": 6, "mastodon": 8, "reddit": 21, "x": 17})
+        # The platform samples' own READMEs (demo/corpus/x, reddit, public_apis) list what each should
+        # yield; the generated month adds its own.
+        samples = {"bluesky": 5, "google-news": 4, "hacker-news": 6, "mastodon": 8, "reddit": 21, "x": 17, "broadband-monitor": 0}
+        for source, count in samples.items():
+            matched[source] = new[source] = count + month[source]
         assert [row for row in first_runs if row[1] != "failed"] == [
             (source, "ok", matched[source], count) for source, count in sorted(new.items())
         ]
@@ -103,32 +139,61 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
                 "device; the unit's sources keep their cursors") in summary
         print(f"demo run with a unit that dies: {wall_seconds:.1f} s")
         assert wall_seconds < 150
-        assert query(warehouse, "SELECT count(*) FROM mentions WHERE mention_key LIKE 'x:%' AND author_followers > 0") == [(17,)]
+
+        # A month: five full ISO weeks (London time) with every brand in each, and the first run's windows
+        # cover them: 36 days back (backfill_days), X as far as recent search reaches, and says so.
+        weeks = query(warehouse, """
+            SELECT strftime(published_at AT TIME ZONE 'Europe/London', '%G-W%V') AS week, count(DISTINCT b.brand)
+            FROM earned_mentions JOIN mention_brands b USING (mention_key) GROUP BY week ORDER BY week""")
+        assert weeks[:5] == [(f"2026-W{week}", 3) for week in range(40, 45)]
+        windows = query(warehouse, "SELECT DISTINCT source, window_start, window_end FROM runs WHERE status = 'ok' ORDER BY 1")
+        month_window = (LOGICAL_DATE - timedelta(days=36), LOGICAL_DATE)
+        assert [(source, (start, end)) for source, start, end in windows] == [
+            (source, month_window if source != "x" else (LOGICAL_DATE - timedelta(days=7, hours=-1), LOGICAL_DATE))
+            for source in sorted(new)
+        ]
+        assert "x: X recent search reaches 7 days back: searched from 2026-10-26 13:00 UTC" in summary
+        assert "(sources searched from 2026-09-27 12:00 or later to 2026-11-02 12:00 UTC)" in summary
+
+        assert query(warehouse, "SELECT count(*) FROM mentions WHERE mention_key LIKE 'x:%' AND author_followers > 0") == [
+            (17 + month["x"],)
+        ]
         assert query(warehouse, "SELECT count(*) FROM mentions WHERE story_id IS NULL") == [(0,)]
         # The quote post joins the story of the happy customer's post it quotes (demo/corpus/x/README.md).
-        assert query(warehouse, "SELECT story_id, mentions, links FROM stories WHERE mentions > 1") == [
-            ("x:2117198102787928064", 2, 1)
-        ]
+        assert ("x:2117198102787928064", 2, 1) in query(warehouse, "SELECT story_id, mentions, links FROM stories WHERE mentions > 1")
         # Facts the stages share are typed columns, filled by the collectors (docs/data-dictionary.md):
         # per platform, mentions with a publisher, a declared language, a shared link, a community size.
-        assert query(warehouse, """
-            SELECT platform, count(publisher), count(lang_hint), count(*) FILTER (WHERE len(shared_links) > 0),
+        facts = {row[0]: row[1:] for row in query(warehouse, """
+            SELECT platform, count(*), count(publisher), count(lang_hint), count(*) FILTER (WHERE len(shared_links) > 0),
                    count(community_size)
-            FROM mentions GROUP BY platform ORDER BY platform""") == [
-            ("blog", 5, 0, 0, 0), ("bluesky", 0, 5, 0, 0), ("hackernews", 0, 0, 0, 0), ("mastodon", 0, 8, 0, 0),
-            ("news", 21, 21, 0, 0), ("reddit", 21, 0, 0, 8), ("x", 0, 17, 3, 0),
-        ]
+            FROM mentions GROUP BY platform ORDER BY platform""")}
+        news = 21 + month["broadband-monitor"] + month["google-news"]  # every feed and Google News item: publisher, language
+        assert facts["news"] == (news, news, news, 0, 0)
+        assert facts["blog"] == (5, 5, 0, 0, 0)
+        assert facts["bluesky"] == (5 + month["bluesky"], 0, 5 + month["bluesky"], 0, 0)
+        assert facts["mastodon"] == (8 + month["mastodon"], 0, 8 + month["mastodon"], 0, 0)
+        assert facts["x"] == (17 + month["x"], 0, 17 + month["x"], 3, 0)
+        reddit = 21 + month["reddit"]  # each names its subreddit; posts (8 in the samples) carry its size
+        assert facts["reddit"] == (reddit, reddit, 0, 0, 8 + month["reddit posts"])
         assert query(warehouse, "SELECT shared_links FROM mentions WHERE story_id = 'x:2117198102787928064' "
                                 "AND story_reason = 'link'") == [(["https://x.com/i/web/status/2117198102787928064"],)]
-        # The demo playbook triages the new earned mentions (docs/social-care.md).
-        assert query(warehouse, "SELECT queue, count(*) FROM triage_items GROUP BY 1 ORDER BY 1") == [
-            ("care", 12), ("retention", 4), ("sales", 4)
-        ]
-        spanish = "SELECT mention_key FROM mentions WHERE lang = 'es' AND platform = 'news'"
-        assert query(warehouse, f"SELECT category, queue, routed_by, assignee FROM triage_items WHERE mention_key = ({spanish})") == [
-            ("competitor-complaint", "care", "routing[1]", "bo")  # the Spanish rule holds first; bo speaks Spanish
-        ]
-        assert "Triage: new items care 12, retention 4, sales 4; open backlog 20 (0 overdue)" in summary
+        # The demo playbook triages the new earned mentions (docs/social-care.md); how many go to each
+        # queue depends on the sentiment model, so the counts are the run's own, said in its summary.
+        queues = query(warehouse, "SELECT queue, count(*) FROM triage_items GROUP BY 1 ORDER BY 1")
+        assert [queue for queue, _ in queues] == ["care", "retention", "sales"]
+        opened = sum(count for _, count in queues)
+        assert opened > 100  # a month of complaints, questions and churn talk
+        assert ("Triage: new items " + ", ".join(f"{queue} {count}" for queue, count in queues)
+                + f"; open backlog {opened} (") in summary
+        # The Spanish rule holds first (routing[1]; nothing Spanish is escalated); bo speaks Spanish.
+        spanish = query(warehouse, """SELECT DISTINCT queue, routed_by, assignee FROM triage_items
+                                      WHERE mention_key IN (SELECT mention_key FROM mentions WHERE lang = 'es')""")
+        assert spanish == [("care", "routing[1]", "bo")]
+        # Themes: each week's, with the new router emerging in the last (generate.py's hub4-launch).
+        themes = query(warehouse, "SELECT week, brand, label, status FROM weekly_themes ORDER BY week, brand, rank")
+        assert {week for week, *_ in themes} >= {"2026-W41", "2026-W43", "2026-W44"}
+        assert any(week == "2026-W44" and brand == "Brightwave" and "hub" in label and status == "new"
+                   for week, brand, label, status in themes), themes
         assert "regional-gazette: HTTP 404 from" in summary
         assert f"Warehouse: {warehouse}" in summary
         assert not any(path.startswith("/drafts/") for site, path in server.requests if site == "streamsetup")
@@ -139,7 +204,7 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
 
         assert query(warehouse, everything_sql) == before
         routed = "SELECT count(*), count(DISTINCT mention_key) FROM triage_actions WHERE action = 'routed'"
-        assert query(warehouse, routed) == [(20, 20)]
+        assert query(warehouse, routed) == [(opened, opened)]
         second_run = query(
             warehouse,
             """SELECT source, status, items_fetched, mentions_new FROM runs
@@ -147,6 +212,7 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         )
         assert [(source, status, new) for source, status, _, new in second_run] == [
             ("bluesky", "empty", 0),
+            ("broadband-monitor", "ok", 0),
             ("consumer-watch", "ok", 0),
             ("doomed-blog", "failed", 0),
             ("forum-digest", "ok", 0),
@@ -182,7 +248,23 @@ def test_demo_cycle_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
     assert sorted(path.name for path in report_folder.iterdir()) == [
         "overheard-2026-W44-mentions.csv", "overheard-2026-W44.html"
     ]
-    assert "Brightwave" in (report_folder / "overheard-2026-W44.html").read_text(encoding="utf-8")
+    report = (report_folder / "overheard-2026-W44.html").read_text(encoding="utf-8")
+    assert "Brightwave" in report
+    # The demo's sites are served by name (demo/corpus_server.py, named): no loopback address in the report.
+    assert "news.example" in report
+    assert re.findall(r"127\.0\.0\.\d+|localhost", report) == []
+
+    # The analyst's first hour on the same warehouse: every example query of the docs returns rows, with
+    # counts as integers in pandas (tests/test_docs_queries.py), the Parquet ones on `overheard export`'s files.
+    snapshot = snapshot_path(Path(warehouse))
+    assert main(["export", "--config", str(config_path), "--to", str(tmp_path / "exports")]) == 0
+    returned = run_example_queries(Path(warehouse), snapshot, tmp_path)
+    assert len(returned) == len(example_queries()) and min(returned.values()) > 0
+    # The SQL shell's engine (Harlequin's DuckDB adapter, as `overheard sql` starts it) opens the demo's snapshot.
+    connection = DuckDbAdapter((str(snapshot),), read_only=True, no_init=True).connect()
+    cursor = connection.execute("SELECT count(*) AS mentions FROM earned_mentions")
+    assert cursor is not None
+    assert cursor.fetchall().to_pylist() == [{"mentions": query(snapshot, "SELECT count(*) FROM earned_mentions")[0][0]}]
 
 
 def test_a_run_whose_plan_fails_is_reported_failed(tmp_path, capsys, airflow_metadata):
