@@ -118,14 +118,15 @@ def run_benchmark(warehouse: Path, arguments: argparse.Namespace) -> None:
         print(f"reusing {warehouse} (--rebuild to build it again)")
     print(f"warehouse file: {warehouse.stat().st_size / 1e6:,.0f} MB")
     print()
-    print(f"{'render':<7} {'seconds':>8} {'process s':>10} {'peak RSS MB':>12} {'CSV rows':>10} {'CSV MB':>7} "
-          f"{'HTML KB':>8}")
+    print(f"{'render':<7} {'seconds':>8} {'process s':>10} {'CPU s':>6} {'peak RSS MB':>12} {'CSV rows':>10} "
+          f"{'CSV MB':>7} {'HTML KB':>8}")
     renders = []
     with tempfile.TemporaryDirectory(prefix="overheard-bench-report-") as out:
         for number in range(1, arguments.repeat + 1):
             render = _render_child(warehouse, arguments.week, Path(out))
             renders.append(render)
             print(f"{number:<7} {render['seconds']:>8.2f} {render['process_seconds']:>10.2f} "
+                  f"{render['cpu_seconds']:>6.2f} "
                   f"{render['peak_rss_mb']:>12.0f} {render['csv_rows']:>10,} {render['csv_bytes'] / 1e6:>7.1f} "
                   f"{render['html_bytes'] / 1e3:>8.0f}")
     print(f"load average after: {_load_average()}")
@@ -345,7 +346,8 @@ def _render_child(warehouse: Path, week: str, out_dir: Path) -> dict[str, Any]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the render failed (exit {os.waitstatus_to_exitcode(status)}); its output:\n{text}")
     report = json.loads(text.strip().splitlines()[-1])
-    return {**report, "process_seconds": time.perf_counter() - started, "peak_rss_mb": usage.ru_maxrss * 1024 / 1e6}
+    return {**report, "process_seconds": time.perf_counter() - started, "peak_rss_mb": usage.ru_maxrss * 1024 / 1e6,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime}
 
 
 def _load_average() -> str:
