@@ -33,7 +33,8 @@ class WeekMentions:
       outlet, a subreddit), `publisher_url` (Google News's outlet's address), `published_at,
       first_seen_at, mentioned_at` (=
       `coalesce(published_at, first_seen_at)`), `this_week` (false: the week before), `author`
-      (`platform:handle`, or `platform:source` for web items), `sentiment_label, sentiment_score,
+      (`platform:handle`, or `platform:source` for web items), `byline` (as the report names the author:
+      `platform:handle`, or for web items `platform:` and their byline, else publisher, else source), `sentiment_label, sentiment_score,
       reach_estimate, reach_low, reach_high, story_id` and the model columns.
     - `brands` has one row per mention and configured brand: the columns of `earned_brand_mentions_between`
       (so the formula macros such as `brand_volume_of` take it as it is) and `this_week`. Its
@@ -80,6 +81,11 @@ class WeekMentions:
                 mention_key, platform, source, url, title, text, author_handle, author_name, author_followers,
                 nullif(trim(publisher), '') AS publisher, extras->>'publisher_url' AS publisher_url,
                 published_at, first_seen_at, mentioned_at, mentioned_at >= $start AS this_week, author,
+                -- As the report names who wrote it: a web item has no handle, so its byline, else its
+                -- publisher (Google News's outlet, not Google), else its source.
+                CASE WHEN author_handle IS NULL
+                     THEN platform || ':' || coalesce(nullif(trim(author_name), ''), nullif(trim(publisher), ''), source)
+                     ELSE author END AS byline,
                 sentiment_label, sentiment_score, reach_estimate, reach_low, reach_high, story_id,
                 sentiment_model, lang_model, reach_model, story_model
             FROM earned_mentions_between($from, $to)

@@ -102,7 +102,7 @@ def week_themes(staged: WeekMentions, brands: list[str]) -> tuple[WeekTheme, ...
     examples = {
         key: ThemeExample(key, title, text or "", url, author)
         for key, title, text, url, author in staged.connection.execute(
-            f"""SELECT mention_key, title, text, url, author FROM {staged.mentions}
+            f"""SELECT mention_key, title, text, url, byline FROM {staged.mentions}
                 WHERE this_week AND mention_key IN (SELECT unnest(?::VARCHAR[]))""",
             [keys],
         ).fetchall()

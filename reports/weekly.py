@@ -56,12 +56,6 @@ TOP_AUTHORS = 10
 TOP_SITES = 10
 LISTED_BREACHES = 20
 _SITE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(?:www\.)?(\[[^\]]*\]|[^/:?#@]+)"
-# Who wrote a mention, as the report names them: a web item has no handle, so its byline, else its publisher
-# (Google News's outlet, not Google), else its source.
-_AUTHOR_NAME = (
-    "CASE WHEN author_handle IS NULL THEN platform || ':' || coalesce(nullif(trim(author_name), ''), publisher, source) "
-    "ELSE author END"
-)
 # Hosts a reader cannot visit: loopback, unspecified and local names (a site on them is named, never shown).
 _LOCAL_HOST = (
     "host = '' OR host = 'localhost' OR host LIKE '%.localhost' OR host LIKE '127.%' OR host = '0.0.0.0' "
@@ -288,6 +282,7 @@ class ServiceBreach:
     due_at: datetime
     first_response_at: datetime | None
     url: str | None
+    headline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -544,7 +539,7 @@ def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
         )
         SELECT t.mention_key,
                (SELECT list(b.brand ORDER BY b.brand) FROM {staged.brands} AS b WHERE b.mention_key = t.mention_key),
-               t.platform, t.url, {_AUTHOR_NAME}, t.title, t.text, t.mentioned_at, t.reach_estimate,
+               t.platform, t.url, t.byline, t.title, t.text, t.mentioned_at, t.reach_estimate,
                t.sentiment_label,
                t.story_id, t.publisher
         FROM top AS t
@@ -560,7 +555,7 @@ def _top_mentions(staged: WeekMentions) -> tuple[TopMention, ...]:
 def _top_authors(staged: WeekMentions) -> tuple[TopAuthor, ...]:
     rows = staged.connection.execute(
         f"""
-        SELECT {_AUTHOR_NAME} AS author, platform, count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, max(author_followers)
+        SELECT byline AS author, platform, count(*) AS mentions, coalesce(sum(reach_estimate), 0) AS reach, max(author_followers)
         FROM {staged.mentions}
         WHERE this_week AND mention_key IN (SELECT mention_key FROM {staged.brands} WHERE role = 'brand')
         GROUP BY ALL ORDER BY mentions DESC, reach DESC, author LIMIT {TOP_AUTHORS}
@@ -676,12 +671,16 @@ def _service_levels(
         bounds,
     ).fetchall()
     # Looked up by key (DuckDB answers from the primary-key index), not joined: a join would scan every mention.
-    urls = dict(connection.execute(
-        "SELECT mention_key, url FROM mentions WHERE mention_key = ANY(?::VARCHAR[])", [[row[0] for row in breach_rows]]
-    ).fetchall())
+    found = {
+        key: (url, headline) for key, url, headline in connection.execute(
+            "SELECT mention_key, url, left(coalesce(nullif(title, ''), text), 120) FROM mentions "
+            "WHERE mention_key = ANY(?::VARCHAR[])",
+            [[row[0] for row in breach_rows]],
+        ).fetchall()
+    }
     breaches = tuple(
         ServiceBreach(key, queue, category, brand, priority, escalated, _utc(opened), _utc(due),
-                      _utc(responded) if responded else None, urls.get(key))
+                      _utc(responded) if responded else None, *found.get(key, (None, None)))
         for key, queue, category, brand, priority, escalated, opened, due, responded in breach_rows
     )
     return levels, breaches, sum(level.breaches for level in levels)

@@ -30,8 +30,16 @@ MONDAY = datetime(2026, 10, 19, tzinfo=UTC)
 PREVIOUS_MONDAY = MONDAY - timedelta(weeks=1)
 
 
-def make_config(tmp_path: Path, **report: object) -> Config:
+PLAYBOOK = {
+    "categories": [{"name": "complaint", "query": "(outage OR down)", "queue": "care", "sla_minutes": 60}],
+    "queues": [{"name": "care"}],
+    "default_queue": "care",
+}
+
+
+def make_config(tmp_path: Path, playbook: dict | None = None, **report: object) -> Config:
     return Config.model_validate({
+        **({"playbook": playbook} if playbook else {}),
         "warehouse": {"path": str(tmp_path / "w.duckdb")},
         "staging": str(tmp_path / "staging"),
         "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
@@ -53,11 +61,11 @@ class Warehouse:
     def mentions(self, brand: str, count: int, week_start: datetime, *, label: str | None = "neutral",
                  url: str = "https://news.example/{n}", publisher: str | None = None, extras: dict | None = None,
                  source: str = "news", story: str | None = None, title: str | None = None,
-                 handles: bool = True) -> None:
+                 handles: bool = True, keys_are_urls: bool = False) -> None:
         rows = []
         for n in range(count):
             self._mentions += 1
-            key = f"m{self._mentions}"
+            key = url.format(n=self._mentions) if keys_are_urls else f"m{self._mentions}"
             at = week_start + timedelta(hours=1 + (n * 7) % 160, minutes=n % 60)
             rows.append((key, source, url.format(n=self._mentions), title, f"{brand} post {n}", f"@a{n % 50}" if handles else None, at,
                          label, label, 100 + n, story, publisher, json.dumps(extras or {}), at))
@@ -209,7 +217,16 @@ def test_sites_are_named_as_people_know_them_and_never_by_a_loopback_address(war
     warehouse.both_weeks_collected()
     warehouse.mentions("Brightwave", 4, MONDAY, url="https://news.google.com/rss/articles/{n}", source="google_news",
                        publisher="The Guardian", extras={"publisher_url": "https://www.theguardian.com"}, handles=False)
-    warehouse.mentions("Brightwave", 3, MONDAY, url="http://127.0.0.1:8081/posts/{n}", publisher="Fibre Fans Blog")
+    warehouse.mentions("Brightwave", 3, MONDAY, url="http://127.0.0.1:8081/posts/{n}", publisher="Fibre Fans Blog",
+                       title="Fibre Fans review Brightwave", keys_are_urls=True)
+    warehouse.connection.execute(
+        """INSERT INTO triage_items (mention_key, brand, category, queue, routed_by, priority, priority_model,
+               escalated, status, required_skills, opened_at, sla_minutes, due_at, first_response_at,
+               first_response_minutes, updated_at)
+           VALUES ('http://127.0.0.1:8081/posts/5', 'Brightwave', 'complaint', 'care', 'category', 0.5,
+                   'priority-v1', false, 'open', [], ?, 60, ?, NULL, NULL, ?)""",
+        [MONDAY + timedelta(hours=2), MONDAY + timedelta(hours=3), MONDAY + timedelta(hours=2)],
+    )
     warehouse.mentions("Brightwave", 2, MONDAY, url="http://localhost:8082/{n}", source="acme_blog", handles=False)
     warehouse.mentions("Brightwave", 1, MONDAY, url="https://www.techwire.example/{n}")
     report = weekly_report_data(warehouse.connection, make_config(tmp_path), WEEK)
@@ -219,8 +236,10 @@ def test_sites_are_named_as_people_know_them_and_never_by_a_loopback_address(war
     ]
     authors = {author.author: author.mentions for author in report.top_authors}
     assert authors["news:The Guardian"] == 4 and authors["news:acme_blog"] == 2 and "news:google_news" not in authors
-    files = render_weekly_report(warehouse.connection, make_config(tmp_path), WEEK, tmp_path / "out")
+    files = render_weekly_report(warehouse.connection, make_config(tmp_path, PLAYBOOK), WEEK, tmp_path / "out")
     page = read_page(files.html.read_text(encoding="utf-8"))
+    assert list(page.tables["breaches"]) == ["http://127.0.0.1:8081/posts/5"]  # a key, in an attribute only
+    assert "Fibre Fans review Brightwave" in page.text  # the breach is named by its headline
     assert "The Guardian theguardian.com" in page.text and "open on The Guardian" in page.text
     assert "127.0.0.1" not in page.text and "localhost" not in page.text and "google" not in page.text.lower()
 
