@@ -368,3 +368,34 @@ def test_the_email_body_shows_the_summary_in_a_browser_without_styles_or_script(
     assert weights[0] == "700"  # a change beyond noise stands out
     assert [point.topic for point in files.points] == ["volume", "net_sentiment"]  # no competitor: no share of voice
     assert width <= 640  # fits a mail client's reading pane
+
+
+@needs_chromium
+def test_every_table_fits_the_page_at_1280_pixels(warehouse, tmp_path):
+    # Long unbroken words, URLs and names are what push a table past the page.
+    warehouse.both_weeks_collected()
+    long_url = "https://www.very-long-publisher-name.example/" + "a" * 200 + "/{n}"
+    warehouse.mentions("Brightwave", 12, MONDAY, url=long_url, publisher="P" * 90, title="W" * 150,
+                       keys_are_urls=True, handles=False)
+    warehouse.connection.execute(
+        """INSERT INTO triage_items (mention_key, brand, category, queue, routed_by, priority, priority_model,
+               escalated, status, required_skills, opened_at, sla_minutes, due_at, first_response_at,
+               first_response_minutes, updated_at)
+           SELECT mention_key, 'Brightwave', 'complaint', 'care', 'category', 0.5, 'priority-v1', false, 'open', [],
+                  published_at, 60, published_at + INTERVAL 1 HOUR, NULL, NULL, published_at
+           FROM mentions""",
+    )
+    files = render_weekly_report(warehouse.connection, make_config(tmp_path, PLAYBOOK), WEEK, tmp_path / "out")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM or "chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(files.html.resolve().as_uri())
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        overflowing = page.evaluate(
+            "[...document.querySelectorAll('table')].filter(table => table.getBoundingClientRect().right"
+            " > document.body.getBoundingClientRect().right + 1).map(table => table.id)"
+        )
+        tables = page.evaluate("document.querySelectorAll('table').length")
+        page.screenshot(path=str(tmp_path / "report-1280.png"), full_page=True)
+        browser.close()
+    assert tables >= 10 and overflowing == [] and width <= 1280
