@@ -301,12 +301,13 @@ def start_postgres() -> None:
     binaries = postgres_bin()
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
+        _let_postgres_reach(data.parent)
         shutil.chown(data.parent, "postgres", "postgres")
         shutil.chown(data, "postgres", "postgres")
         subprocess.run(["runuser", "-u", "postgres", "--", str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
                         "--auth=trust", "-E", "UTF8"], check=True, stdout=subprocess.DEVNULL)
     status = subprocess.run(["runuser", "-u", "postgres", "--", str(binaries / "pg_ctl"), "-D", str(data), "status"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     if status.returncode != 0:
         (HOME / "logs").mkdir(parents=True, exist_ok=True)
         logfile = HOME / "postgres" / "postgres.log"
@@ -326,6 +327,19 @@ def start_postgres() -> None:
         if cursor.fetchone() is None:
             cursor.execute("CREATE DATABASE airflow OWNER airflow")
     connection.close()
+
+
+def _let_postgres_reach(folder: Path) -> None:
+    """Make sure the `postgres` user can reach `folder`: folders of this repository it cannot pass get o+x
+    (e.g. a checkout made with umask 077); a folder above the repository that blocks it is an error."""
+    for ancestor in [folder, *folder.parents]:
+        if ancestor.stat().st_mode & 0o001:
+            continue
+        if ancestor == REPO or REPO in ancestor.parents:
+            ancestor.chmod(ancestor.stat().st_mode | 0o001)
+        else:
+            raise RuntimeError(f"PostgreSQL runs as the postgres user, which cannot pass {ancestor}: "
+                               f"chmod o+x {ancestor}, or set OVERHEARD_DEPLOY_HOME to a folder it can reach")
 
 
 def stop_postgres() -> None:

@@ -8,7 +8,6 @@ deployment running afterwards (`python deploy/celery_deployment.py down` stops i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -34,10 +33,26 @@ class WrittenConfig:
 
 
 @pytest.fixture(scope="session")
-def deployment() -> Iterator[ModuleType]:
-    """The running deployment (the `deploy.celery_deployment` module, its functions bound to it)."""
+def demo_world() -> Iterator[None]:
+    """The demo's corpus and fake platform APIs on 127.0.0.1, with what `make demo` sets for them in this
+    process's environment (their addresses, the HTTP proxy that serves the corpus's sites by name, the demo
+    credentials as AIRFLOW_CONN_* connections), which the deployment's processes then inherit."""
+    from demo.__main__ import demo_services
+
+    with demo_services(DEMO_PORT):
+        yield
+
+
+@pytest.fixture(scope="session")
+def deployment(demo_world: None) -> Iterator[ModuleType]:
+    """The running deployment (the `deploy.celery_deployment` module, its functions bound to it), its
+    processes started in this environment: workers left running by an earlier session are restarted."""
+    import signal
+
     from deploy import celery_deployment
 
+    for worker in celery_deployment.WORKERS:
+        celery_deployment.signal_process(worker.name, signal.SIGTERM)
     started = time.monotonic()
     celery_deployment.up(staging="s3", schedule=False)
     print(f"deployment up in {time.monotonic() - started:.0f} s")
@@ -75,27 +90,10 @@ def write_config(folder: Path, name: str, document: dict[str, Any], staging: str
 
 
 def demo_config_document() -> dict[str, Any]:
-    """config/demo.yaml with the URLs of the running demo services written in (workers need no demo variables)."""
+    """config/demo.yaml with the addresses of the running demo services written in."""
     import yaml
 
     text = (REPO / "config" / "demo.yaml").read_text(encoding="utf-8")
     text = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda match: os.environ.get(match.group(1), match.group(2)), text)
     document: dict[str, Any] = yaml.safe_load(text)
     return document
-
-
-@pytest.fixture(scope="session")
-def demo_world(deployment: ModuleType) -> Iterator[None]:
-    """The demo's corpus and fake platform APIs on 127.0.0.1, and their credentials as Airflow connections
-    in the deployment's metadata database (and in this process's environment, for the reference run)."""
-    from demo.__main__ import demo_services
-
-    with demo_services(DEMO_PORT):
-        connections = {
-            name.removeprefix("AIRFLOW_CONN_").lower(): json.loads(os.environ[name])
-            for name in ("AIRFLOW_CONN_TWITTER_DEFAULT", "AIRFLOW_CONN_REDDIT_DEFAULT", "AIRFLOW_CONN_BLUESKY_DEFAULT")
-        }
-        imported = REPO / "var" / "deploy" / "demo-connections.json"
-        imported.write_text(json.dumps(connections), encoding="utf-8")
-        deployment.airflow("connections", "import", "--overwrite", str(imported))
-        yield

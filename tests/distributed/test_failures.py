@@ -123,6 +123,7 @@ def test_a_worker_killed_in_a_collect_task_gets_it_retried_on_the_other(
 def test_redis_stopped_for_30_seconds_delays_the_run_and_loses_nothing(
     deployment: ModuleType, runs_folder: Path
 ) -> None:
+    baseline_seconds = undisturbed_run_seconds(deployment, runs_folder)
     window_end = datetime(2026, 11, 16, 12, tzinfo=UTC)
     slow_body, slow_links = feed("slow", 5, window_end)
     steady_body, steady_links = feed("steady", 3, window_end)
@@ -144,7 +145,8 @@ def test_redis_stopped_for_30_seconds_delays_the_run_and_loses_nothing(
         slow_requests = len(server.requests_for("/slow.xml"))
 
     tries = deployment.task_tries(run_id)
-    print(f"\nredis stop: broker down {outage:.0f} s during the run; run {took:.0f} s")
+    print(f"\nredis stop: broker down {outage:.0f} s during the run; run {took:.0f} s "
+          f"(the same run undisturbed: {baseline_seconds:.0f} s)")
     for attempt in tries:
         print(f"  {attempt['task_id']}[{attempt['map_index']}] try {attempt['try_number']} {attempt['state']} "
               f"on {attempt['hostname']} {attempt['start_date']} - {attempt['end_date']}")
@@ -154,6 +156,23 @@ def test_redis_stopped_for_30_seconds_delays_the_run_and_loses_nothing(
     assert all(attempt["try_number"] == 1 and attempt["state"] == "success" for attempt in tries), tries
     assert slow_requests == 1
     assert warehouse_links(config.warehouse) == sorted(slow_links | steady_links)
+
+
+def undisturbed_run_seconds(deployment: ModuleType, runs_folder: Path) -> float:
+    """How long the Redis test's run takes with nothing stopped (another week, its own warehouse)."""
+    window_end = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    slow_body, slow_links = feed("slow", 5, window_end)
+    steady_body, steady_links = feed("steady", 3, window_end)
+    with LocalHttpServer() as server:
+        server.route("/slow.xml", first_late(10, slow_body))
+        server.route("/steady.xml", Reply(200, steady_body, RSS))
+        config = feeds_config(runs_folder, "undisturbed", server, deployment.S3_BUCKET)
+        started = time.monotonic()
+        state = deployment.wait_for_run(deployment.trigger(window_end.isoformat(), str(config.path)), 1200)
+        took = time.monotonic() - started
+    assert state == "success"
+    assert warehouse_links(config.warehouse) == sorted(slow_links | steady_links)
+    return took
 
 
 def running_host(deployment: ModuleType, run_id: str, task_id: str, try_number: int = 1) -> str | None:
