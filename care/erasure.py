@@ -79,8 +79,15 @@ def erase_author(
                 "WHERE alert_key IN (?, ?)",
                 [key, pseudonym, key, pseudonym, f"breach:{key}", f"escalation:{key}"],
             )
-        for table in ("mention_brands", "mention_categories", "engagement_observations", "story_bands"):
+        for table in ("mention_brands", "mention_categories", "engagement_observations", "story_bands",
+                      "mention_themes"):
             connection.execute(f"DELETE FROM {table} WHERE mention_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+        # A theme's examples name mentions; its counts stay as computed until its week is recomputed.
+        connection.execute(
+            "UPDATE themes SET example_keys = list_filter(example_keys, lambda key: NOT list_contains(?::VARCHAR[], key)) "
+            "WHERE list_has_any(example_keys, ?::VARCHAR[])",
+            [keys, keys],
+        )
         connection.execute("DELETE FROM mentions WHERE mention_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
         refresh_daily_aggregates(connection, days)
         _scrub_texts(connection, handle)

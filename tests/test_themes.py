@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from care.erasure import erase_author
 from cli.main import main
 from config.model import Config
 from reports.html import weekly_report_html
@@ -210,3 +211,20 @@ def test_the_desks_item_page_names_the_theme_of_the_items_mention(tmp_path):
         page = lead.get(f"{base}/items/{number_of(lead, base, item)}").text
         assert f"Theme: <strong>{label}</strong> ({mentions} mentions in week 2026-W45, new)" in page
         assert "Theme:" not in lead.get(f"{base}/items/{number_of(lead, base, 'x:21')}").text
+
+
+def test_erasing_an_author_takes_their_mentions_out_of_the_themes(config, topics):
+    weeks = [ThemeWeek("2026-W44", W44_MONDAY, W44_MONDAY + timedelta(weeks=1))]
+    with open_warehouse(config.warehouse.path) as connection:
+        refresh_themes(connection, weeks)
+        examples = {key for (keys,) in connection.execute("SELECT example_keys FROM themes").fetchall() for key in keys}
+        [(author,)] = connection.execute(  # the author of a theme's first example
+            "SELECT author_handle FROM mentions WHERE mention_key = (SELECT min(example_keys[1]) FROM themes)").fetchall()
+        theirs = {key for (key,) in connection.execute(
+            "SELECT mention_key FROM mentions WHERE author_handle = ?", [author]).fetchall()}
+
+        erase_author(connection, "x", author, "dpo", W44_MONDAY + timedelta(weeks=3))
+
+        assert not theirs & {key for (key,) in connection.execute("SELECT mention_key FROM mention_themes").fetchall()}
+        kept = {key for (keys,) in connection.execute("SELECT example_keys FROM themes").fetchall() for key in keys}
+        assert kept == examples - theirs
