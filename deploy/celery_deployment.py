@@ -33,6 +33,7 @@ Local only: PostgreSQL trusts connections from 127.0.0.1 and every port listens 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -297,11 +298,10 @@ def wait_for(what: str, ready: Any, timeout_seconds: float = 180) -> None:
 
 def start_postgres() -> None:
     """Initialise (once) and start PostgreSQL as the `postgres` user, with an `airflow` role and database."""
-    data = HOME / "postgres" / "data"
+    data = postgres_folder() / "data"
     binaries = postgres_bin()
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
-        _let_postgres_reach(data.parent)
         shutil.chown(data.parent, "postgres", "postgres")
         shutil.chown(data, "postgres", "postgres")
         subprocess.run(["runuser", "-u", "postgres", "--", str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
@@ -310,7 +310,7 @@ def start_postgres() -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     if status.returncode != 0:
         (HOME / "logs").mkdir(parents=True, exist_ok=True)
-        logfile = HOME / "postgres" / "postgres.log"
+        logfile = data.parent / "postgres.log"
         subprocess.run(["runuser", "-u", "postgres", "--", str(binaries / "pg_ctl"), "-D", str(data), "-l", str(logfile),
                         "-w", "-o", f"-p {POSTGRES_PORT} -k {data.parent} -c listen_addresses=127.0.0.1 -c max_connections=200",
                         "start"], check=True, stdout=subprocess.DEVNULL)
@@ -329,22 +329,34 @@ def start_postgres() -> None:
     connection.close()
 
 
-def _let_postgres_reach(folder: Path) -> None:
-    """Make sure the `postgres` user can reach `folder`: folders of this repository it cannot pass get o+x
-    (e.g. a checkout made with umask 077); a folder above the repository that blocks it is an error."""
-    for ancestor in [folder, *folder.parents]:
-        if ancestor.stat().st_mode & 0o001:
+def postgres_folder() -> Path:
+    """Where PostgreSQL keeps its data and socket: var/deploy/postgres, reachable by the `postgres` user.
+
+    PostgreSQL runs as that user, who must pass every folder above its data. Folders of this repository it
+    cannot pass get o+x (a checkout made with umask 077); when a folder above the repository blocks it (a
+    checkout under /root), the data goes to /var/lib/postgresql/overheard-<hash of this folder> instead.
+    """
+    wanted = HOME / "postgres"
+    for ancestor in [*reversed(wanted.parents)]:
+        if not ancestor.exists() or ancestor.stat().st_mode & 0o001:
             continue
         if ancestor == REPO or REPO in ancestor.parents:
             ancestor.chmod(ancestor.stat().st_mode | 0o001)
         else:
-            raise RuntimeError(f"PostgreSQL runs as the postgres user, which cannot pass {ancestor}: "
-                               f"chmod o+x {ancestor}, or set OVERHEARD_DEPLOY_HOME to a folder it can reach")
+            fallback = Path("/var/lib/postgresql") / f"overheard-{hashlib.sha256(str(HOME).encode()).hexdigest()[:12]}"
+            if not fallback.exists():
+                log(f"the postgres user cannot pass {ancestor}: PostgreSQL's data goes to {fallback}")
+            fallback.mkdir(parents=True, exist_ok=True)
+            shutil.chown(fallback, "postgres", "postgres")
+            return fallback
+    wanted.mkdir(parents=True, exist_ok=True)
+    shutil.chown(wanted, "postgres", "postgres")
+    return wanted
 
 
 def stop_postgres() -> None:
     """Stop PostgreSQL (fast shutdown)."""
-    data = HOME / "postgres" / "data"
+    data = postgres_folder() / "data"
     if (data / "postmaster.pid").exists():
         subprocess.run(["runuser", "-u", "postgres", "--", str(postgres_bin() / "pg_ctl"), "-D", str(data), "-m", "fast",
                         "-w", "stop"], stdout=subprocess.DEVNULL, check=False)
