@@ -5,6 +5,8 @@ the union of the data intervals of its successful runs (ok or empty) within the 
 - `collected`: every configured source collected all of it (to within `FULL_SHARE`);
 - `partial`: some collection, not all: its figures are compared with the week before per collected
   source-hour, or not at all when either week has less than `COMPARABLE_SHARE` of its source-hours;
+  a source collected in neither week (no credentials, say) gave nothing to either and is left out of
+  that comparison (it is still named as not collected);
 - `not collected`: no configured source had a successful run in it: no figures, never "no mentions".
 """
 
@@ -76,20 +78,32 @@ class WeekCoverage:
         return _state(self.previous_share, [source.previous_share for source in self.sources])
 
     @property
+    def compared(self) -> tuple[SourceCoverage, ...]:
+        """The sources collected in either week: what a comparison of the two weeks rests on."""
+        return tuple(source for source in self.sources if source.collected_hours or source.previous_collected_hours)
+
+    @property
     def comparable(self) -> bool:
-        """Whether the two weeks may be compared: each has at least `COMPARABLE_SHARE` of its source-hours."""
-        return bool(self.sources) and min(self.share, self.previous_share) >= COMPARABLE_SHARE
+        """Whether the two weeks may be compared: each has at least `COMPARABLE_SHARE` of the source-hours of
+        the sources collected in either week."""
+        compared = self.compared
+        now = _share([(source.collected_hours, source.week_hours) for source in compared])
+        before = _share([(source.previous_collected_hours, source.previous_week_hours) for source in compared])
+        return bool(compared) and min(now, before) >= COMPARABLE_SHARE
 
     @property
     def per_collected_hour(self) -> bool:
-        """Whether counts are compared per collected source-hour (either week partly collected)."""
-        return self.comparable and "partial" in (self.state, self.previous_state)
+        """Whether counts are compared per collected source-hour (the compared sources did not collect both
+        weeks whole)."""
+        return self.comparable and min(
+            min(source.share, source.previous_share) for source in self.compared
+        ) < FULL_SHARE
 
     @property
     def exposure_ratio(self) -> float:
         """This week's collected source-hours over the week before's: what a volume change is measured against."""
-        before = sum(source.previous_collected_hours for source in self.sources)
-        now = sum(source.collected_hours for source in self.sources)
+        before = sum(source.previous_collected_hours for source in self.compared)
+        now = sum(source.collected_hours for source in self.compared)
         return now / before if before else float("inf")
 
     @property

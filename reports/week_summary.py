@@ -166,8 +166,7 @@ def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[S
             f"Not collected: no configured source had a successful run in week {week}, so it has no figures "
             "(it was not a quiet week: nobody listened)."
         ), change=False, alert=True)]
-    how = ("changes are compared per collected hour" if coverage.comparable
-           else "too little was collected to compare it with the week before")
+    how = _how_compared(coverage)
     nearly = min(coverage.share, coverage.previous_share) >= NEARLY_ALL
     if nearly and "partial" in (coverage.state, coverage.previous_state):
         return [SummaryPoint("coverage", (
@@ -183,10 +182,18 @@ def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[S
     if coverage.previous_state != "collected":
         state = ("was not collected" if coverage.previous_state == "not collected"
                  else f"was partly collected ({_share(coverage.previous_share)} of its source-hours)")
-        how = "changes are compared per collected hour" if coverage.comparable else "there is no comparison with it"
+        how = _how_compared(coverage) if coverage.comparable else "there is no comparison with it"
         points.append(SummaryPoint("coverage", f"Week {previous} {state}: {how}.", change=False,
                                    alert=coverage.previous_share < NEARLY_ALL))
     return points
+
+
+def _how_compared(coverage: WeekCoverage) -> str:
+    if not coverage.comparable:
+        return "too little was collected to compare it with the week before"
+    if coverage.per_collected_hour:
+        return "changes are compared per collected hour"
+    return "changes are compared over the sources collected, which were collected in full both weeks"
 
 
 def _missing(sources: tuple[SourceCoverage, ...]) -> str:

@@ -399,3 +399,22 @@ def test_every_table_fits_the_page_at_1280_pixels(warehouse, tmp_path):
         page.screenshot(path=str(tmp_path / "report-1280.png"), full_page=True)
         browser.close()
     assert tables >= 10 and overflowing == [] and width <= 1280
+
+
+def test_a_source_collected_in_neither_week_does_not_stop_the_comparison(warehouse, tmp_path):
+    # "blogs" never ran (no credentials, say): named as not collected, but it gave nothing to either week.
+    warehouse.collected("news", PREVIOUS_MONDAY, MONDAY + timedelta(weeks=1))
+    warehouse.collected("blogs", PREVIOUS_MONDAY, MONDAY + timedelta(weeks=1), status="skipped")
+    warehouse.mentions("Brightwave", 140, MONDAY)
+    warehouse.mentions("Brightwave", 100, PREVIOUS_MONDAY)
+    report = weekly_report_data(warehouse.connection, make_config(tmp_path), WEEK)
+    summary = week_summary(report)
+    assert [point.text for point in summary if point.topic == "coverage"] == [
+        "Partly collected: 50% of the week's source-hours had a successful run (blogs none); changes are compared "
+        "over the sources collected, which were collected in full both weeks.",
+        "Week 2026-W42 was partly collected (50% of its source-hours): changes are compared over the sources "
+        "collected, which were collected in full both weeks.",
+    ]
+    points = {point.topic: point.text for point in summary}
+    assert points["volume"].startswith("Brightwave had 140 earned mentions, up 40% on week 2026-W42's 100 (beyond noise: "
+                                       "binomial test on the two counts, p = 0.01")
