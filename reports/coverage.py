@@ -6,7 +6,9 @@ the union of the data intervals of its successful runs (ok or empty) within the 
 - `partial`: some collection, not all: its figures are compared with the week before per collected
   source-hour, or not at all when either week has less than `COMPARABLE_SHARE` of its source-hours;
   a source collected in neither week (no credentials, say) gave nothing to either and is left out of
-  that comparison (it is still named as not collected);
+  that comparison (it is still named as not collected), and a source collected in one week only (X's
+  search reaches back 7 days, say) is left out of the volume comparison, which counts the mentions
+  of the sources collected in both weeks;
 - `not collected`: no configured source had a successful run in it: no figures, never "no mentions".
 """
 
@@ -92,18 +94,30 @@ class WeekCoverage:
         return bool(compared) and min(now, before) >= COMPARABLE_SHARE
 
     @property
+    def in_both(self) -> tuple[SourceCoverage, ...]:
+        """The sources collected in both weeks: the only ones whose counts can be compared."""
+        return tuple(source for source in self.sources if source.collected_hours and source.previous_collected_hours)
+
+    @property
+    def restricted(self) -> bool:
+        """Whether some source was collected in one of the two weeks only: volume is then compared over the
+        mentions of the sources collected in both (`in_both`)."""
+        return len(self.in_both) < len(self.compared)
+
+    @property
     def per_collected_hour(self) -> bool:
-        """Whether counts are compared per collected source-hour (the compared sources did not collect both
-        weeks whole)."""
-        return self.comparable and min(
-            min(source.share, source.previous_share) for source in self.compared
+        """Whether counts are compared per collected source-hour (the sources collected in both weeks did not
+        collect both whole)."""
+        return self.comparable and bool(self.in_both) and min(
+            min(source.share, source.previous_share) for source in self.in_both
         ) < FULL_SHARE
 
     @property
     def exposure_ratio(self) -> float:
-        """This week's collected source-hours over the week before's: what a volume change is measured against."""
-        before = sum(source.previous_collected_hours for source in self.compared)
-        now = sum(source.collected_hours for source in self.compared)
+        """This week's collected source-hours over the week before's, of the sources collected in both weeks:
+        what a volume change is measured against."""
+        before = sum(source.previous_collected_hours for source in self.in_both)
+        now = sum(source.collected_hours for source in self.in_both)
         return now / before if before else float("inf")
 
     @property

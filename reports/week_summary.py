@@ -5,6 +5,7 @@ between the two weeks is called a change only when it is bigger than noise, by a
 - volume: the binomial test of this week's mentions among both weeks' (a conditional test of two
   Poisson counts), against the share of the two weeks' collected source-hours this week had
   (one half when both weeks were wholly collected), so a partly collected week compares per collected hour;
+  when a source was collected in one week only, only the mentions of the sources collected in both count;
 - share of voice: Fisher's exact test of the brand's mentions against the other tracked brands' in the
   two weeks;
 - net sentiment: Fisher's exact test of positive against negative mentions in the two weeks.
@@ -74,7 +75,8 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
     for volume in report.volume:
         if volume.role != "brand":
             continue
-        figures = [_volume_point(volume.brand, volume.mentions, volume.previous_mentions, coverage, previous)]
+        figures = [_volume_point(volume.brand, volume.mentions, volume.previous_mentions, coverage, previous,
+                                 report.volume_in_both.get(volume.brand))]
         share = _share_point(shares[volume.brand], report, previous) if report.competitors else None
         if share is not None:
             figures.append(share)
@@ -205,32 +207,41 @@ def _missing(sources: tuple[SourceCoverage, ...]) -> str:
     return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
 
 
-def _volume_point(brand: str, now: int, before: int, coverage: WeekCoverage, previous: str) -> SummaryPoint:
+def _volume_point(
+    brand: str, now: int, before: int, coverage: WeekCoverage, previous: str, in_both: tuple[int, int] | None = None
+) -> SummaryPoint:
+    """The volume sentence. When a source was collected in one week only, the counts compared are those of
+    the sources collected in both (`in_both`), and the sentence says so."""
     said = f"{brand} had {now:,} earned mention{_plural(now)}"
     if coverage.sources and not coverage.comparable:
         return SummaryPoint("volume", f"{said}; there is no comparison with week {previous} (see coverage).",
                             brand, False)
+    basis = ""
+    if coverage.restricted and in_both is not None:
+        sources = len(coverage.in_both)
+        said += (f", {in_both[0]:,} of them from the {sources} source{_plural(sources)} collected in both weeks")
+        now, before = in_both
+        basis = " from those"
     if now + before < MIN_COUNT:
         return SummaryPoint("volume", (
-            f"{said}, against {before:,} in week {previous}: too few mentions to compare."
+            f"{said}, against {before:,}{basis} in week {previous}: too few mentions to compare."
         ), brand, False)
     per_hour = coverage.per_collected_hour
     ratio = coverage.exposure_ratio if per_hour else 1.0
+    hourly = " per collected hour" if per_hour else ""
     p_value = compare_counts(now, before, ratio)
-    test = f"binomial test on the two counts{' per collected hour' if per_hour else ''}, {_p(p_value)}"
+    test = f"binomial test on the two counts{hourly}, {_p(p_value)}"
     if p_value >= SIGNIFICANCE:
         return SummaryPoint("volume", (
-            f"{said}, about as many as week {previous}'s {before:,}{' per collected hour' if per_hour else ''} "
-            f"(within noise: {test})."
-        ), brand, False, held=(
+            f"{said}, about as many as week {previous}'s {before:,}{basis}{hourly} (within noise: {test})."
+        ), brand, False, held=None if basis else (
             f"{now:,} earned mentions (against {before:,}{', per collected hour' if per_hour else ''})"
         ), p_value=p_value)
     change = (now / ratio - before) / before if before else None
     direction = "up" if now / ratio > before else "down"
     amount = f"{direction} {abs(change):.0%}" if change is not None else "up from none"
     return SummaryPoint("volume", (
-        f"{said}, {amount}{' per collected hour' if per_hour else ''} on week {previous}'s {before:,} "
-        f"(beyond noise: {test})."
+        f"{said}, {amount}{hourly} on week {previous}'s {before:,}{basis} (beyond noise: {test})."
     ), brand, True)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
@@ -364,6 +364,8 @@ class WeeklyReport:
             (warehouse.sentiment_accuracy; None: none yet).
         themes: the week's largest themes of each brand then competitor (`reports.week_themes`).
         coverage: how much of the week and the week before each configured source was collected.
+        volume_in_both: per brand, (mentions this week, the week before) from the sources collected in both
+            weeks (`reports.coverage`): what the summary compares when a source was collected one week only.
         biggest_story: the story with the most of the brands' mentions (at least two), or None.
     """
 
@@ -391,6 +393,7 @@ class WeeklyReport:
     themes: tuple[WeekTheme, ...] = ()
     coverage: WeekCoverage = WeekCoverage(())
     biggest_story: WeekStory | None = None
+    volume_in_both: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def weekly_report_data(connection: duckdb.DuckDBPyConnection, config: Config, week: str) -> WeeklyReport:
@@ -429,6 +432,7 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
     playbook = config.playbook
     service_levels, breaches, breach_count = _service_levels(connection, week, playbook)
     spikes = _spikes(connection, week, [name for name, _ in brands])
+    coverage = week_coverage(connection, week, [source.name for source in config.sources])
     return WeeklyReport(
         week=week,
         brands=tuple(brand.name for brand in config.brands),
@@ -452,8 +456,9 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
         formula_versions=_formula_versions(staged, spikes, len(playbook.queues) if playbook else 0),
         sentiment_checks=sentiment_agreement(connection, until=week.end),
         themes=week_themes(staged, [name for name, _ in brands]),
-        coverage=week_coverage(connection, week, [source.name for source in config.sources]),
+        coverage=coverage,
         biggest_story=_biggest_story(staged),
+        volume_in_both=_volume_from(staged, [source.source for source in coverage.in_both], [name for name, _ in brands]),
     )
 
 
@@ -580,6 +585,22 @@ def _top_sites(staged: WeekMentions) -> tuple[TopSite, ...]:
         """
     ).fetchall()
     return tuple(TopSite(*row) for row in rows)
+
+
+def _volume_from(staged: WeekMentions, sources: list[str], brands: list[str]) -> dict[str, tuple[int, int]]:
+    """Each brand's mentions this week and the week before from the given sources only."""
+    counts = dict.fromkeys(brands, (0, 0)) | {
+        brand: (now, before)
+        for brand, now, before in staged.connection.execute(
+            f"""
+            SELECT b.brand, count(*) FILTER (WHERE b.this_week), count(*) FILTER (WHERE NOT b.this_week)
+            FROM {staged.brands} AS b JOIN {staged.mentions} AS m USING (mention_key)
+            WHERE list_contains($sources::VARCHAR[], m.source) GROUP BY b.brand
+            """,
+            {"sources": sources},
+        ).fetchall()
+    }
+    return counts
 
 
 def _biggest_story(staged: WeekMentions) -> WeekStory | None:

@@ -418,3 +418,19 @@ def test_a_source_collected_in_neither_week_does_not_stop_the_comparison(warehou
     points = {point.topic: point.text for point in summary}
     assert points["volume"].startswith("Brightwave had 140 earned mentions, up 40% on week 2026-W42's 100 (beyond noise: "
                                        "binomial test on the two counts, p = 0.01")
+
+
+def test_a_source_collected_one_week_only_is_left_out_of_the_volume_comparison(warehouse, tmp_path):
+    # "blogs" started this week (X's search reaching back 7 days, say): its 80 mentions are no rise.
+    warehouse.collected("news", PREVIOUS_MONDAY, MONDAY + timedelta(weeks=1))
+    warehouse.collected("blogs", MONDAY, MONDAY + timedelta(weeks=1))
+    warehouse.mentions("Brightwave", 100, MONDAY)
+    warehouse.mentions("Brightwave", 80, MONDAY, source="blogs")
+    warehouse.mentions("Brightwave", 100, PREVIOUS_MONDAY)
+    report = weekly_report_data(warehouse.connection, make_config(tmp_path), WEEK)
+    assert report.volume_in_both == {"Brightwave": (100, 100), "Tidewell": (0, 0)}
+    volume = next(point for point in week_summary(report) if point.topic == "volume")
+    assert volume.text == (
+        "Brightwave had 180 earned mentions, 100 of them from the 1 source collected in both weeks, about as many as "
+        "week 2026-W42's 100 from those (within noise: binomial test on the two counts, p = 1.00)."
+    )
