@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from scipy.stats import binomtest, fisher_exact
 
-from reports.coverage import SourceCoverage, WeekCoverage
+from reports.coverage import FULL_SHARE, SourceCoverage, WeekCoverage
 from reports.weekly import SentimentSplit, VoiceShare, WeeklyReport
 
 SIGNIFICANCE = 0.05
@@ -176,6 +176,13 @@ def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[S
             f"({_share(coverage.previous_share)} in week {previous}); {how}."
         ), change=False)]
     points = []
+    missing_now = {source.source for source in coverage.partly_collected}
+    missing_before = {source.source for source in coverage.sources if source.previous_share < FULL_SHARE}
+    if coverage.state == coverage.previous_state == "partial" and missing_now == missing_before:
+        return [SummaryPoint("coverage", (
+            f"Partly collected, like week {previous} ({_share(coverage.previous_share)}): {_share(coverage.share)} of "
+            f"the week's source-hours had a successful run ({_missing(coverage.partly_collected)}); {how}."
+        ), change=False, alert=min(coverage.share, coverage.previous_share) < NEARLY_ALL)]
     if coverage.state == "partial":
         points.append(SummaryPoint("coverage", (
             f"Partly collected: {_share(coverage.share)} of the week's source-hours had a successful run "
@@ -193,9 +200,10 @@ def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[S
 def _how_compared(coverage: WeekCoverage) -> str:
     if not coverage.comparable:
         return "too little was collected to compare it with the week before"
+    both = " of the sources collected in both weeks" if len(coverage.in_both) < len(coverage.sources) else ""
     if coverage.per_collected_hour:
-        return "changes are compared per collected hour"
-    return "changes are compared over the sources collected, which were collected in full both weeks"
+        return f"changes are compared per collected hour{both}"
+    return f"changes are compared over the sources collected in both weeks{both and ', in full'}"
 
 
 def _missing(sources: tuple[SourceCoverage, ...]) -> str:

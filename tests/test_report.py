@@ -558,7 +558,7 @@ def test_email_sends_the_summary_with_the_files_attached(rendered, monkeypatch):
     text = body.get_payload(decode=True).decode()
     assert "10 earned mentions of the tracked brands" in text
     assert "Brightwave had 8 earned mentions; there is no comparison with week 2026-W42" in text
-    assert "Partly collected: 1% of" not in text and "Partly collected: under 1% of the week&#x27;s source-hours" in text
+    assert "Partly collected: 1% of" not in text and "Partly collected, like week 2026-W42 (under 1%): under 1% of the week&#x27;s source-hours" in text
     assert files.points and all(html.escape(point.text) in text for point in files.points)
     # What mail clients keep: inline styles only, no style sheet, no script, nothing fetched.
     lowered = text.lower()
