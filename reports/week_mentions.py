@@ -28,7 +28,8 @@ class WeekMentions:
 
     Inside the `with` block:
     - `mentions` (table name) has one row per earned mention of a configured brand or competitor in the
-      two weeks (`earned_mentions_between`): `mention_key, platform, source, url, title, text,
+      two weeks (`earned_mentions_between`): `mention_key, platform, source, url, title, text` (title and
+      text of the report week's mentions only: NULL for the week before's, which nothing reads), `
       author_handle, author_name, author_followers, publisher` (a site's or feed's name, Google News's
       outlet, a subreddit), `publisher_url` (Google News's outlet's address), `published_at,
       first_seen_at, mentioned_at` (=
@@ -78,7 +79,11 @@ class WeekMentions:
             f"""
             CREATE TEMP TABLE {self.mentions} AS
             SELECT
-                mention_key, platform, source, url, title, text, author_handle, author_name, author_followers,
+                mention_key, platform, source, url,
+                -- Texts only for the report week: nothing reads the week before's, and they are most of its bytes.
+                CASE WHEN mentioned_at >= $start THEN title END AS title,
+                CASE WHEN mentioned_at >= $start THEN text END AS text,
+                author_handle, author_name, author_followers,
                 nullif(trim(publisher), '') AS publisher, extras->>'publisher_url' AS publisher_url,
                 published_at, first_seen_at, mentioned_at, mentioned_at >= $start AS this_week, author,
                 -- As the report names who wrote it: a web item has no handle, so its byline, else its
