@@ -4,7 +4,7 @@ What `up` starts, each a process of its own with its data and logs under var/dep
 
 | process | what | where |
 |---|---|---|
-| postgres | Airflow's metadata database (Debian's `postgresql`, run as the `postgres` user) | 127.0.0.1:54329, var/deploy/postgres |
+| postgres | Airflow's metadata database (Debian's `postgresql`, run as the `postgres` user) | 127.0.0.1:54329, var/deploy/postgres (see postgres_folder) |
 | redis | the Celery broker (Debian's `redis-server`, append-only file so a restart keeps the queue) | 127.0.0.1:63799, var/deploy/redis |
 | s3 | with `--staging s3`: moto's S3-compatible server, bucket `overheard-staging` (in memory) | 127.0.0.1:59000 |
 | api-server | Airflow's API server and UI; tasks report to it | http://127.0.0.1:18080 |
@@ -22,7 +22,7 @@ Commands:
     up [--staging local|s3] [--config C] [--no-schedule]   start what is not running (idempotent)
     down                                                    stop everything (data stays in var/deploy/)
     status                                                  which processes run
-    run --logical-date D [--config C]                       trigger social_listening and wait for it
+    run --logical-date D [--config C]                       a social_listening run as of D (its window ends at D), waited for
     stop PROCESS / start PROCESS / kill PROCESS             one process: graceful stop, start, SIGKILL
 
 PostgreSQL and Redis are installed with apt-get when missing, and the Python packages of
