@@ -189,10 +189,10 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         spanish = query(warehouse, """SELECT DISTINCT queue, routed_by, assignee FROM triage_items
                                       WHERE mention_key IN (SELECT mention_key FROM mentions WHERE lang = 'es')""")
         assert spanish == [("care", "routing[1]", "bo")]
-        # Themes: each week's, with the new router emerging in the last (generate.py's hub4-launch).
+        # Themes: each week's, with the new router emerging in the last (generate.py's nova-launch).
         themes = query(warehouse, "SELECT week, brand, label, status FROM weekly_themes ORDER BY week, brand, rank")
         assert {week for week, *_ in themes} >= {"2026-W41", "2026-W43", "2026-W44"}
-        assert any(week == "2026-W44" and brand == "Brightwave" and "hub" in label and status == "new"
+        assert any(week == "2026-W44" and brand == "Brightwave" and "nova" in label and status == "new"
                    for week, brand, label, status in themes), themes
         assert "regional-gazette: HTTP 404 from" in summary
         assert f"Warehouse: {warehouse}" in summary

@@ -14,7 +14,7 @@ and one that emerges in the last week. It writes, in each platform's own format:
 
 The topics recur as a customer's month would: Brightwave's outage in Leeds every week, its 12%
 mid-contract price rise from the week it was announced (growing), billing errors and Wi-Fi dropouts at
-a steady trickle, and the Brightwave Hub 4 router, launched in the last week (the emerging theme);
+a steady trickle, and the Brightwave Nova router, launched in the last week (the emerging theme);
 Skylark Fibre's missed installs and market-town roll-out; Tidewell's Wi-Fi 7 hub and its slow callbacks;
 and posts that name no brand. The same seed gives the same files:
 
@@ -117,19 +117,19 @@ TOPICS = (
         "Great service from the Brightwave engineer today, fixed the line and explained everything. Thanks!",
         "Thanks to the Brightwave engineer who fixed our line this morning. Brilliant, friendly service",
     )),
-    Topic("hub4-launch", "Brightwave", (0, 0, 0, 0, 14), "#brightwave", (
-        "The new Brightwave Hub 4 router is out: WiFi 7 and a mesh disc in the box. Is it worth the upgrade?",
-        "Brightwave Hub 4 arrived today. WiFi 7 router, much better range than the old hub so far",
-        "Does the Brightwave Hub 4 router launch mean existing customers get a free upgrade from the Hub 3?",
-        "Set up the Brightwave Hub 4 this evening. The app setup took five minutes, WiFi 7 speeds upstairs now",
-        "Brightwave Hub 4 router launch: £{n} for existing customers to upgrade? Hard pass",
-        "First look at the Brightwave Hub 4: WiFi 7 router, 2.5G port, mesh ready. Nice upgrade on the Hub 3",
+    Topic("nova-launch", "Brightwave", (0, 0, 0, 0, 14), "#brightwave", (
+        "The new Brightwave Nova router is out: WiFi 7 and a mesh disc in the box. Is it worth the upgrade?",
+        "Brightwave Nova arrived today. WiFi 7 router, much better range than the old one so far",
+        "Does the Brightwave Nova router launch mean existing customers get a free upgrade from their current router?",
+        "Set up the Brightwave Nova this evening. The app setup took five minutes, WiFi 7 speeds upstairs now",
+        "Brightwave Nova router launch: £{n} for existing customers to upgrade? Hard pass",
+        "First look at the Brightwave Nova: WiFi 7 router, 2.5G port, mesh ready. Nice upgrade",
     ), (
-        ("Brightwave launches Hub 4 router with WiFi 7 and mesh",
-         ("Brightwave has launched the Hub 4, a WiFi 7 router with a 2.5 gigabit port and an optional mesh disc. New "
+        ("Brightwave launches Nova router with WiFi 7 and mesh",
+         ("Brightwave has launched the Nova, a WiFi 7 router with a 2.5 gigabit port and an optional mesh disc. New "
          "customers get it free; existing customers can upgrade for £{n}.")),
-        ("Brightwave Hub 4 router review: WiFi 7 for the masses",
-         ("We tested Brightwave's new Hub 4 router for a week. WiFi 7 range is a clear step up from the Hub 3, though "
+        ("Brightwave Nova router review: WiFi 7 for the masses",
+         ("We tested Brightwave's new Nova router for a week. WiFi 7 range is a clear step up from its predecessor, though "
          "the app still hides advanced settings.")),
     )),
     Topic("missed-installs", "Skylark Fibre", (7, 6, 7, 7, 3), "#skylarkfibre", (
@@ -158,6 +158,9 @@ TOPICS = (
     ), (
         ("Tidewell WiFi 7 hub now standard on all full fibre plans",
          "Tidewell Telecom has made its WiFi 7 hub standard on every full fibre plan, replacing the older WiFi 6 model."),
+        ("Tidewell WiFi 7 hub: {n},000 customers upgraded so far",
+         ("Tidewell says {n},000 customers have moved to its WiFi 7 hub since launch, with complaints about WiFi "
+         "coverage down by a third.")),
     )),
     Topic("callbacks", "Tidewell", (6, 6, 6, 7, 3), "#tidewell", (
         "Tidewell promised a callback 'within 24 hours'. That was Tuesday",
@@ -173,7 +176,8 @@ TOPICS = (
     )),
 )
 
-ORDINALS = ["second", "third", "fourth", "fifth", "sixth"]
+ORDINALS = ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+            "twelfth", "latest"]
 FIRST_NAMES = ["Amira", "Ben", "Callum", "Dee", "Ellie", "Farid", "Grace", "Hamza", "Isla", "Jack", "Kiran", "Laura",
                "Mo", "Nadia", "Olly", "Precious", "Rhys", "Sana", "Tariq", "Una", "Vik", "Wendy", "Yusuf", "Zara"]
 LAST_NAMES = ["Ahmed", "Brooks", "Clarke", "Doyle", "Evans", "Fraser", "Gill", "Hughes", "Iqbal", "Jones", "Khan",
@@ -205,11 +209,13 @@ OTHER_LANGUAGES = (
 )
 
 
-def _fill(line: str, rng: random.Random, week: int) -> str:
-    return line.format(
-        area=rng.choice(LEEDS), postcode=rng.choice(POSTCODES), when=rng.choice(TIMES), town=rng.choice(MARKET_TOWNS),
-        n=rng.choice([4, 5, 6, 7, 29, 49]), nth=ORDINALS[week % len(ORDINALS)],
-    )
+def _slots(rng: random.Random, nth: int = 0) -> dict[str, str]:
+    """What fills one post's blanks (a headline and its article share them)."""
+    return {
+        "area": rng.choice(LEEDS), "postcode": rng.choice(POSTCODES), "when": rng.choice(TIMES),
+        "town": rng.choice(MARKET_TOWNS), "n": str(rng.choice([4, 5, 6, 7, 29, 49])),
+        "nth": ORDINALS[min(nth, len(ORDINALS) - 1)],
+    }
 
 
 def _people(rng: random.Random, count: int) -> list[tuple[str, str]]:
@@ -226,23 +232,32 @@ def posts(seed: int = SEED) -> list[Post]:
     rng = random.Random(seed)
     people = _people(rng, 140)
     made: list[Post] = []
+    articles: dict[str, int] = {}  # news articles so far, per topic (the outage's "third time")
+    run_once: set[tuple[str, int]] = set()  # a story with a fixed headline runs once; one with blanks once a week
     for week in range(len(WEEKS)):
+        headlines_used = set(run_once)
         start = FIRST_WEEK + timedelta(weeks=week)
         for topic in TOPICS:
             for _ in range(topic.per_week[week]):
                 at = start + timedelta(days=rng.randrange(7), hours=rng.randint(8, 22), minutes=rng.randrange(60),
                                        seconds=rng.randrange(60))
-                as_news = bool(topic.news) and rng.random() < 0.3
-                if as_news:
-                    headline, body = rng.choice(topic.news)
+                unused = [index for index in range(len(topic.news)) if (topic.name, index) not in headlines_used]
+                if unused and rng.random() < 0.3:
+                    index = rng.choice(unused)
+                    headline, body = topic.news[index]
+                    headlines_used.add((topic.name, index))
+                    if "{" not in headline:
+                        run_once.add((topic.name, index))
+                    slots = _slots(rng, articles.get(topic.name, 0))
+                    articles[topic.name] = articles.get(topic.name, 0) + 1
                     platform = rng.choice(["rss", "rss", "google_news", "hackernews"])
-                    made.append(Post(topic, at, _fill(body, rng, week), _fill(headline, rng, week), rng.choice(people), platform))
+                    made.append(Post(topic, at, body.format(**slots), headline.format(**slots), rng.choice(people), platform))
                     continue
                 if X_FROM <= at < X_UNTIL and rng.random() < 0.5:
                     platform = "x"
                 else:
                     platform = rng.choice(["reddit", "reddit", "mastodon", "bluesky", "bluesky"])
-                text = _fill(rng.choice(topic.social), rng, week)
+                text = rng.choice(topic.social).format(**_slots(rng))
                 if platform == "mastodon" and topic.hashtag and topic.hashtag not in text.lower():
                     text = f"{text} {topic.hashtag}"
                 made.append(Post(topic, at, text, None, rng.choice(people), platform))
@@ -297,7 +312,7 @@ def reddit_document(month: list[Post], seed: int = SEED) -> dict[str, list[dict[
     rng = random.Random(seed + 1)
     posts_out, comments = [], []
     for sequence, post in enumerate(post for post in month if post.platform == "reddit"):
-        subreddit = "HomeNetworking" if post.topic.name in ("hub-wifi", "hub4-launch", "no-brand") else "UKBroadband"
+        subreddit = "HomeNetworking" if post.topic.name in ("hub-wifi", "nova-launch", "no-brand") else "UKBroadband"
         post_id = _base36(int("1n00000", 36) + int((post.at - FIRST_WEEK).total_seconds() // 60) * 10 + sequence % 10)
         title, _, rest = post.text.partition(". ")
         slug = "_".join(_slug(title).split("-"))[:50]
