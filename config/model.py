@@ -301,11 +301,11 @@ class SentimentLanguages(RootModel[dict[str, str]]):
 class SentimentSettings(_Strict):
     """Which sentiment backend scores mentions (see enrich/sentiment.py).
 
-    `auto` scores with `model` when it can be loaded here, else with the model Overheard
+    `auto` (the default) scores with `model` when it can be loaded here, else with the model Overheard
     ships (`shipped:overheard-sentiment-v1`), else with VADER, and records on every row which and why.
     """
 
-    backend: Literal["lexicon", "transformers", "auto"] = "lexicon"
+    backend: Literal["lexicon", "transformers", "auto"] = "auto"
     model: str | None = None
     device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     batch_size: int = Field(default=32, ge=1, le=1024)

@@ -334,7 +334,7 @@ def shipped_model(name: str = SHIPPED_MODEL) -> Path:
     """
     directory = SHIPPED_MODELS / name
     if not (directory / "config.json").is_file():
-        shipped = sorted(path.name for path in SHIPPED_MODELS.glob("*/config.json")) if SHIPPED_MODELS.is_dir() else []
+        shipped = sorted(path.parent.name for path in SHIPPED_MODELS.glob("*/config.json"))
         raise SentimentModelUnavailable(
             f"no shipped sentiment model {name!r} in {SHIPPED_MODELS} (shipped: {', '.join(shipped) or 'none'}). "
             "Reinstall Overheard, or build it with `training/train_sentiment.py`."

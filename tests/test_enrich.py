@@ -101,6 +101,7 @@ def test_enricher_keeps_matches_counts_drops_and_records_versions():
                 {"kind": "rss", "name": "news", "url": "https://news.example/feed", "audience": 12000},
                 {"kind": "blog", "name": "blog", "url": "https://blog.example/"},
             ],
+            "sentiment": {"backend": "lexicon"},  # the versions recorded, not the model, are the point
         }
     )
     mentions = [
