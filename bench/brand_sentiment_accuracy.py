@@ -30,10 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sentiment_accuracy import agreement  # noqa: E402  (bench/sentiment_accuracy.py)
-
+from bench.sentiment_accuracy import agreement  # noqa: E402
 from config.model import BrandConfig  # noqa: E402
 from enrich.brand_sentiment import BrandSentimentScorer  # noqa: E402
 from enrich.sentiment import SentimentModelUnavailable, sentiment_backend  # noqa: E402
@@ -92,11 +90,11 @@ def main() -> None:
         truth = [row[1] for row in chosen]
         per_brand = agreement(truth, [_known(row[2]) for row in chosen])
         baseline = agreement(truth, [row[3] for row in chosen])
-        how = Counter(row[4] for row in chosen)
+        found_by = Counter(row[4] for row in chosen)
         right = Counter(row[4] for row in chosen if row[1] == row[2])
         print(f"{split:<6}{len(chosen):>7}{per_brand.accuracy:>11.4f}{baseline.accuracy:>10.4f}"
               f"{per_brand.macro_recall:>10.4f}{baseline.macro_recall:>9.4f}   "
-              + ", ".join(f"{name} {right[name]}/{total}" for name, total in how.most_common()))
+              + ", ".join(f"{name} {right[name]}/{total}" for name, total in found_by.most_common()))
         summary[split] = (per_brand, baseline)
     if arguments.show_errors:
         print()
