@@ -86,6 +86,9 @@ class Mention:
             and hour-level analytics count the mention at its first-seen time instead).
         authors: everyone a byline credits, in its order, without dates or the publisher's name;
             the first is `author_handle`. Empty where the platform names one author, in `author_handle`.
+        rating: the stars a review gives, 1 to 5 (an App Store review); None for anything that is not a review.
+        about_brand: the configured brand or competitor it is about by where it was found (the reviews of a
+            configured app: the app's brand), whether or not its text names it; None when only its text says.
         extras: anything else the platform gives, kept as JSON; no stage reads it.
     """
 
@@ -111,6 +114,8 @@ class Mention:
     text_truncated: bool = False
     published_precision: PublishedPrecision = "second"
     authors: list[str] = field(default_factory=list)
+    rating: int | None = None
+    about_brand: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

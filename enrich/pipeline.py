@@ -188,7 +188,7 @@ class Enricher:
         for mention in mentions:
             text = _readable_text(mention)
             guess = self.language.detect(text, mention.lang_hint) if self.matcher.needs_language else None
-            matches = self.matcher.match(text, mention, guess.lang if guess else None)
+            matches = self.matcher.match(text, mention, guess.lang if guess else None, mention.about_brand)
             if not matches:
                 self.dropped_unmatched[mention.source] += 1
                 continue

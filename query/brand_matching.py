@@ -61,6 +61,7 @@ class BrandMatcher:
         self._order = {brand.name: position for position, brand in enumerate([*brands, *competitors])}
         self._queries: dict[str, tuple[Role, Query]] = {}
         groups: tuple[tuple[Role, Sequence[BrandTerms]], ...] = (("brand", brands), ("competitor", competitors))
+        self._roles: dict[str, Role] = {brand.name: role for role, group in groups for brand in group}
         for role, group in groups:
             for brand in group:
                 if brand.query:
@@ -74,7 +75,9 @@ class BrandMatcher:
         pattern = "|".join(r"\s+".join(map(re.escape, term.split())) for term in alternatives)
         self._pattern = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE) if alternatives else None
 
-    def match(self, text: str, mention: Matchable | None = None, lang: str | None = None) -> list[BrandMatch]:
+    def match(
+        self, text: str, mention: Matchable | None = None, lang: str | None = None, about: str | None = None
+    ) -> list[BrandMatch]:
         """The brands a mention names, in configuration order.
 
         Args:
@@ -82,6 +85,9 @@ class BrandMatcher:
             mention: the mention itself, for queries that filter on its site, author or platform
                 (without it those filters cannot hold).
             lang: its detected language, for queries that filter on `lang:`.
+            about: the configured brand or competitor the mention is about by where it was found
+                (`Mention.about_brand`: the reviews of an app); it matches whatever the text says, with the
+                terms the text names (none when it names none). A name not configured is ignored.
         """
         found: dict[str, tuple[Role, list[str]]] = {}
         for hit in self._pattern.finditer(text) if self._pattern else ():
@@ -94,6 +100,8 @@ class BrandMatcher:
             for name, (role, query) in self._queries.items():
                 if query.matches(subject, lang):
                     found[name] = (role, list(query.matched_terms(text)))
+        if about in self._roles and about not in found:
+            found[about] = (self._roles[about], [])
         ordered = sorted(found.items(), key=lambda item: self._order[item[0]])
         return [BrandMatch(name, role, tuple(terms)) for name, (role, terms) in ordered]
 
