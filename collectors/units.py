@@ -31,13 +31,14 @@ COLLECTORS: dict[str, str] = {
     "mastodon": "collectors.mastodon:collect_mastodon",
     "google_news": "collectors.google_news:collect_google_news",
     "bluesky": "collectors.bluesky:collect_bluesky",
+    "app_reviews": "collectors.app_reviews:collect_app_reviews",
 }
 
 # How long one source may take in a run, by kind (`CollectionContext.time_budget_seconds`): a feed is one
 # request and its retries; the others page through searches or crawl pages. docs/configuration.md says these.
 TIME_BUDGET_SECONDS: dict[str, float] = {
     "rss": 120.0, "google_news": 120.0, "blog": 600.0, "x": 600.0, "reddit": 600.0, "hackernews": 600.0,
-    "mastodon": 600.0, "bluesky": 600.0,
+    "mastodon": 600.0, "bluesky": 600.0, "app_reviews": 600.0,
 }
 
 

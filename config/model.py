@@ -241,10 +241,76 @@ class BlueskySource(_Strict):
         return self.api_base_url
 
 
-SOURCE_MODELS = (FeedSource, BlogSource, XSource, RedditSource, HackerNewsSource, MastodonSource, GoogleNewsSource, BlueskySource)
+class AppConfig(_Strict):
+    """One app whose App Store reviews are collected, and the brand or competitor they belong to."""
+
+    id: str
+    country: str = "gb"
+    brand: str = Field(min_length=1)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _numeric_app_id(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not re.fullmatch(r"\d{1,20}", value):
+            raise PydanticCustomError(
+                "app_id",
+                "expected the App Store app id, the digits after 'id' in the app's address "
+                "(apps.apple.com/gb/app/name/id1234567890 has id '1234567890'), got '{value}'",
+                {"value": value},
+            )
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise PydanticCustomError(
+                "country", "expected the App Store's two-letter country code such as 'gb' or 'us', got '{value}'",
+                {"value": value},
+            )
+        return value.lower()
+
+
+class AppReviewsSource(_Strict):
+    """App Store customer reviews of the configured apps (the public reviews feed; no key).
+
+    Every review of an app belongs to the app's `brand` (a brand or competitor), whether or not its text
+    names it. Google Play has no keyless public route to its reviews that Overheard can rely on (scraping
+    its pages is against its terms), so it is not collected.
+    """
+
+    kind: Literal["app_reviews"]
+    name: SourceName
+    apps: list[AppConfig] = Field(min_length=1)
+    base_url: HttpUrl = "https://itunes.apple.com"
+    max_pages: int = Field(default=10, ge=1, le=10)
+    audience: None = None
+    connection: None = None
+
+    @model_validator(mode="after")
+    def _each_app_once(self) -> AppReviewsSource:
+        _reject_duplicates("apps", [f"{app.country}/{app.id}" for app in self.apps])
+        return self
+
+    @property
+    def max_items_per_run(self) -> int:
+        """The most reviews a run reads: every page of every app."""
+        return len(self.apps) * self.max_pages * 50
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.base_url
+
+
+SOURCE_MODELS = (FeedSource, BlogSource, XSource, RedditSource, HackerNewsSource, MastodonSource, GoogleNewsSource, BlueskySource,
+                 AppReviewsSource)
 SOURCE_KINDS = tuple(get_args(model.model_fields["kind"].annotation)[0] for model in SOURCE_MODELS)
 Source = Annotated[
-    FeedSource | BlogSource | XSource | RedditSource | HackerNewsSource | MastodonSource | GoogleNewsSource | BlueskySource,
+    FeedSource | BlogSource | XSource | RedditSource | HackerNewsSource | MastodonSource | GoogleNewsSource | BlueskySource
+    | AppReviewsSource,
     Field(discriminator="kind"),
 ]
 
@@ -408,8 +474,17 @@ class Config(_Strict):
     def _unique_names(self) -> Config:
         _reject_duplicates("sources", [source.name for source in self.sources])
         _reject_duplicates("brands and competitors", [brand.name for brand in self.all_brands])
+        known = {brand.name for brand in self.all_brands}
+        for source in self.sources:
+            for n, app in enumerate(source.apps if isinstance(source, AppReviewsSource) else []):
+                if app.brand not in known:
+                    raise PydanticCustomError(
+                        "unknown_name",
+                        "sources '{source}': apps[{n}].brand '{brand}' is not a brand or competitor; "
+                        "name one of {known}",
+                        {"source": source.name, "n": n, "brand": app.brand, "known": ", ".join(sorted(known))},
+                    )
         if self.playbook:
-            known = {brand.name for brand in self.all_brands}
             for n, rule in enumerate(self.playbook.routing):
                 for brand in rule.brands:
                     if brand not in known:

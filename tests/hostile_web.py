@@ -240,6 +240,7 @@ CRASHES: dict[str, Callable[[], None]] = {
     "mastodon": lambda: b"\xff".decode("utf-8"),
     "google_news": lambda: _raise(ValueError("invalid literal for int() with base 10: 'twelve'")),
     "bluesky": lambda: _raise(SystemExit(3)),
+    "app_reviews": lambda: _raise(OverflowError("int too large to convert to float")),
 }
 CRASH_REASONS: dict[str, str] = {
     "rss": "the rss collector failed unexpectedly (KeyError: 'version'",
@@ -251,6 +252,7 @@ CRASH_REASONS: dict[str, str] = {
     "mastodon": "the mastodon collector failed unexpectedly (UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff",
     "google_news": "the google_news collector failed unexpectedly (ValueError: invalid literal for int() with base 10",
     "bluesky": "the bluesky collector failed unexpectedly (SystemExit: 3",
+    "app_reviews": "the app_reviews collector failed unexpectedly (OverflowError: int too large to convert to float",
 }
 
 
@@ -271,6 +273,8 @@ def platform_source(kind: str, name: str, url: str) -> dict[str, Any]:
     """The config of a source of a platform kind whose every URL is `url`."""
     if kind == "mastodon":
         return {"kind": kind, "name": name, "instances": [url], "hashtags": ["#brightwave"]}
+    if kind == "app_reviews":
+        return {"kind": kind, "name": name, "base_url": url, "apps": [{"id": "1111111111", "brand": "Brightwave"}]}
     urls = {"x": ["api_base_url"], "reddit": ["oauth_url", "reddit_url"], "hackernews": ["api_base_url"],
             "google_news": ["base_url"], "bluesky": ["api_base_url"]}
     return {"kind": kind, "name": name, **dict.fromkeys(urls[kind], url)}

@@ -9,6 +9,7 @@ import duckdb
 
 from config.model import (
     SOURCE_MODELS,
+    AppConfig,
     BrandConfig,
     Config,
     HttpSettings,
@@ -89,7 +90,7 @@ def test_configuration_reference_lists_every_key():
     expected = (
         (set(Config.model_fields) - {"warehouse"}) | {f"warehouse.{key}" for key in WarehouseSettings.model_fields}
         | set(BrandConfig.model_fields)
-        | (set().union(*(kind.model_fields for kind in SOURCE_MODELS)) - {"kind", "name"})
+        | (set().union(*(kind.model_fields for kind in SOURCE_MODELS)) - {"kind", "name"}) | set(AppConfig.model_fields)
         | set(HttpSettings.model_fields) | set(ReachSettings.model_fields) | set(SentimentSettings.model_fields)
         | set(ReportSettings.model_fields)
         | set().union(*(model.model_fields for model in (

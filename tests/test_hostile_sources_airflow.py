@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The time budgets of this run, by kind (the defaults are 120 s for a feed, 600 s for most others:
 # docs/configuration.md, "Time limits"). A blog needs more than 10 s to start a page at all.
 BUDGETS = {"rss": 5.0, "blog": 20.0, "x": 5.0, "reddit": 5.0, "hackernews": 5.0, "mastodon": 5.0,
-           "google_news": 5.0, "bluesky": 5.0}
+           "google_news": 5.0, "bluesky": 5.0, "app_reviews": 5.0}
 HTTP = {"timeout_seconds": 2, "max_retries": 2, "backoff_seconds": 0, "politeness_delay_seconds": 0,
         "max_body_bytes": 2_000_000, "max_parallel_hosts": 8}
 # Faults for the Airflow run, loaded by every Python process on PYTHONPATH: the budgets above, requests to
