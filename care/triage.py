@@ -162,7 +162,7 @@ class CareStep:
             """
             SELECT m.mention_key, m.platform, m.source, m.native_id, m.url, m.title, m.text, m.author_handle,
                    m.published_at, m.lang, m.sentiment_label, m.sentiment_score, m.reach_estimate,
-                   m.author_followers, m.first_seen_at, m.first_run_id,
+                   m.author_followers, m.first_seen_at, m.first_run_id, m.rating,
                    list(struct_pack(
                        brand := b.brand, role := b.role,
                        -- the brand's own label, as earned_brand_mentions_between's (migration 013)
@@ -182,7 +182,7 @@ class CareStep:
         ).fetchall()
         columns = ["key", "platform", "source", "native_id", "url", "title", "text", "author_handle", "published_at",
                    "lang", "sentiment_label", "sentiment_score", "reach_estimate", "author_followers",
-                   "first_seen_at", "first_run_id", "brands"]
+                   "first_seen_at", "first_run_id", "rating", "brands"]
         untriaged = []
         for values in rows:
             row = dict(zip(columns, values, strict=True))
@@ -195,10 +195,13 @@ class CareStep:
 
         A category's `sentiment` list is checked against the mention's label, but for `about: competitor`
         against the competitor's own ("switched from Tidewell to Brightwave, love it" is negative for
-        Tidewell): the category is for the first competitor whose label is in the list.
+        Tidewell): the category is for the first competitor whose label is in the list. Its `ratings` list
+        holds only reviews whose stars it lists (an App Store review's `rating`).
         """
         found = []
         for category in self.playbook.categories:
+            if category.ratings and row["rating"] not in category.ratings:
+                continue
             if category.sentiment and category.about != "competitor" and row["sentiment_label"] not in category.sentiment:
                 continue
             brand = next(

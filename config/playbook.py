@@ -39,6 +39,7 @@ class CategoryConfig(_Strict):
     query: Query
     about: Literal["brand", "competitor", "any"] = "brand"
     sentiment: list[Literal["negative", "neutral", "positive"]] = []
+    ratings: list[Literal[1, 2, 3, 4, 5]] = []
     queue: str | None = None
     severity: float = Field(default=0.5, ge=0, le=1)
     sla_minutes: int = Field(default=240, ge=1)

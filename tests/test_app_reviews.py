@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
+from care.triage import CareStep
 from collectors.app_reviews import collect_app_reviews
 from collectors.context import CollectionContext
 from collectors.units import collect_unit, plan_units, stage_unit
@@ -21,6 +22,7 @@ from core.staging import StagingArea
 from enrich.pipeline import enrich_unit
 from tests.local_http import LocalHttpServer, Reply
 from transport.http import HttpClient
+from warehouse.connection import open_warehouse
 from warehouse.cursors import read_cursors
 from warehouse.load import load_run
 
@@ -246,6 +248,8 @@ def test_reviews_are_collected_enriched_and_loaded_with_their_rating_and_brand(
         "brands": BRANDS, "competitors": COMPETITORS, "sentiment": {"backend": "lexicon"},
         "sources": [{"kind": "app_reviews", "name": "app-store", "base_url": store.url,
                      "apps": [{"id": app_id, "country": country, "brand": brand} for app_id, country, brand in ALL_APPS]}],
+        "playbook": {"categories": [{"name": "bad-review", "query": "platform:app_store", "about": "any", "ratings": [1, 2]}],
+                     "queues": [{"name": "care"}], "default_queue": "care"},
     })
     (unit,) = plan_units(config)
     assert (unit.id, unit.kind, unit.sources) == ("app_reviews-app-store", "app_reviews", ("app-store",))
@@ -278,3 +282,14 @@ def test_reviews_are_collected_enriched_and_loaded_with_their_rating_and_brand(
             ("run-1", "ok", 55, 55, 0, 55), ("run-2", "empty", 0, 0, 0, 0),
         ]
     assert read_cursors(config.warehouse.path)["app-store"]["apps"][f"gb/{BRIGHTWAVE_APP}"]["id"] == "8000"
+
+    # The playbook can pick reviews by their stars, whatever their words say: every 1- and 2-star review, no other.
+    connection = open_warehouse(config.warehouse.path)
+    try:
+        CareStep(connection, config, "run-1", NOV_2).run()
+        assert connection.execute(
+            "SELECT m.rating, t.brand, count(*) FROM triage_items AS t JOIN mentions AS m USING (mention_key) "
+            "GROUP BY ALL ORDER BY 1, 2"
+        ).fetchall() == [(1, "Brightwave", 11), (2, "Brightwave", 11), (2, "Tidewell", 1)]
+    finally:
+        connection.close()
