@@ -8,7 +8,8 @@ val.tsv with the runtime backend (`TransformerSentiment`, float32) and records t
 95% intervals, in OUTPUT/training.json. The last line printed is
 `macro_recall=<x> [lo, hi] macro_f1=<y> accuracy=<z> [lo, hi] (n=<val texts>)`.
 
-Usage (from the repository root; about 25 minutes on 2 cores, see docs/sentiment-model.md):
+Usage (from the repository root; about 12 minutes with 2 cores free, 72 on the busy machine that made
+the committed model; see docs/sentiment-model.md):
     nice -n 10 .venv/bin/python training/train_sentiment.py
     .venv/bin/python training/train_sentiment.py --limit 500 --epochs 0.2 --output /tmp/smoke   # smoke check
 """
