@@ -78,7 +78,7 @@ SELECT
 FROM range($n) AS t(i), (SELECT string_split($words, ' ') AS words)
 """
 _BRANDS_SQL = """
-INSERT INTO mention_brands
+INSERT INTO mention_brands (mention_key, brand, role, matched_terms)
 SELECT mention_key, brand, role, [brand] FROM (
     SELECT mention_key, 'Brightwave' AS brand, 'brand' AS role FROM mentions
     UNION ALL

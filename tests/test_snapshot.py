@@ -106,7 +106,7 @@ def add_mentions(connection: duckdb.DuckDBPyConnection, first: int, count: int, 
     )
     connection.execute(
         """
-        INSERT INTO mention_brands
+        INSERT INTO mention_brands (mention_key, brand, role, matched_terms)
         SELECT 'https://techwire.example/' || i, 'Brightwave', 'brand', ['Brightwave']
         FROM range($first, $first + $count) AS t(i)
         """,
