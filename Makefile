@@ -60,6 +60,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/snapshot_publish.py
 	$(BIN)/python bench/report_render.py
 	$(BIN)/python bench/desk_latency.py
+	$(BIN)/python bench/cycle_cost.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var
