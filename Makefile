@@ -53,13 +53,17 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/query_throughput.py
 	$(BIN)/python bench/enrichment_throughput.py
 	$(BIN)/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend lexicon
+	$(BIN)/python bench/sentiment_accuracy.py ../shared/data/sentiment/val.tsv --backend auto
 	$(BIN)/python bench/sentiment_speed.py
+	$(BIN)/python bench/brand_sentiment_accuracy.py --backend auto
 	$(BIN)/python bench/stories_throughput.py
 	$(BIN)/python bench/spike_backtest.py
 	$(BIN)/python bench/staffing_forecast.py
 	$(BIN)/python bench/snapshot_publish.py
 	$(BIN)/python bench/report_render.py
 	$(BIN)/python bench/desk_latency.py
+	$(BIN)/python bench/themes_quality.py
+	$(BIN)/python bench/themes_speed.py
 	$(BIN)/python bench/cycle_cost.py
 
 clean:
