@@ -11,7 +11,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import count, islice
+from itertools import chain, count, islice
 
 from config.model import Config
 from core.enriched_mention import EnrichedMention
@@ -251,9 +251,17 @@ def enrich_unit(config: Config, collected_url: str, staging: StagingArea, enrich
         enriched rows and each source outcome counting `mentions_matched` and `dropped_unmatched`.
     """
     manifest = read_json(collected_url)
-    enricher = enricher or Enricher(config)
     unit_id = manifest["unit"]["id"]
-    mentions = (Mention.from_json(record) for record in read_jsonl(manifest["mentions"]))
+    records = read_jsonl(manifest["mentions"])
+    first = next(records, None)
+    if first is None and enricher is None:
+        # Nothing collected (an idle cycle): no enricher, so no sentiment model is loaded for nothing.
+        for outcome in manifest["sources"]:
+            outcome.update(mentions_matched=0, dropped_unmatched=0)
+        rows_url = staging.write_jsonl(f"{unit_id}/enriched.jsonl", iter(()))
+        return staging.write_json(f"{unit_id}/enriched.json", {**manifest, "mentions": rows_url})
+    enricher = enricher or Enricher(config)
+    mentions = (Mention.from_json(record) for record in chain([first] if first else [], records))
     rows_url = staging.write_jsonl(f"{unit_id}/enriched.jsonl", (enriched.to_json() for enriched in enricher.enrich(mentions)))
     fallback = getattr(enricher.sentiment, "fallback_reason", None)
     for outcome in manifest["sources"]:

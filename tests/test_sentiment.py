@@ -520,23 +520,31 @@ def test_int8_quantises_the_linear_layers_and_scores_close_to_float32(tiny_bert,
         assert small.probabilities == pytest.approx(full.probabilities, abs=0.05)
 
 
-def enrich_with(tmp_path: Path, sentiment: dict) -> tuple[list[dict], list[str]]:
-    """Enrich one staged unit of two mentions with the `sentiment` settings; returns the rows and warnings."""
+def enrich_with(tmp_path: Path, sentiment: dict, texts: tuple[str, ...] = (
+    "Brightwave is good, love the fast service", "Brightwave outage again, awful",
+)) -> tuple[list[dict], list[str]]:
+    """Enrich one staged unit of mentions of `texts` with the `sentiment` settings; returns the rows and warnings."""
     config = Config.model_validate({
         "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"),
         "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}], "sources": [{"kind": "rss", "name": "news", "url": "https://n.example/f"}],
         "sentiment": sentiment,
     })
     staging = StagingArea(config.staging, "run-1")
-    mentions = [Mention("news", "news", str(n), f"https://n.example/{n}", text) for n, text in enumerate(
-        ["Brightwave is good, love the fast service", "Brightwave outage again, awful"]
-    )]
+    mentions = [Mention("news", "news", str(n), f"https://n.example/{n}", text) for n, text in enumerate(texts)]
     manifest = staging.write_json("unit/collected.json", {
         "unit": {"id": "unit"}, "sources": [{"source": "news", "warnings": []}],
         "mentions": staging.write_jsonl("unit/collected.jsonl", (mention.to_json() for mention in mentions)),
     })
     enriched = read_json(enrich_unit(config, manifest, staging))
     return list(read_jsonl(enriched["mentions"])), enriched["sources"][0]["warnings"]
+
+
+def test_a_unit_that_collected_nothing_loads_no_model(tmp_path, no_network):
+    missing = {"backend": "transformers", "model": str(tmp_path / "no-such-model")}
+
+    assert enrich_with(tmp_path, missing, texts=()) == ([], [])  # an idle cycle's unit: nothing to score
+    with pytest.raises(SentimentModelUnavailable, match="no-such-model"):
+        enrich_with(tmp_path, missing)
 
 
 def test_the_configured_backend_scores_the_run_and_every_row_records_it(tiny_bert, tmp_path, no_network):
