@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from care.staffing import QueueStaffing, staffing_plan
 from config.model import REPORT_SECTIONS, Config, ReportSettings
 from reports.delivery import email_report
-from reports.html import duration
+from reports.html import duration, weekly_report_html
 from reports.render import render_weekly_report
 from reports.week_summary import compare_counts, summary_lines, week_summary
 from reports.weekly import weekly_report_data
@@ -432,3 +432,18 @@ def test_a_source_collected_one_week_only_is_left_out_of_the_volume_comparison(w
         "Brightwave had 180 earned mentions, 100 of them from the 1 source collected in both weeks, about as many as "
         "week 2026-W42's 100 from those (within noise: binomial test on the two counts, p = 1.00)."
     )
+
+
+def test_the_cards_call_no_change_a_change(warehouse, tmp_path):
+    # Brightwave 180 against 100, but 80 of them from a source collected this week only: within noise like
+    # for like, so neither its card nor the total's shows "+80%".
+    warehouse.collected("news", PREVIOUS_MONDAY, MONDAY + timedelta(weeks=1))
+    warehouse.collected("blogs", MONDAY, MONDAY + timedelta(weeks=1))
+    warehouse.mentions("Brightwave", 100, MONDAY)
+    warehouse.mentions("Brightwave", 80, MONDAY, source="blogs")
+    warehouse.mentions("Brightwave", 100, PREVIOUS_MONDAY)
+    cards = weekly_report_html(weekly_report_data(warehouse.connection, make_config(tmp_path), WEEK))
+    cards = cards[cards.index('<dl class="cards" id="summary">'):cards.index("</dl>")]
+    assert "+80%" not in cards and "80%" not in cards
+    assert '<div class="card" data-key="all">' in cards and "not like for like" in cards
+    assert "no clear change" in cards
