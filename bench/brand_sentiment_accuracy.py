@@ -31,10 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.sentiment_accuracy import agreement  # noqa: E402
 from config.model import BrandConfig  # noqa: E402
 from enrich.brand_sentiment import BrandSentimentScorer  # noqa: E402
 from enrich.sentiment import SentimentModelUnavailable, sentiment_backend  # noqa: E402
+from enrich.sentiment_training import agreement  # noqa: E402
 from query.brand_matching import BrandMatcher  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -23,92 +23,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-LABELS = ("negative", "neutral", "positive")
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How predicted labels agree with the true ones.
-
-    Attributes:
-        confusion: confusion[true][predicted] = number of texts.
-    """
-
-    confusion: dict[str, dict[str, int]]
-
-    @property
-    def total(self) -> int:
-        """Texts scored."""
-        return sum(sum(row.values()) for row in self.confusion.values())
-
-    def recall(self, label: str) -> float:
-        """Share of the texts labelled `label` that were predicted `label`."""
-        return _ratio(self.confusion[label][label], sum(self.confusion[label].values()))
-
-    def precision(self, label: str) -> float:
-        """Share of the texts predicted `label` that are labelled `label`."""
-        return _ratio(self.confusion[label][label], sum(row[label] for row in self.confusion.values()))
-
-    def f1(self, label: str) -> float:
-        """Harmonic mean of precision and recall (0 when both are 0)."""
-        precision, recall = self.precision(label), self.recall(label)
-        return _ratio(2 * precision * recall, precision + recall)
-
-    @property
-    def macro_recall(self) -> float:
-        """Unweighted mean of the three recalls."""
-        return sum(self.recall(label) for label in LABELS) / len(LABELS)
-
-    @property
-    def macro_f1(self) -> float:
-        """Unweighted mean of the three F1 scores."""
-        return sum(self.f1(label) for label in LABELS) / len(LABELS)
-
-    @property
-    def accuracy(self) -> float:
-        """Share of all texts predicted right."""
-        return _ratio(sum(self.confusion[label][label] for label in LABELS), self.total)
-
-
-def read_labelled(path: Path, limit: int | None = None) -> tuple[list[str], list[str]]:
-    """Texts and their labels from a `text<TAB>label` file.
-
-    Args:
-        path: the TSV file.
-        limit: read only the first `limit` rows.
-
-    Returns:
-        The texts and the labels, in file order.
-
-    Raises:
-        ValueError: a wrong header, a line without a tab, or a label that is not a sentiment (with its line number).
-    """
-    texts: list[str] = []
-    labels: list[str] = []
-    with path.open(encoding="utf-8", newline="\n") as lines:
-        header = next(lines, "").rstrip("\r\n")
-        if header != "text\tlabel":
-            raise ValueError(f"{path}: the header must be 'text<TAB>label', not {header!r}")
-        for number, line in enumerate(lines, start=2):
-            if limit is not None and len(texts) >= limit:
-                break
-            text, tab, label = line.rstrip("\r\n").rpartition("\t")
-            if not tab or label not in LABELS:
-                raise ValueError(f"{path}:{number}: expected text<TAB>negative|neutral|positive, got {line[:80]!r}")
-            texts.append(text)
-            labels.append(label)
-    return texts, labels
-
-
-def agreement(truth: list[str], predicted: list[str]) -> Agreement:
-    """The confusion matrix of `predicted` against `truth`."""
-    confusion = {label: dict.fromkeys(LABELS, 0) for label in LABELS}
-    for true, guess in zip(truth, predicted, strict=True):
-        confusion[true][guess] += 1
-    return Agreement(confusion)
+from enrich.sentiment import LABELS
+from enrich.sentiment_training import agreement, read_labelled_texts
 
 
 def main() -> None:
@@ -131,7 +49,8 @@ def main() -> None:
 
     from enrich.sentiment import SentimentModelUnavailable, sentiment_backend
 
-    texts, truth = read_labelled(arguments.file, arguments.limit)
+    examples = read_labelled_texts(arguments.file)[: arguments.limit]
+    texts, truth = [example.text for example in examples], [example.label for example in examples]
     if arguments.threads and arguments.backend != "lexicon":
         import torch
 
@@ -164,10 +83,6 @@ def main() -> None:
         print(f"{label:<10}{result.recall(label):>10.4f}{result.precision(label):>11.4f}{result.f1(label):>8.4f}")
     print()
     print(f"macro_recall={result.macro_recall:.4f} macro_f1={result.macro_f1:.4f} accuracy={result.accuracy:.4f}")
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else 0.0
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ report's week, from the same query.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+
+from enrich.sentiment_training import wilson_interval as score_interval
 
 ACCURACY_VERSION = "accuracy-v1"
 LABELS = ("negative", "neutral", "positive")
@@ -98,13 +99,7 @@ def wilson_interval(hits: int, total: int, z: float = _Z_95) -> tuple[float, flo
         total: trials.
         z: the normal quantile (1.96 for 95%).
     """
-    if total <= 0:
-        return None
-    share = hits / total
-    denominator = 1 + z * z / total
-    centre = (share + z * z / (2 * total)) / denominator
-    half = z / denominator * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return score_interval(hits, total, z) if total > 0 else None
 
 
 def sentiment_accuracy(
