@@ -21,6 +21,30 @@ logger = logging.getLogger(__name__)
 Status = Literal["ok", "empty", "failed", "skipped"]
 
 
+@dataclass(frozen=True)
+class QuotaUse:
+    """What a source spent of its platform's allowance in one run (the coverage and cost ledger).
+
+    Attributes:
+        unit: what is counted, in the platform's words: "posts read" (X bills per post read),
+            "quota units" (YouTube's daily quota).
+        used: how many this run spent.
+        limit: the allowance for `period`, when configured or known.
+        left: what is left of it after this run, when known.
+        period: what the allowance is for ("day", "month"), when there is one.
+    """
+
+    unit: str
+    used: int
+    limit: int | None = None
+    left: int | None = None
+    period: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form, for the run's summary."""
+        return {"unit": self.unit, "used": self.used, "limit": self.limit, "left": self.left, "period": self.period}
+
+
 @dataclass
 class SourceRun:
     """The outcome of one source in one run.
@@ -41,6 +65,12 @@ class SourceRun:
         window: the period the source was searched over when it is not the run's data interval (a first
             run reaching back `backfill_days`, shortened to what the platform reaches); `runs` records it,
             so that coverage counts what was asked for.
+        asked: what the source was asked this run, each in words a user recognises ("search: brightwave
+            OR @brightwave", "r/broadband", "channel UC...", "app 1234567890 (gb)", "stream
+            app.bsky.feed.post"): the coverage ledger's "what we listened to".
+        quota: what the run spent of the platform's allowance (None: the platform meters nothing).
+        left_out: what the source did not ask or read this run and why, each one line ("comments of 12
+            videos: the day's quota was spent", "r/private: 403 forbidden"): the ledger's "what we could not".
     """
 
     source: str
@@ -54,6 +84,9 @@ class SourceRun:
     duration_seconds: float = 0.0
     deleted_keys: list[str] = field(default_factory=list)
     window: tuple[datetime, datetime] | None = None
+    asked: list[str] = field(default_factory=list)
+    quota: QuotaUse | None = None
+    left_out: list[str] = field(default_factory=list)
 
     @classmethod
     def failed(cls, source: str, kind: str, error: CollectorError | str) -> SourceRun:
@@ -106,6 +139,9 @@ class SourceRun:
             "duration_seconds": round(self.duration_seconds, 3),
             "deleted_keys": self.deleted_keys,
             "window": [moment.isoformat() for moment in self.window] if self.window else None,
+            "asked": self.asked,
+            "quota": self.quota.to_json() if self.quota else None,
+            "left_out": self.left_out,
         }
 
 

@@ -37,8 +37,22 @@ def _require_http_url(value: Any) -> Any:
     return value
 
 
+def _require_websocket_url(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise PydanticCustomError("websocket_url", "expected a ws(s) URL as a string")
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise PydanticCustomError(
+            "websocket_url",
+            "expected a websocket URL such as wss://jetstream2.us-east.bsky.network/subscribe, got '{value}'",
+            {"value": value},
+        )
+    return value
+
+
 StringList = Annotated[list[str], BeforeValidator(_require_string_list)]
 HttpUrl = Annotated[str, BeforeValidator(_require_http_url)]
+WebSocketUrl = Annotated[str, BeforeValidator(_require_websocket_url)]
 SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
 
@@ -305,12 +319,46 @@ class AppReviewsSource(_Strict):
         return self.base_url
 
 
+class BlueskyJetstreamSource(_Strict):
+    """Every public Bluesky post, read from a Jetstream instance (a keyless websocket stream) over the run's
+    window and matched locally against the brands' terms and queries."""
+
+    kind: Literal["bluesky_jetstream"]
+    name: SourceName
+    url: WebSocketUrl = "wss://jetstream2.us-east.bsky.network/subscribe"
+    audience: None = None
+    connection: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.url
+
+
+class YouTubeSource(_Strict):
+    """YouTube videos found by the brands' search terms and on the brands' own channels, and their
+    comment threads (the Data API v3; an API key in the Airflow connection), within a daily quota budget."""
+
+    kind: Literal["youtube"]
+    name: SourceName
+    connection: str = "youtube_default"
+    api_base_url: HttpUrl = "https://www.googleapis.com/youtube/v3"
+    channels: StringList = []
+    daily_quota_units: int = Field(default=10_000, ge=1)
+    audience: None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host the source is fetched from (for per-host politeness)."""
+        return self.api_base_url
+
+
 SOURCE_MODELS = (FeedSource, BlogSource, XSource, RedditSource, HackerNewsSource, MastodonSource, GoogleNewsSource, BlueskySource,
-                 AppReviewsSource)
+                 AppReviewsSource, BlueskyJetstreamSource, YouTubeSource)
 SOURCE_KINDS = tuple(get_args(model.model_fields["kind"].annotation)[0] for model in SOURCE_MODELS)
 Source = Annotated[
     FeedSource | BlogSource | XSource | RedditSource | HackerNewsSource | MastodonSource | GoogleNewsSource | BlueskySource
-    | AppReviewsSource,
+    | AppReviewsSource | BlueskyJetstreamSource | YouTubeSource,
     Field(discriminator="kind"),
 ]
 

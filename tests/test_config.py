@@ -57,7 +57,7 @@ def test_environment_variables_fill_strings(tmp_path, monkeypatch):
         (("aliases: [Globex]", 'aliases: "Globex"'), "competitors[0].aliases: expected a list of strings"),
         (("aliases: [Globex]", "aliases: [Globex, 3]"), "competitors[0].aliases: expected a list of strings"),
         (('hashtags: ["#acme"]', "hashtags: [acme]"), "brands[0].hashtags: expected hashtags like '#brand', got 'acme'"),
-        (("kind: blog", "kind: forum"), "sources[1]: unknown source kind 'forum'; expected one of rss, blog, x, reddit, hackernews, mastodon, google_news, bluesky, app_reviews"),
+        (("kind: blog", "kind: forum"), "sources[1]: unknown source kind 'forum'; expected one of rss, blog, x, reddit, hackernews, mastodon, google_news, bluesky, app_reviews, bluesky_jetstream, youtube"),
         (('url: "https://news.example/feed.xml"', 'url: "news.example/feed.xml"'),
          "sources[0].url: expected an http(s) URL such as https://example.com/feed.xml, got 'news.example/feed.xml'"),
         (("audience: 1000", "audience: -5"), "sources[0].audience: input should be greater than or equal to 0, got -5"),
