@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from collectors.bluesky_posts import instant, mention_from_record
 from collectors.context import CollectionContext
 from collectors.search import PageItem, RangeSearch, SearchPage, SearchRange, collect_searches, json_body
 from collectors.search_terms import NO_SEARCH_TERMS, separate_terms
@@ -26,7 +27,6 @@ from transport.exceptions import HttpStatusError
 from transport.http import HttpClient
 
 SEARCH_LIMIT = 100  # the API's maximum page size
-WEB_POST_URL = "https://bsky.app/profile/{profile}/post/{rkey}"
 NO_CREDENTIALS = (
     "no credentials: set the {connection} Airflow connection (login = handle, password = app password) "
     "or AIRFLOW_CONN_{variable}"
@@ -98,37 +98,25 @@ def search_url(source: BlueskySource, term: str, **params: str) -> str:
 
 
 def mention_from_post(post: Mapping[str, Any], source: str) -> Mention:
-    """A post view (from searchPosts) as a mention.
+    """A post view (from searchPosts) as a mention (`collectors.bluesky_posts.mention_from_record`, with
+    the view's author and counts).
 
     Raises:
         KeyError, TypeError, ValueError: the post has no at:// uri.
     """
-    uri = str(post["uri"])
-    if not uri.startswith("at://") or uri.count("/") < 4:
-        raise ValueError(f"not an at:// post uri: {uri!r}")
-    record = post.get("record") or {}
     author = post.get("author") or {}
     handle = author.get("handle") if author.get("handle") not in (None, "", "handle.invalid") else None
-    reply = record.get("reply") or {}
-    parent, root = ((reply.get(name) or {}).get("uri") for name in ("parent", "root"))
-    langs = record.get("langs") or []
-    return Mention(
-        platform="bluesky",
-        source=source,
-        native_id=uri,
-        url=WEB_POST_URL.format(profile=handle or author.get("did") or uri.split("/")[2], rkey=uri.rsplit("/", 1)[1]),
-        text=str(record.get("text") or ""),
-        author_handle=f"@{handle}" if handle else None,
-        author_name=author.get("displayName") or None,
-        published_at=_instant(record.get("createdAt")),
+    return mention_from_record(
+        str(post["uri"]),
+        post.get("record") or {},
+        source,
+        handle=handle,
+        author_name=author.get("displayName"),
         engagement={
             name: count for name, field in (("likes", "likeCount"), ("replies", "replyCount"),
                                             ("reposts", "repostCount"), ("quotes", "quoteCount"))
             if isinstance(count := post.get(field), int) and not isinstance(count, bool)
         },
-        parent_id=f"bluesky:{parent}" if parent else None,
-        thread_id=f"bluesky:{root or uri}",
-        lang_hint=langs[0] if langs and isinstance(langs[0], str) else None,
         extras={"cid": post.get("cid"), "did": author.get("did")},
     )
 
@@ -172,7 +160,7 @@ def _fetch_page(
         CredentialsRejected: the session was refused (401).
     """
     # since is inclusive, until exclusive: a range's own newest edge is inclusive, so one millisecond on.
-    high = _instant(search_range.high) if search_range.high is not None else None
+    high = instant(search_range.high) if search_range.high is not None else None
     until = moment(high + timedelta(milliseconds=1)) if high else window_end
     if search_range.low >= until:
         return SearchPage()
@@ -192,18 +180,10 @@ def _sort_at(post: Any) -> str | None:
     """When the search files a post: the earlier of createdAt and indexedAt (a post cannot date itself later)."""
     if not isinstance(post, dict) or not post.get("uri"):
         return None
-    created = _instant((post.get("record") or {}).get("createdAt"))
-    indexed = _instant(post.get("indexedAt"))
+    created = instant((post.get("record") or {}).get("createdAt"))
+    indexed = instant(post.get("indexedAt"))
     known = [instant for instant in (created, indexed) if instant]
     return moment(min(known)) if known else None
-
-
-def _instant(value: Any) -> datetime | None:
-    try:
-        instant = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def _xrpc_message(body: bytes) -> str:

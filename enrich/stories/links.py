@@ -10,6 +10,7 @@ from core.mention import canonical_url
 _X_HOSTS = frozenset({"x.com", "twitter.com", "mobile.x.com", "mobile.twitter.com", "www.x.com", "www.twitter.com"})
 _X_STATUS_PATH = re.compile(r"^/(?:[^/]+|i/web)/status(?:es)?/(\d+)")
 _REDDIT_POST_PATH = re.compile(r"^/(?:r/[^/]+/)?comments/([a-z0-9]+)", re.IGNORECASE)
+_BLUESKY_POST_PATH = re.compile(r"^/profile/(did:[a-z0-9]+:[^/]+)/post/([^/]+)")
 
 
 def linked_keys(key: str, shared_links: Iterable[str]) -> list[str]:
@@ -24,8 +25,8 @@ def linked_keys(key: str, shared_links: Iterable[str]) -> list[str]:
 
 
 def link_key(url: str) -> str | None:
-    """What a linked URL names: an X or Reddit post's key, a page's canonical URL (tracking parameters
-    dropped, as in natural keys), or None for anything that is not an http(s) link to a story (home
+    """What a linked URL names: an X, Reddit or Bluesky post's key (a Bluesky post named by its author's
+    DID), a page's canonical URL (tracking parameters dropped, as in natural keys), or None for anything that is not an http(s) link to a story (home
     pages, profiles, malformed URLs).
 
     Args:
@@ -48,6 +49,8 @@ def link_key(url: str) -> str | None:
     if host == "reddit.com" or host.endswith(".reddit.com"):
         post = _REDDIT_POST_PATH.match(path)
         return f"reddit:t3_{post.group(1).lower()}" if post else None
+    if host == "bsky.app" and (post := _BLUESKY_POST_PATH.match(path)):
+        return f"bluesky:at://{post.group(1)}/app.bsky.feed.post/{post.group(2)}"
     if path.rstrip("/") == "":
         return None
     return canonical
