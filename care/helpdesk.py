@@ -41,11 +41,10 @@ import requests
 from airflow_edge.connections import ConnectionMissing, airflow_connection, connection_credentials
 from care.audit_trail import SYSTEM_ACTOR, record_action
 from care.desk import TriageDesk
-from care.replies.transport import api_base_url, json_answer, send_once_session, short_reason
+from care.replies.transport import WriteConnection, json_answer, short_reason
 from config.model import Config
 from core.errors import CollectorError, OverheardError
-from core.secret_scrubbing import SecretScrubber, connection_secrets
-from core.time_budget import TimeBudget
+from core.secret_scrubbing import SecretScrubber
 from core.transactions import transaction
 from transport.http import RetryPolicy
 
@@ -155,11 +154,8 @@ class ZendeskHelpdesk:
     """Zendesk's Tickets API (see the module docstring).
 
     Args:
-        credentials: the connection: host = `https://<subdomain>.zendesk.com`, login = the agent's
-            email, password = an API token.
-        connection: its id, for messages.
-        policy: the one retry policy (reads are retried; a ticket is created once per call).
-        user_agent: sent with every request.
+        connection: the connection: host = `https://<subdomain>.zendesk.com`, login = the agent's email,
+            password = an API token (reads are retried; a ticket is created once per call).
         requester_from_author: make the ticket's requester an end user named after the post's author
             (Zendesk creates one); otherwise the API user is the requester.
         tags: tags every ticket gets, besides the platform and category.
@@ -171,26 +167,18 @@ class ZendeskHelpdesk:
     name = "zendesk"
 
     def __init__(
-        self,
-        credentials: Mapping[str, Any],
-        *,
-        connection: str,
-        policy: RetryPolicy,
-        user_agent: str,
-        requester_from_author: bool = False,
-        tags: Sequence[str] = ("overheard",),
+        self, connection: WriteConnection, *, requester_from_author: bool = False, tags: Sequence[str] = ("overheard",)
     ):
         self._connection = connection
-        self._policy = policy
-        self._user_agent = user_agent
         self._requester_from_author = requester_from_author
         self._tags = tuple(tags)
-        self._base = api_base_url(credentials, "")
+        self._base = connection.base_url("")
+        credentials = connection.credentials
         email, token = str(credentials.get("login") or ""), str(credentials.get("password") or "")
         if not self._base or not email or not token:
-            raise HandoffRefused(f"the {connection} connection needs host, login and password; {self._fix()}")
+            raise HandoffRefused(f"the {connection.id} connection needs host, login and password; {self._fix()}")
         self._auth = (f"{email.removesuffix('/token')}/token", token)
-        self._scrubber = SecretScrubber(connection_secrets(credentials) + [f"{self._auth[0]}:{token}"])
+        self._scrubber = SecretScrubber(connection.secrets() + [f"{self._auth[0]}:{token}"])
 
     def open_ticket(self, handoff: Handoff) -> Ticket:
         """Create the ticket: `POST /api/v2/tickets.json`, sent once, with an Idempotency-Key of the mention key."""
@@ -243,7 +231,7 @@ class ZendeskHelpdesk:
             return body
         reason = _zendesk_reason(response, body)
         if response.status_code in (401, 403):
-            raise HandoffRefused(f"Zendesk refused {what} with the {self._connection} connection "
+            raise HandoffRefused(f"Zendesk refused {what} with the {self._connection.id} connection "
                                  f"(HTTP {response.status_code}: {reason}); {self._fix()}")
         if response.status_code == 429 or response.status_code >= 500:
             raise HelpdeskUnavailable(f"Zendesk answered {what} with HTTP {response.status_code} ({reason}); "
@@ -252,7 +240,7 @@ class ZendeskHelpdesk:
 
     @contextmanager
     def _session(self) -> Iterator[requests.Session]:
-        http = send_once_session(self._policy, TimeBudget(REQUEST_SECONDS), self._user_agent)
+        http = self._connection.session()
         http.auth = self._auth
         try:
             yield http
@@ -268,19 +256,17 @@ class ZendeskHelpdesk:
 
     def _fix(self) -> str:
         connection = self._connection
-        return (f"set the {connection} Airflow connection: host = https://<subdomain>.zendesk.com, login = the agent's "
+        return (f"set the {connection.id} Airflow connection: host = https://<subdomain>.zendesk.com, login = the agent's "
                 f"email, password = an API token (Admin Center > Apps and integrations > APIs); or "
-                f"AIRFLOW_CONN_{connection.upper()}")
+                f"{connection.environment_variable}")
 
 
 class WebhookHelpdesk:
     """Any helpdesk behind a signed webhook (see the module docstring and `handoff_payload`).
 
     Args:
-        credentials: the connection: host = the webhook's full URL, password = the shared signing secret.
-        connection: its id, for messages.
-        policy: the one retry policy (the POST is sent once per call).
-        user_agent: sent with every request.
+        connection: the connection: host = the webhook's full URL, password = the shared signing secret (the
+            POST is sent once per call).
         callback_url: where the helpdesk calls back when a ticket is solved (the desk's callback), if any.
 
     Raises:
@@ -289,33 +275,23 @@ class WebhookHelpdesk:
 
     name = "webhook"
 
-    def __init__(
-        self,
-        credentials: Mapping[str, Any],
-        *,
-        connection: str,
-        policy: RetryPolicy,
-        user_agent: str,
-        callback_url: str | None = None,
-    ):
+    def __init__(self, connection: WriteConnection, *, callback_url: str | None = None):
         self._connection = connection
-        self._policy = policy
-        self._user_agent = user_agent
         self._callback_url = callback_url
-        self._url = api_base_url(credentials, "")
-        self._secret = str(credentials.get("password") or "")
+        self._url = connection.base_url("")
+        self._secret = str(connection.credentials.get("password") or "")
         if not self._url or not self._secret:
             raise HandoffRefused(
-                f"the {connection} connection needs host (the webhook's URL) and password (the signing secret); set "
-                f"the {connection} Airflow connection or AIRFLOW_CONN_{connection.upper()}"
+                f"the {connection.id} connection needs host (the webhook's URL) and password (the signing secret); set "
+                f"the {connection.id} Airflow connection or {connection.environment_variable}"
             )
-        self._scrubber = SecretScrubber(connection_secrets(credentials))
+        self._scrubber = SecretScrubber(connection.secrets())
 
     def open_ticket(self, handoff: Handoff) -> Ticket:
         """POST the signed hand-off, once; the ticket is the one the answer names, else the mention key."""
         body = json.dumps(handoff_payload(handoff, self._callback_url), sort_keys=True).encode()
         delivery = hashlib.sha256(handoff.mention_key.encode()).hexdigest()[:40]
-        http = send_once_session(self._policy, TimeBudget(REQUEST_SECONDS), self._user_agent)
+        http = self._connection.session()
         try:
             response = http.post(self._url, data=body, headers={
                 "Content-Type": "application/json", SIGNATURE_HEADER: sign(body, self._secret), DELIVERY_HEADER: delivery})
@@ -332,7 +308,7 @@ class WebhookHelpdesk:
             kind = HelpdeskUnavailable if response.status_code == 429 or response.status_code >= 500 else HandoffRefused
             raise kind(self._scrubber.scrub(
                 f"the helpdesk webhook refused {handoff.mention_key} (HTTP {response.status_code}: {reason}); check the "
-                f"{self._connection} connection's URL and signing secret"))
+                f"{self._connection.id} connection's URL and signing secret"))
         ticket = answer.get("ticket") if isinstance(answer, Mapping) else None
         if isinstance(ticket, Mapping) and ticket.get("id") is not None:
             return Ticket(str(ticket["id"]), str(ticket.get("url") or "") or None, str(ticket.get("status") or "open"))
@@ -387,12 +363,11 @@ def helpdesk_for(
         credentials = connection_credentials(airflow_connection(connection, "helpdesk hand-offs"))
     except ConnectionMissing as missing:
         raise HandoffRefused(str(missing)) from None
+    write_connection = WriteConnection(connection, credentials, policy, user_agent, REQUEST_SECONDS)
     if kind == "zendesk":
-        return ZendeskHelpdesk(credentials, connection=connection, policy=policy, user_agent=user_agent,
-                               requester_from_author=requester_from_author, tags=tags)
+        return ZendeskHelpdesk(write_connection, requester_from_author=requester_from_author, tags=tags)
     if kind == "webhook":
-        return WebhookHelpdesk(credentials, connection=connection, policy=policy, user_agent=user_agent,
-                               callback_url=callback_url)
+        return WebhookHelpdesk(write_connection, callback_url=callback_url)
     raise HandoffRefused(f"no helpdesk of kind {kind!r}; use zendesk or webhook")
 
 

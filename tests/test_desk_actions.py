@@ -15,6 +15,7 @@ import requests
 
 from care.desk import TriageDesk
 from care.helpdesk import WebhookHelpdesk, ZendeskHelpdesk
+from care.replies.transport import WriteConnection
 from care.triage import CareStep
 from config.model import Config, HttpSettings
 from demo.fake_apis.helpdesk_apis import (
@@ -356,8 +357,8 @@ def test_a_lead_settles_a_reply_that_may_have_been_posted_and_an_agent_cannot(co
 def test_an_agent_hands_an_item_to_zendesk_and_the_ticket_is_kept_on_it(config):
     with FakeZendesk() as zendesk:
         credentials = {"login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN, "host": zendesk.base_url, "extra": {}}
-        helpdesk = ZendeskHelpdesk(credentials, connection="zendesk_default", user_agent="overheard-test",
-                                   policy=RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0)))
+        policy = RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0))
+        helpdesk = ZendeskHelpdesk(WriteConnection("zendesk_default", credentials, policy, "overheard-test"))
         with served_desk(config, helpdesk=helpdesk) as base:
             ana = sign_in(base, "ana")
             number = number_of(sign_in(base, "lead"), base, "x:2")
@@ -378,9 +379,9 @@ def test_an_agent_hands_an_item_to_zendesk_and_the_ticket_is_kept_on_it(config):
 
 def test_a_webhook_helpdesks_signed_callback_closes_the_item_and_a_forged_one_changes_nothing(config):
     with FakeHelpdeskWebhook() as receiver:
-        helpdesk = WebhookHelpdesk({"host": receiver.url, "password": DEMO_WEBHOOK_SECRET}, connection="helpdesk_webhook",
-                                   user_agent="overheard-test",
-                                   policy=RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0)))
+        policy = RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0))
+        helpdesk = WebhookHelpdesk(WriteConnection(
+            "helpdesk_webhook", {"host": receiver.url, "password": DEMO_WEBHOOK_SECRET}, policy, "overheard-test"))
         with served_desk(config, helpdesk=helpdesk) as base:
             ana = sign_in(base, "ana")
             number = number_of(sign_in(base, "lead"), base, "x:2")

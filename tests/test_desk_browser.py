@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from care.helpdesk import ZendeskHelpdesk, close_solved_tickets
 from care.replies.platforms import reply_sender
+from care.replies.transport import WriteConnection
 from config.model import Config, HttpSettings
 from demo.fake_apis.helpdesk_apis import DEMO_ZENDESK_EMAIL, DEMO_ZENDESK_TOKEN, FakeZendesk
 from demo.fake_apis.write_apis import DEMO_X_KEYS, FakeXWrites
@@ -191,8 +192,8 @@ def test_an_agent_hands_an_item_to_zendesk_and_the_solved_ticket_closes_it_in_th
     with FakeZendesk() as zendesk:
         credentials = {"login": DEMO_ZENDESK_EMAIL, "password": DEMO_ZENDESK_TOKEN, "host": zendesk.base_url,
                        "extra": {}}
-        helpdesk = ZendeskHelpdesk(credentials, connection="zendesk_default", user_agent="overheard-test",
-                                   policy=RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0)))
+        policy = RetryPolicy.from_settings(HttpSettings(max_retries=0, backoff_seconds=0.0))
+        helpdesk = ZendeskHelpdesk(WriteConnection("zendesk_default", credentials, policy, "overheard-test"))
         with served_desk(config, helpdesk=helpdesk) as base:
             ana = signed_in(browser, base, "ana")
             row = ana.locator('#rows tr[data-key="x:2"]')

@@ -28,6 +28,7 @@ from care.helpdesk import (
     playbook_helpdesk_step,
     ticket_callback,
 )
+from care.replies.transport import WriteConnection
 from care.triage import CareStep
 from config.model import Config, HttpSettings
 from demo.fake_apis.helpdesk_apis import (
@@ -96,7 +97,7 @@ def zendesk() -> Iterator[FakeZendesk]:
 
 def zendesk_helpdesk(api: FakeZendesk, policy: RetryPolicy, token: str = DEMO_ZENDESK_TOKEN) -> ZendeskHelpdesk:
     credentials = {"login": DEMO_ZENDESK_EMAIL, "password": token, "host": api.base_url, "extra": {}}
-    return ZendeskHelpdesk(credentials, connection="zendesk_default", policy=policy, user_agent=UA)
+    return ZendeskHelpdesk(WriteConnection("zendesk_default", credentials, policy, UA))
 
 
 def status_of(connection: duckdb.DuckDBPyConnection, key: str) -> str:
@@ -184,8 +185,10 @@ def test_a_ticket_deleted_on_the_helpdesk_leaves_the_item_open_with_a_note(wareh
 
 def test_a_signed_webhook_hand_off_and_its_solved_callback_close_the_item(warehouse, policy):
     with FakeHelpdeskWebhook() as receiver:
-        helpdesk = WebhookHelpdesk({"host": receiver.url, "password": DEMO_WEBHOOK_SECRET}, connection="helpdesk_webhook",
-                                   policy=policy, user_agent=UA, callback_url="https://desk.example/helpdesk/callback")
+        helpdesk = WebhookHelpdesk(
+            WriteConnection("helpdesk_webhook", {"host": receiver.url, "password": DEMO_WEBHOOK_SECRET}, policy, UA),
+            callback_url="https://desk.example/helpdesk/callback",
+        )
         ticket = hand_off(warehouse, helpdesk, CRISIS, "lead", NOON)
         [delivery] = receiver.deliveries
         body, headers = receiver.callback(CRISIS, "solved")
@@ -204,8 +207,9 @@ def test_a_signed_webhook_hand_off_and_its_solved_callback_close_the_item(wareho
 
 def test_a_webhook_with_a_bad_signature_is_refused(warehouse, policy):
     with FakeHelpdeskWebhook() as receiver:
-        wrong_secret = WebhookHelpdesk({"host": receiver.url, "password": "not-the-secret"}, connection="helpdesk_webhook",
-                                       policy=policy, user_agent=UA)
+        wrong_secret = WebhookHelpdesk(
+            WriteConnection("helpdesk_webhook", {"host": receiver.url, "password": "not-the-secret"}, policy, UA)
+        )
         with pytest.raises(HandoffRefused, match="HTTP 401: invalid signature.*helpdesk_webhook connection") as refused:
             hand_off(warehouse, wrong_secret, COMPLAINT, "ana", NOON)
         body, headers = receiver.callback(COMPLAINT, "solved")

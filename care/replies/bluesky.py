@@ -34,19 +34,15 @@ from care.replies.exceptions import (
 )
 from care.replies.reply import Reply, SentReply
 from care.replies.transport import (
-    DEFAULT_SEND_SECONDS,
-    api_base_url,
+    WriteConnection,
     json_answer,
     read_failure,
     scrubbed_errors,
-    send_once_session,
     short_reason,
     write_failure,
 )
 from core.errors import CollectorError
-from core.secret_scrubbing import connection_secrets
-from core.time_budget import TimeBudget
-from transport.http import BearerAuth, RetryPolicy
+from transport.http import BearerAuth
 
 PDS_URL = "https://bsky.social"
 WEB_POST_URL = "https://bsky.app/profile/{profile}/post/{rkey}"
@@ -71,11 +67,7 @@ class BlueskyReplySender:
     """Posts replies on Bluesky as the write connection's account.
 
     Args:
-        credentials: the write connection (`login` = handle, `password` = app password, `host` = PDS).
-        connection: its id, for messages.
-        policy: the one retry policy.
-        user_agent: sent with every request.
-        send_seconds: the time budget of one send.
+        connection: the write connection (`login` = handle, `password` = app password, `host` = PDS).
 
     Raises:
         ReplyCredentialsRejected: the connection lacks the handle or the app password.
@@ -83,25 +75,14 @@ class BlueskyReplySender:
 
     platform = "bluesky"
 
-    def __init__(
-        self,
-        credentials: Mapping[str, Any],
-        *,
-        connection: str,
-        policy: RetryPolicy,
-        user_agent: str,
-        send_seconds: float = DEFAULT_SEND_SECONDS,
-    ):
+    def __init__(self, connection: WriteConnection):
         self._connection = connection
-        self._credentials = credentials
-        self._policy = policy
-        self._user_agent = user_agent
-        self._send_seconds = send_seconds
-        self._pds = api_base_url(credentials, PDS_URL)
+        credentials = connection.credentials
+        self._pds = connection.base_url(PDS_URL)
         self._handle = str(credentials.get("login") or "").strip().lstrip("@")
         self._app_password = str(credentials.get("password") or "")
         if not self._handle or not self._app_password:
-            raise ReplyCredentialsRejected(f"the {connection} connection has no handle or no app password; {self._fix()}")
+            raise ReplyCredentialsRejected(f"the {connection.id} connection has no handle or no app password; {self._fix()}")
         self._session: _Session | None = None
         self._session_lock = threading.Lock()
 
@@ -110,7 +91,7 @@ class BlueskyReplySender:
         if not reply.in_reply_to.startswith("at://"):
             raise ReplyRefused(f"{reply.in_reply_to!r} is not a Bluesky post URI (at://...); nothing was posted")
         with scrubbed_errors("Bluesky", self._secrets):
-            http = send_once_session(self._policy, TimeBudget(self._send_seconds), self._user_agent)
+            http = self._connection.session()
             try:
                 parent = self._step(http, lambda login: self._post_answered(http, login, reply))
                 reply_ref = {"root": _root_of(parent), "parent": {"uri": parent["uri"], "cid": parent["cid"]}}
@@ -154,12 +135,12 @@ class BlueskyReplySender:
             if response.status_code in (400, 401):
                 reason = _reason(response, body)
                 raise ReplyCredentialsRejected(
-                    f"Bluesky refused to log in the {self._connection} account ({reason}); nothing was posted: {self._fix()}",
+                    f"Bluesky refused to log in the {self._connection.id} account ({reason}); nothing was posted: {self._fix()}",
                     reason,
                 )
             if response.status_code >= 300 or not body.get("accessJwt") or not body.get("did"):
                 raise ReplyNotSent(f"Bluesky's login at {url} answered HTTP {response.status_code} without a session; "
-                                   f"nothing was posted: check the host of the {self._connection} connection")
+                                   f"nothing was posted: check the host of the {self._connection.id} connection")
             self._session = _Session(str(body["accessJwt"]), str(body["did"]), str(body.get("handle") or self._handle))
             return self._session
 
@@ -206,19 +187,19 @@ class BlueskyReplySender:
             raise _Expired()
         if response.status_code in (401, 403):
             raise ReplyCredentialsRejected(
-                f"Bluesky refused the {self._connection} account's session (HTTP {response.status_code}: {reason}); "
+                f"Bluesky refused the {self._connection.id} account's session (HTTP {response.status_code}: {reason}); "
                 f"{self._fix()}", reason,
             )
         raise ReplyRefused(f"Bluesky refused the reply (HTTP {response.status_code}): {reason}", reason)
 
     def _secrets(self) -> list[str]:
         session = self._session
-        return connection_secrets(self._credentials) + ([session.access_jwt] if session else [])
+        return self._connection.secrets() + ([session.access_jwt] if session else [])
 
     def _fix(self) -> str:
         connection = self._connection
-        return (f"set the {connection} Airflow connection: login = the account's handle, password = an app password "
-                f"(Settings > App passwords), host = its PDS if not bsky.social; or AIRFLOW_CONN_{connection.upper()}")
+        return (f"set the {connection.id} Airflow connection: login = the account's handle, password = an app password "
+                f"(Settings > App passwords), host = its PDS if not bsky.social; or {connection.environment_variable}")
 
 
 def link_facets(text: str) -> list[dict[str, Any]]:

@@ -29,19 +29,15 @@ from care.replies.exceptions import (
 )
 from care.replies.reply import Reply, SentReply
 from care.replies.transport import (
-    DEFAULT_SEND_SECONDS,
-    connection_extra,
+    WriteConnection,
     json_answer,
     read_failure,
     scrubbed_errors,
-    send_once_session,
     short_reason,
     write_failure,
 )
 from core.errors import CollectorError
-from core.secret_scrubbing import connection_secrets
-from core.time_budget import TimeBudget
-from transport.http import BearerAuth, RetryPolicy
+from transport.http import BearerAuth
 
 VISIBILITIES = ("public", "unlisted", "private")
 
@@ -50,11 +46,7 @@ class MastodonReplySender:
     """Posts replies on Mastodon as the write connection's account.
 
     Args:
-        credentials: the write connection (`host` = instance, `password` = access token, `extra`).
-        connection: its id, for messages.
-        policy: the one retry policy.
-        user_agent: sent with every request.
-        send_seconds: the time budget of one send.
+        connection: the write connection (`host` = instance, `password` = access token, `extra`).
 
     Raises:
         ReplyCredentialsRejected: the connection names no instance or token, or an unknown visibility.
@@ -62,35 +54,24 @@ class MastodonReplySender:
 
     platform = "mastodon"
 
-    def __init__(
-        self,
-        credentials: Mapping[str, Any],
-        *,
-        connection: str,
-        policy: RetryPolicy,
-        user_agent: str,
-        send_seconds: float = DEFAULT_SEND_SECONDS,
-    ):
+    def __init__(self, connection: WriteConnection):
         self._connection = connection
-        self._credentials = credentials
-        self._policy = policy
-        self._user_agent = user_agent
-        self._send_seconds = send_seconds
+        credentials = connection.credentials
         host = str(credentials.get("host") or "").strip().rstrip("/")
         self._instance = host if "://" in host or not host else f"https://{host}"
         self._token = str(credentials.get("password") or "")
         if not self._instance or not self._token:
-            raise ReplyCredentialsRejected(f"the {connection} connection has no instance (host) or no access token; {self._fix()}")
-        self._visibility = str(connection_extra(credentials, connection, self._fix()).get("visibility") or "public")
+            raise ReplyCredentialsRejected(f"the {connection.id} connection has no instance (host) or no access token; {self._fix()}")
+        self._visibility = str(connection.extra(self._fix()).get("visibility") or "public")
         if self._visibility not in VISIBILITIES:
             raise ReplyCredentialsRejected(
-                f"the {connection} connection's extra visibility is {self._visibility!r}; use one of {', '.join(VISIBILITIES)}"
+                f"the {connection.id} connection's extra visibility is {self._visibility!r}; use one of {', '.join(VISIBILITIES)}"
             )
 
     def send(self, reply: Reply) -> SentReply:
         """Post the reply (see `ReplySender.send`)."""
-        with scrubbed_errors("Mastodon", lambda: connection_secrets(self._credentials)):
-            http = send_once_session(self._policy, TimeBudget(self._send_seconds), self._user_agent)
+        with scrubbed_errors("Mastodon", self._connection.secrets):
+            http = self._connection.session()
             http.auth = BearerAuth(self._token)
             try:
                 status_id = self._local_id(http, reply)
@@ -156,12 +137,12 @@ class MastodonReplySender:
         reason = short_reason(str(said or response.reason or f"HTTP {response.status_code}"))
         if response.status_code in (401, 403):
             return ReplyCredentialsRejected(
-                f"Mastodon refused {what} with the {self._connection} token (HTTP {response.status_code}: {reason}); "
+                f"Mastodon refused {what} with the {self._connection.id} token (HTTP {response.status_code}: {reason}); "
                 f"nothing was posted: {self._fix()}", reason,
             )
         return ReplyRefused(f"Mastodon refused {what} (HTTP {response.status_code}): {reason}; nothing was posted", reason)
 
     def _fix(self) -> str:
         connection = self._connection
-        return (f"set the {connection} Airflow connection: host = the account's instance, password = an access token "
-                f"with write:statuses and read:search; or AIRFLOW_CONN_{connection.upper()}")
+        return (f"set the {connection.id} Airflow connection: host = the account's instance, password = an access token "
+                f"with write:statuses and read:search; or {connection.environment_variable}")

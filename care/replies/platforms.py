@@ -15,7 +15,7 @@ from care.replies.exceptions import NoWriteApi, ReplyCredentialsRejected
 from care.replies.mastodon import MastodonReplySender
 from care.replies.reddit import RedditReplySender
 from care.replies.reply import ReplySender
-from care.replies.transport import DEFAULT_SEND_SECONDS
+from care.replies.transport import DEFAULT_SEND_SECONDS, WriteConnection
 from care.replies.x import XReplySender
 from transport.http import RetryPolicy
 
@@ -23,9 +23,7 @@ from transport.http import RetryPolicy
 class SenderClass(Protocol):
     """How every sender is made (see `reply_sender`)."""
 
-    def __call__(
-        self, credentials: Mapping[str, Any], *, connection: str, policy: RetryPolicy, user_agent: str, send_seconds: float
-    ) -> ReplySender: ...
+    def __call__(self, connection: WriteConnection) -> ReplySender: ...
 
 
 SENDERS: dict[str, SenderClass] = {"x": XReplySender, "reddit": RedditReplySender, "bluesky": BlueskyReplySender, "mastodon": MastodonReplySender}
@@ -76,4 +74,4 @@ def reply_sender(
             f"with: add it with `airflow connections add {conn_id}` or AIRFLOW_CONN_{conn_id.upper()} "
             "(docs/replies-and-helpdesk.md)"
         )
-    return sender_class(credentials, connection=conn_id, policy=policy, user_agent=user_agent, send_seconds=send_seconds)
+    return sender_class(WriteConnection(conn_id, credentials, policy, user_agent, send_seconds))

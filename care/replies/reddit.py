@@ -15,7 +15,6 @@ RATELIMIT answer is not waited out (`ratelimit_seconds=0`): the agent is told wh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import praw
 import praw.exceptions
@@ -31,20 +30,14 @@ from care.replies.exceptions import (
 )
 from care.replies.reply import Reply, SentReply
 from care.replies.transport import (
-    DEFAULT_SEND_SECONDS,
-    api_base_url,
-    connection_extra,
+    WriteConnection,
     json_answer,
     read_failure,
     scrubbed_errors,
-    send_once_session,
     short_reason,
     write_failure,
 )
 from core.errors import CollectorError
-from core.secret_scrubbing import connection_secrets
-from core.time_budget import TimeBudget
-from transport.http import RetryPolicy
 from transport.platform_apis import REDDIT_RATE_LIMITS, REDDIT_TOKEN_PATH
 
 OAUTH_URL = "https://oauth.reddit.com"
@@ -57,11 +50,8 @@ class RedditReplySender:
     """Posts replies on Reddit as the write connection's account.
 
     Args:
-        credentials: the write connection (`login`, `password`, `host`, `extra`).
-        connection: its id, for messages.
-        policy: the one retry policy.
-        user_agent: sent when the connection's extra names none.
-        send_seconds: the time budget of one send.
+        connection: the write connection (`login`, `password`, `host`, `extra`; see the module docstring); its
+            user agent is sent when the connection's extra names none.
 
     Raises:
         ReplyCredentialsRejected: the connection lacks the app's id or secret, or the account's login.
@@ -69,22 +59,12 @@ class RedditReplySender:
 
     platform = "reddit"
 
-    def __init__(
-        self,
-        credentials: Mapping[str, Any],
-        *,
-        connection: str,
-        policy: RetryPolicy,
-        user_agent: str,
-        send_seconds: float = DEFAULT_SEND_SECONDS,
-    ):
+    def __init__(self, connection: WriteConnection):
         self._connection = connection
-        self._credentials = credentials
-        self._policy = policy
-        self._send_seconds = send_seconds
-        extra = connection_extra(credentials, connection, self._fix())
-        self._user_agent = str(extra.get("user_agent") or user_agent)
-        self._oauth_url = api_base_url(credentials, OAUTH_URL)
+        credentials = connection.credentials
+        extra = connection.extra(self._fix())
+        self._user_agent = str(extra.get("user_agent") or connection.user_agent)
+        self._oauth_url = connection.base_url(OAUTH_URL)
         self._reddit_url = str(extra.get("reddit_url") or REDDIT_URL).rstrip("/")
         self._login: dict[str, str] = {"client_id": str(credentials.get("login") or ""),
                                        "client_secret": str(credentials.get("password") or "")}
@@ -94,15 +74,15 @@ class RedditReplySender:
             self._login |= {"username": str(extra.get("username") or ""), "password": str(extra.get("password") or "")}
         missing = [name for name, value in self._login.items() if not value]
         if missing:
-            raise ReplyCredentialsRejected(f"the {connection} connection has no {', '.join(missing)}; {self._fix()}")
+            raise ReplyCredentialsRejected(f"the {connection.id} connection has no {', '.join(missing)}; {self._fix()}")
 
     def send(self, reply: Reply) -> SentReply:
         """Post the reply (see `ReplySender.send`)."""
         kind = _KINDS.get(reply.in_reply_to[:3])
         if kind is None:
             raise ReplyRefused(f"{reply.in_reply_to!r} is not a Reddit post (t3_) or comment (t1_) id; nothing was posted")
-        with scrubbed_errors("Reddit", lambda: connection_secrets(self._credentials)):
-            session = send_once_session(self._policy, TimeBudget(self._send_seconds), self._user_agent, REDDIT_RATE_LIMITS)
+        with scrubbed_errors("Reddit", self._connection.secrets):
+            session = self._connection.session(REDDIT_RATE_LIMITS, user_agent=self._user_agent)
             try:
                 reddit = praw.Reddit(
                     client_id=self._login["client_id"], client_secret=self._login["client_secret"],
@@ -114,10 +94,10 @@ class RedditReplySender:
                 target = reddit.comment(reply.in_reply_to[3:]) if kind == "comment" else reddit.submission(reply.in_reply_to[3:])
                 posted = target.reply(reply.text)
             except (prawcore.exceptions.InvalidInvocation, praw.exceptions.ClientException) as error:
-                raise ReplyCredentialsRejected(f"the {self._connection} connection cannot be used ({error}); {self._fix()}") from None
+                raise ReplyCredentialsRejected(f"the {self._connection.id} connection cannot be used ({error}); {self._fix()}") from None
             except prawcore.exceptions.OAuthException as error:
                 raise ReplyCredentialsRejected(
-                    f"Reddit refused to log in the {self._connection} account ({error.error}); nothing was posted: {self._fix()}",
+                    f"Reddit refused to log in the {self._connection.id} account ({error.error}); nothing was posted: {self._fix()}",
                     error.error,
                 ) from None
             except praw.exceptions.RedditAPIException as error:
@@ -145,11 +125,11 @@ class RedditReplySender:
         reason = short_reason(f"HTTP {status} {said or response.reason or ''}".strip())
         if response.url and REDDIT_TOKEN_PATH in response.url:
             return ReplyCredentialsRejected(
-                f"Reddit refused the {self._connection} app's id or secret ({reason}); nothing was posted: {self._fix()}",
+                f"Reddit refused the {self._connection.id} app's id or secret ({reason}); nothing was posted: {self._fix()}",
                 reason,
             )
         if status == 401:
-            return ReplyCredentialsRejected(f"Reddit refused the {self._connection} account's token ({reason}); {self._fix()}", reason)
+            return ReplyCredentialsRejected(f"Reddit refused the {self._connection.id} account's token ({reason}); {self._fix()}", reason)
         if status == 403:
             return ReplyRefused(
                 f"Reddit refused the reply ({reason}): the account may be banned from the community, or the thread is "
@@ -167,16 +147,16 @@ class RedditReplySender:
     def _failure(self, error: Exception, reply: Reply) -> ReplyError:
         if not isinstance(error, CollectorError):
             return ReplyNotSent(f"Reddit could not be asked ({type(error).__name__}); nothing was posted: check the "
-                                f"{self._connection} connection's host and extra reddit_url")
+                                f"{self._connection.id} connection's host and extra reddit_url")
         if REDDIT_TOKEN_PATH in str(getattr(error, "url", "")):
             return read_failure("Reddit", error)
         return write_failure("Reddit", error, reply.in_reply_to_url)
 
     def _fix(self) -> str:
         connection = self._connection
-        return (f"set the {connection} Airflow connection: login = client id, password = secret, extra "
+        return (f"set the {connection.id} Airflow connection: login = client id, password = secret, extra "
                 '{"username": ..., "password": ...} (a script app) or {"refresh_token": ...} (with the submit scope), '
-                f'and "user_agent"; or AIRFLOW_CONN_{connection.upper()}')
+                f'and "user_agent"; or {connection.environment_variable}')
 
 
 def _api_refusal(error: praw.exceptions.RedditAPIException) -> ReplyError:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
@@ -31,7 +31,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from care.replies.exceptions import ReplyCredentialsRejected, ReplyError, ReplyNotSent, ReplyOutcomeUnknown
 from core.errors import CollectorError
-from core.secret_scrubbing import SecretScrubber
+from core.secret_scrubbing import SecretScrubber, connection_secrets
 from core.time_budget import TimeBudget
 from transport.exceptions import BodyTooLargeError, HttpStatusError, NetworkError, WaitBeyondBudgetError
 from transport.http import RateLimitHeaders, RetryingAdapter, RetryPolicy
@@ -100,6 +100,53 @@ def send_once_session(
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
     return session
+
+
+@dataclass(frozen=True)
+class WriteConnection:
+    """A write connection as one sender uses it: a reply sender (`care.replies.platforms.reply_sender`) or
+    a helpdesk (`care.helpdesk.helpdesk_for`).
+
+    Attributes:
+        id: the Airflow connection's id, for messages.
+        credentials: the connection in the collectors' shape (`login`, `password`, `host`, `extra`); never
+            logged, and masked in every error (`secrets`).
+        policy: the one retry policy (reads are retried; writes are sent once: `session`).
+        user_agent: sent with every request.
+        send_seconds: the time budget of one send (one reply, one hand-off).
+    """
+
+    id: str
+    credentials: Mapping[str, Any] = field(repr=False)
+    policy: RetryPolicy
+    user_agent: str
+    send_seconds: float = DEFAULT_SEND_SECONDS
+
+    def session(
+        self, rate_limits: RateLimitHeaders | None = None, *, base: requests.Session | None = None,
+        user_agent: str | None = None,
+    ) -> requests.Session:
+        """A send-once session for one send (`send_once_session`), with a fresh budget of `send_seconds`."""
+        return send_once_session(
+            self.policy, TimeBudget(self.send_seconds), user_agent or self.user_agent, rate_limits, base=base
+        )
+
+    def secrets(self) -> list[str]:
+        """The connection's secrets, to mask in messages."""
+        return connection_secrets(self.credentials)
+
+    def extra(self, fix: str) -> Mapping[str, Any]:
+        """The connection's `extra` as a mapping (`connection_extra`); `fix` says how to set it right."""
+        return connection_extra(self.credentials, self.id, fix)
+
+    def base_url(self, default: str) -> str:
+        """The connection's host as a base URL, else `default` (`api_base_url`)."""
+        return api_base_url(self.credentials, default)
+
+    @property
+    def environment_variable(self) -> str:
+        """The environment variable that can hold the connection instead of Airflow's metadata database."""
+        return f"AIRFLOW_CONN_{self.id.upper()}"
 
 
 def never_sent(error: NetworkError) -> bool:

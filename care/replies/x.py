@@ -30,20 +30,9 @@ from care.replies.exceptions import (
     ReplyRefused,
 )
 from care.replies.reply import Reply, SentReply
-from care.replies.transport import (
-    DEFAULT_SEND_SECONDS,
-    api_base_url,
-    connection_extra,
-    json_answer,
-    scrubbed_errors,
-    send_once_session,
-    short_reason,
-    write_failure,
-)
+from care.replies.transport import WriteConnection, json_answer, scrubbed_errors, short_reason, write_failure
 from core.errors import CollectorError
-from core.secret_scrubbing import connection_secrets
-from core.time_budget import TimeBudget
-from transport.http import BearerAuth, RetryPolicy
+from transport.http import BearerAuth
 from transport.platform_apis import X_RATE_LIMITS, ApiBaseSession
 
 X_API = "https://api.x.com"
@@ -56,11 +45,7 @@ class XReplySender:
     """Posts replies on X as the write connection's account.
 
     Args:
-        credentials: the write connection (`login`, `password`, `host`, `extra`).
-        connection: its id, for messages.
-        policy: the one retry policy.
-        user_agent: sent with every request.
-        send_seconds: the time budget of one send.
+        connection: the write connection (`login`, `password`, `host`, `extra`; see the module docstring).
 
     Raises:
         ReplyCredentialsRejected: the connection holds neither OAuth 1.0a keys and tokens nor a user token.
@@ -68,22 +53,11 @@ class XReplySender:
 
     platform = "x"
 
-    def __init__(
-        self,
-        credentials: Mapping[str, Any],
-        *,
-        connection: str,
-        policy: RetryPolicy,
-        user_agent: str,
-        send_seconds: float = DEFAULT_SEND_SECONDS,
-    ):
+    def __init__(self, connection: WriteConnection):
         self._connection = connection
-        self._credentials = credentials
-        self._policy = policy
-        self._user_agent = user_agent
-        self._send_seconds = send_seconds
-        extra = connection_extra(credentials, connection, self._fix())
-        self._api = api_base_url(credentials, X_API)
+        credentials = connection.credentials
+        extra = connection.extra(self._fix())
+        self._api = connection.base_url(X_API)
         self._username = str(extra.get("username") or "").strip().lstrip("@") or None
         login, password = str(credentials.get("login") or ""), str(credentials.get("password") or "")
         self._oauth1 = bool(login)
@@ -95,22 +69,20 @@ class XReplySender:
         missing = [name for name, value in self._keys.items() if not value] if self._oauth1 else (
             [] if password else ["password (a user access token)"])
         if missing:
-            raise ReplyCredentialsRejected(f"the {connection} connection has no {', '.join(missing)}; {self._fix()}")
+            raise ReplyCredentialsRejected(f"the {connection.id} connection has no {', '.join(missing)}; {self._fix()}")
         self._user_token = None if self._oauth1 else password
 
     def send(self, reply: Reply) -> SentReply:
         """Post the reply (see `ReplySender.send`)."""
-        with scrubbed_errors("X", lambda: connection_secrets(self._credentials)):
-            session = send_once_session(
-                self._policy, TimeBudget(self._send_seconds), self._user_agent, X_RATE_LIMITS, base=ApiBaseSession(self._api)
-            )
+        with scrubbed_errors("X", self._connection.secrets):
+            session = self._connection.session(X_RATE_LIMITS, base=ApiBaseSession(self._api))
             client = tweepy.Client(
                 bearer_token=_TOKEN_PLACEHOLDER, return_type=requests.Response, wait_on_rate_limit=False,
                 **(self._keys if self._oauth1 else {}),
             )
             client.session.close()
             client.session = session
-            client.user_agent = self._user_agent
+            client.user_agent = self._connection.user_agent
             if self._user_token:
                 session.auth = BearerAuth(self._user_token)
             try:
@@ -123,7 +95,7 @@ class XReplySender:
                 raise write_failure("X", error, reply.in_reply_to_url) from None
             except requests.RequestException as error:
                 raise ReplyNotSent(f"X API at {self._api} could not be asked ({type(error).__name__}); nothing was "
-                                   f"posted: check the host of the {self._connection} connection") from None
+                                   f"posted: check the host of the {self._connection.id} connection") from None
             finally:
                 session.close()
             body = json_answer(response)
@@ -144,11 +116,11 @@ class XReplySender:
         reason = _reason(error, body)
         if status == 401:
             return ReplyCredentialsRejected(
-                f"X refused the {self._connection} credentials (HTTP 401: {reason}); {self._fix()}", reason
+                f"X refused the {self._connection.id} credentials (HTTP 401: {reason}); {self._fix()}", reason
             )
         if status == 403 and str(body.get("type") or "").rsplit("/", 1)[-1] in _CREDENTIAL_PROBLEMS:
             return ReplyCredentialsRejected(
-                f"X refused posting with the {self._connection} connection (HTTP 403: {reason}); {self._fix()}", reason
+                f"X refused posting with the {self._connection.id} connection (HTTP 403: {reason}); {self._fix()}", reason
             )
         if status >= 500:  # one the session does not raise itself (501, 505, ...)
             return ReplyOutcomeUnknown(
@@ -159,9 +131,9 @@ class XReplySender:
 
     def _fix(self) -> str:
         connection = self._connection
-        return (f"set the {connection} Airflow connection to the brand account's OAuth 1.0a keys (login = API key, "
+        return (f"set the {connection.id} Airflow connection to the brand account's OAuth 1.0a keys (login = API key, "
                 "password = API key secret, extra access_token and access_token_secret, with Read and Write "
-                f"permission) or an OAuth 2.0 user token with tweet.write as password; or AIRFLOW_CONN_{connection.upper()}")
+                f"permission) or an OAuth 2.0 user token with tweet.write as password; or {connection.environment_variable}")
 
 
 def _reason(error: tweepy.HTTPException, body: Mapping[str, Any]) -> str:
