@@ -45,8 +45,8 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 
 from collectors.context import CollectionContext
-from collectors.rss import parse_feed
-from collectors.source_run import SourceRun
+from collectors.rss import parse_feed, without_login
+from collectors.source_run import QuotaUse, SourceRun
 from config.model import BlogSource
 from core.errors import CollectorError, TerminalError, TransientError
 from core.mention import Mention, PublishedPrecision, canonical_url
@@ -147,18 +147,27 @@ def collect_blog(
         The run outcome. The cursor adds every post fetched, and every post that failed for good
         (a 4xx, a body over the cap, extraction over its time in fast mode too, or failing); posts that failed
         transiently, or that the time budget left for later, stay unseen so the next run tries them again.
+        Its ledger: the discovery routes asked, the pages read against `max_pages_per_run` (its quota, per
+        run), and the new posts left for later runs.
     """
     seen = set((cursor or {}).get("seen_urls", []))
+    asked = [f"{' and '.join(source.discover)} of {without_login(source.url)}"]
     try:
         discovery = discover_post_urls(source, client)
     except CollectorError as error:
-        return SourceRun.failed(source.name, source.kind, error)
-    run = SourceRun(source.name, source.kind, "ok", warnings=list(discovery.warnings))
+        failed = SourceRun.failed(source.name, source.kind, error)
+        failed.asked = asked
+        return failed
+    run = SourceRun(source.name, source.kind, "ok", warnings=list(discovery.warnings), asked=asked)
     new_urls = _new_allowed_urls(discovery.urls, seen, client, run.warnings)
     to_fetch = new_urls[: source.max_pages_per_run]
     if len(new_urls) > len(to_fetch):
         run.warnings.append(
             f"{len(new_urls) - len(to_fetch)} more new posts wait for later runs (max_pages_per_run={source.max_pages_per_run})"
+        )
+        run.left_out.append(
+            f"{len(new_urls) - len(to_fetch)} new posts past max_pages_per_run ({source.max_pages_per_run}): read by "
+            "later runs"
         )
     fetched: list[str] = []
     gone: list[str] = []  # posts that failed for good (404, too large, extraction over time): not asked for again
@@ -169,6 +178,7 @@ def collect_blog(
                     f"{len(to_fetch) - number} new posts wait for the next run: less than {extraction_seconds:g} s "
                     f"is left of the source's {budget.seconds:g} s time budget"
                 )
+                run.left_out.append(f"{len(to_fetch) - number} new posts: the time budget ran out; read next run")
                 break
             seconds = extraction_seconds if budget is None else min(extraction_seconds, budget.left)
             try:
@@ -193,6 +203,9 @@ def collect_blog(
             else:
                 run.mentions.append(mention)
     run.items_fetched = len(fetched)
+    run.quota = QuotaUse(
+        "pages read", len(fetched), source.max_pages_per_run, max(0, source.max_pages_per_run - len(fetched)), "run"
+    )
     run.cursor = {"seen_urls": sorted(seen | set(fetched) | set(gone))}
     if to_fetch and not fetched:
         run.status = "failed"

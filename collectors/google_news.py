@@ -51,7 +51,8 @@ def collect_google_news(
         return SourceRun.skipped(source.name, source.kind, NO_SEARCH_TERMS)
     stored: Mapping[str, Mapping[str, Any]] = (cursor or {}).get("queries", {})
     states: dict[str, Any] = {}
-    run = SourceRun(source.name, source.kind, "empty", cursor={"queries": states})
+    run = SourceRun(source.name, source.kind, "empty", cursor={"queries": states},
+                    asked=[f"search: {query}" for query in queries])
     mentions: dict[str, Mention] = {}
     failures: list[str] = []
     answered = False  # some search had items, or nothing new since last time
@@ -67,6 +68,7 @@ def collect_google_news(
         except CollectorError as error:
             failures.append(str(error))
             run.warnings.append(f"search {query!r} failed; it is retried next run: {error}")
+            run.left_out.append(f"search: {query}: failed ({error}); retried next run")
             if state:
                 states[query] = state
             continue
@@ -91,7 +93,9 @@ def collect_google_news(
         kept = {"etag": None, "last_modified": None} if deferred else validators(response)
         states[query] = {**kept, "seen": seen_now}
     if len(failures) == len(queries):
-        return SourceRun.failed(source.name, source.kind, "; ".join(failures))
+        failed = SourceRun.failed(source.name, source.kind, "; ".join(failures))
+        failed.asked = run.asked
+        return failed
     run.mentions = list(mentions.values())
     run.status = "ok" if answered else "empty"
     return run

@@ -46,7 +46,9 @@ def collect_mastodon(source: MastodonSource, cursor: Mapping[str, Any] | None, c
         return SourceRun.skipped(source.name, source.kind,
                                  "no hashtags: set hashtags on the source or give the brands hashtags")
     timelines = TagTimelines(context.client, tags, context.window, source.name)
-    return collect_searches(source, context, source.instances, cursor, timelines, cursor_field="min_ids")
+    run = collect_searches(source, context, source.instances, cursor, timelines, cursor_field="min_ids")
+    run.asked = [f"{instance}: {' '.join(f'#{tag}' for tag in tags)}" for instance in source.instances]
+    return run
 
 
 class TagTimelines:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import charset_normalizer
 import feedparser
@@ -69,16 +69,20 @@ def collect_feed(source: FeedSource, cursor: Mapping[str, Any] | None, client: H
         client: the shared HTTP client.
 
     Returns:
-        The run outcome; on any failure its status is failed and its cursor None (unchanged).
+        The run outcome; on any failure its status is failed and its cursor None (unchanged). It asked
+        for the feed (`without_login`).
     """
     cursor = dict(cursor or {})
+    asked = [f"feed {without_login(source.url)}"]
     try:
         response = client.get(source.url, headers=conditional_headers(cursor))
         if response.not_modified:
-            return SourceRun(source.name, source.kind, "ok", cursor=cursor, warnings=[])
+            return SourceRun(source.name, source.kind, "ok", cursor=cursor, warnings=[], asked=asked)
         parsed = parse_feed(response.body, source.name, response.final_url, response.headers)
     except CollectorError as error:
-        return SourceRun.failed(source.name, source.kind, error)
+        run = SourceRun.failed(source.name, source.kind, error)
+        run.asked = asked
+        return run
     return SourceRun(
         source=source.name,
         kind=source.kind,
@@ -87,7 +91,15 @@ def collect_feed(source: FeedSource, cursor: Mapping[str, Any] | None, client: H
         items_fetched=parsed.entries,
         cursor=validators(response),
         warnings=parsed.warnings,
+        asked=asked,
     )
+
+
+def without_login(url: str) -> str:
+    """A configured URL as the ledger names it: without the `login:password@` a private feed may carry."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def conditional_headers(cursor: Mapping[str, Any]) -> dict[str, str]:

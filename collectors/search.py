@@ -155,7 +155,8 @@ def collect_searches(
     Returns:
         The run outcome: ok when it collected something (mentions or tombstones), else empty. A term
         that fails keeps its cursor and adds a warning; the source fails when every term failed or
-        the credentials were refused.
+        the credentials were refused. Its ledger: every term's search asked (`search.describe`), and
+        left out the terms that failed and what the budget left for the next run.
     """
     stored = (cursor or {}).get(cursor_field)
     stored = stored if isinstance(stored, Mapping) else {}
@@ -165,6 +166,7 @@ def collect_searches(
     mentions: dict[str, Mention] = {}
     deleted: set[str] = set()
     failures: list[str] = []
+    run.asked = [search.describe(term) for term in terms]
     for term in terms:
         resume = search.resume(stored.get(term))
         try:
@@ -174,6 +176,7 @@ def collect_searches(
         except CollectorError as error:
             failures.append(str(error))
             run.warnings.append(f"{search.describe(term)} failed; it is retried next run: {error}")
+            run.left_out.append(f"{search.describe(term)}: failed ({error}); retried next run")
             read = TermRead([], resume)
         if read.cursor:
             cursors[term] = read.cursor
@@ -190,11 +193,17 @@ def collect_searches(
             else:
                 mentions.setdefault(key, found)
     if failures and len(failures) == len(terms):
-        return SourceRun.failed(source.name, source.kind, "; ".join(failures))
+        failed = SourceRun.failed(source.name, source.kind, "; ".join(failures))
+        failed.asked = run.asked
+        return failed
     if budget.stopped:
         run.warnings.append(
             f"stopped after {run.items_fetched} items (max_items_per_run {budget.max_items}, or the time budget); "
             "the rest is read next run"
+        )
+        run.left_out.append(
+            f"items past the first {run.items_fetched}: max_items_per_run ({budget.max_items}) or the time budget "
+            "reached; read next run"
         )
     run.mentions = list(mentions.values())
     run.deleted_keys = sorted(deleted)

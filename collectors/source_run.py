@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,10 @@ class QuotaUse:
         limit: the allowance for `period`, when configured or known.
         left: what is left of it after this run, when known.
         period: what the allowance is for ("day", "month"), when there is one.
+        price_per_unit: what the platform charges for one `unit`, from the source's config (X's
+            `price_per_post_read`); None when nothing is charged or no price is configured. The
+            warehouse's `source_coverage` view multiplies it by `used` (the estimated cost).
+        currency: the price's currency (ISO 4217), with a price.
     """
 
     unit: str
@@ -39,10 +44,16 @@ class QuotaUse:
     limit: int | None = None
     left: int | None = None
     period: str | None = None
+    price_per_unit: Decimal | None = None
+    currency: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready form, for the run's summary."""
-        return {"unit": self.unit, "used": self.used, "limit": self.limit, "left": self.left, "period": self.period}
+        """JSON-ready form, for the run's summary (a price as a decimal string, never rounded through a float)."""
+        return {
+            "unit": self.unit, "used": self.used, "limit": self.limit, "left": self.left, "period": self.period,
+            "price_per_unit": None if self.price_per_unit is None else str(self.price_per_unit),
+            "currency": self.currency,
+        }
 
 
 @dataclass
@@ -120,10 +131,13 @@ class SourceRun:
         ))
 
     def scrub(self, scrubber: SecretScrubber) -> None:
-        """Mask every secret in the error and warnings: upstream errors may echo the credentials sent."""
+        """Mask every secret in the error, warnings and ledger: upstream errors may echo the credentials sent,
+        and what was asked may name a URL with its login."""
         if self.error is not None:
             self.error = scrubber.scrub(self.error)
         self.warnings = [scrubber.scrub(warning) for warning in self.warnings]
+        self.asked = [scrubber.scrub(line) for line in self.asked]
+        self.left_out = [scrubber.scrub(line) for line in self.left_out]
 
     def summary(self) -> dict[str, Any]:
         """Everything but the mentions, JSON-ready: what the warehouse records in `runs`."""

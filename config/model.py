@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -151,7 +152,11 @@ class BlogSource(_Strict):
 
 
 class XSource(_Strict):
-    """X (Twitter) recent search through the API v2, built from the brand terms."""
+    """X (Twitter) recent search through the API v2, built from the brand terms.
+
+    X bills each post read: `price_per_post_read` (in `price_currency`) prices them, and a run's estimated
+    cost is its posts read times that price (the warehouse's `source_coverage`); without a price, no cost.
+    """
 
     kind: Literal["x"]
     name: SourceName
@@ -161,7 +166,19 @@ class XSource(_Strict):
     languages: StringList = []
     max_posts_per_run: int = Field(default=500, ge=10, le=10_000)
     monthly_read_budget: int | None = Field(default=None, ge=0)
+    price_per_post_read: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=6)
+    price_currency: str = "USD"
     audience: None = None
+
+    @field_validator("price_currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(
+                f"price_currency {value!r} is not a currency code: use its three capital letters (ISO 4217), "
+                "e.g. USD, EUR or GBP"
+            )
+        return value
 
     @property
     def endpoint(self) -> str:
@@ -326,6 +343,12 @@ class BlueskyJetstreamSource(_Strict):
     kind: Literal["bluesky_jetstream"]
     name: SourceName
     url: WebSocketUrl = "wss://jetstream2.us-east.bsky.network/subscribe"
+    # How far back the instance replays; a window reaching further is read from there, the rest reported left out.
+    retention_hours: float = Field(default=24.0, gt=0)
+    # The stream starting this much later than asked (after connecting, or reconnecting) is a gap, reported.
+    gap_seconds: float = Field(default=60.0, gt=0)
+    # No frame for this long: the stream has reached its live edge, and the run stops there.
+    idle_seconds: float = Field(default=30.0, gt=0)
     audience: None = None
     connection: None = None
 
@@ -335,17 +358,49 @@ class BlueskyJetstreamSource(_Strict):
         return self.url
 
 
+class YouTubeChannel(_Strict):
+    """A brand's own YouTube channel: every comment on its videos belongs to the brand (or competitor)."""
+
+    id: str
+    brand: str = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        if not re.fullmatch(r"UC[A-Za-z0-9_-]{22}", value):
+            raise PydanticCustomError(
+                "channel_id",
+                "expected a YouTube channel id: 'UC' and 22 letters, digits, '-' or '_', as in the channel's address "
+                "youtube.com/channel/UCxxxxxxxxxxxxxxxxxxxxxx (a @handle is not an id: the channel's About page, "
+                "Share channel > Copy channel ID, gives it), got '{value}'",
+                {"value": value},
+            )
+        return value
+
+
 class YouTubeSource(_Strict):
     """YouTube videos found by the brands' search terms and on the brands' own channels, and their
-    comment threads (the Data API v3; an API key in the Airflow connection), within a daily quota budget."""
+    comment threads (the Data API v3; an API key in the Airflow connection), within a daily quota budget.
+
+    A video is followed for `follow_days` after it is published: each run reads its new comments. Comments
+    on a configured channel's videos belong to the channel's brand whatever they say; comments on videos
+    found by search are matched to brands by their own words.
+    """
 
     kind: Literal["youtube"]
     name: SourceName
     connection: str = "youtube_default"
     api_base_url: HttpUrl = "https://www.googleapis.com/youtube/v3"
-    channels: StringList = []
+    channels: list[YouTubeChannel] = []
+    search: bool = True
     daily_quota_units: int = Field(default=10_000, ge=1)
+    follow_days: int = Field(default=7, ge=1, le=60)
     audience: None = None
+
+    @model_validator(mode="after")
+    def _each_channel_once(self) -> YouTubeSource:
+        _reject_duplicates("channels", [channel.id for channel in self.channels])
+        return self
 
     @property
     def endpoint(self) -> str:
@@ -524,13 +579,18 @@ class Config(_Strict):
         _reject_duplicates("brands and competitors", [brand.name for brand in self.all_brands])
         known = {brand.name for brand in self.all_brands}
         for source in self.sources:
-            for n, app in enumerate(source.apps if isinstance(source, AppReviewsSource) else []):
-                if app.brand not in known:
+            owned: list[AppConfig | YouTubeChannel] = (
+                [*source.apps] if isinstance(source, AppReviewsSource)
+                else [*source.channels] if isinstance(source, YouTubeSource) else []
+            )
+            for n, item in enumerate(owned):
+                if item.brand not in known:
                     raise PydanticCustomError(
                         "unknown_name",
-                        "sources '{source}': apps[{n}].brand '{brand}' is not a brand or competitor; "
+                        "sources '{source}': {field}[{n}].brand '{brand}' is not a brand or competitor; "
                         "name one of {known}",
-                        {"source": source.name, "n": n, "brand": app.brand, "known": ", ".join(sorted(known))},
+                        {"source": source.name, "field": "apps" if isinstance(item, AppConfig) else "channels", "n": n,
+                         "brand": item.brand, "known": ", ".join(sorted(known))},
                     )
         if self.playbook:
             for n, rule in enumerate(self.playbook.routing):

@@ -14,6 +14,7 @@ import lxml.html
 import pytest
 
 from collectors.blogs import MAX_EXTRACTED_MARKUP_CHARS, bounded_page, collect_blog, discover_post_urls, extract_post
+from collectors.source_run import QuotaUse
 from config.model import BlogSource, HttpSettings
 from core.time_budget import TimeBudget
 from tests.local_http import LocalHttpServer, Reply
@@ -147,6 +148,10 @@ def test_max_pages_per_run_caps_fetching_and_warns_that_more_wait(
     assert _posts_requested(http_server) == ["/posts/one", "/posts/two"]
     assert run.warnings == ["1 more new posts wait for later runs (max_pages_per_run=2)"]
     assert run.cursor == {"seen_urls": [f"{http_server.base_url}/posts/one", f"{http_server.base_url}/posts/two"]}
+    # The coverage ledger: the sitemap asked, 2 pages read of the run's 2, the third left out.
+    assert run.asked == [f"sitemap of {http_server.base_url}/"]
+    assert run.quota == QuotaUse("pages read", 2, 2, 0, "run")
+    assert run.left_out == ["1 new posts past max_pages_per_run (2): read by later runs"]
 
 
 def test_a_post_that_fails_stays_unseen_and_is_fetched_next_run(

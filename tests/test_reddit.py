@@ -386,6 +386,11 @@ def test_a_quarantined_community_or_a_forbidden_thread_is_skipped_once_and_the_r
     assert run.cursor == {"created_utc": _epoch("2026-11-01T17:49:26+00:00"), "seen_ids": ["t1_lqh6t01"]}
     # Once refused, the community is not asked again for the other brands' searches or its comments.
     assert len(reddit.requests_to("/r/HomeNetworking/search")) == 1
+    # The coverage ledger: both communities were asked, and what could not be read is left out, once each.
+    assert [line for line in run.asked if line.startswith("r/")] == [
+        "r/UKBroadband: the brands' searches, its comments", "r/HomeNetworking: the brands' searches, its comments",
+    ]
+    assert run.left_out == run.warnings
     assert reddit.requests_to("/r/HomeNetworking/comments") == []
 
 

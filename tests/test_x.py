@@ -12,12 +12,13 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from collectors.context import CollectionContext
-from collectors.source_run import SourceRun
+from collectors.source_run import QuotaUse, SourceRun
 from collectors.x import collect_x
 from collectors.x.parsing import parse_search_page
 from collectors.x.queries import build_queries, query_filters, search_terms
@@ -292,6 +293,8 @@ def test_the_per_run_cap_keeps_a_backlog_that_the_next_run_reads_first() -> None
 
     assert (first.status, len(first.mentions)) == ("ok", 10)
     assert first.warnings == ["max_posts_per_run (10) reached; 1 of 1 queries have older posts left for the next run"]
+    assert first.left_out == [f"search: {DEMO_QUERY}: posts left for the next run (max_posts_per_run (10) reached)"]
+    assert first.quota == QuotaUse("posts read", 10, None, None, "month")  # no budget, no price: no cost
     oldest_read = min((mention.native_id for mention in first.mentions), key=int)
     assert first.cursor["queries"][DEMO_QUERY] == {
         "start_time": "2026-11-01T00:00:00+00:00", "until_id": oldest_read, "newest_id": NEWEST_POST}
@@ -498,7 +501,7 @@ def test_retweets_when_included_are_their_own_mentions_pointing_at_the_original(
 def test_the_monthly_read_budget_stops_collection_until_next_month() -> None:
     with FakeXApi.from_corpus(bearer_token=TOKEN, now=NOW) as api:
         x = Harness(api)
-        source = x.source(monthly_read_budget=12)
+        source = x.source(monthly_read_budget=12, price_per_post_read="0.005", price_currency="EUR")
         spent = "monthly read budget of 12 posts is spent; X collection resumes on 2026-12-01"
 
         first = x.collect(source=source)
@@ -506,12 +509,18 @@ def test_the_monthly_read_budget_stops_collection_until_next_month() -> None:
         assert api.searches[0]["max_results"] == "12"  # never more than the budget
         assert (first.status, len(first.mentions), first.warnings) == ("ok", 12, [spent])
         assert first.cursor["reads"] == {"month": "2026-11", "count": 12}
+        # The ledger: the query asked, 12 posts read of the month's 12 at the configured price, its older posts left.
+        assert first.asked == [f"search: {DEMO_QUERY}"]
+        assert first.quota == QuotaUse("posts read", 12, 12, 0, "month", Decimal("0.005"), "EUR")
+        assert first.left_out == [f"search: {DEMO_QUERY}: posts left for the next run (the monthly read budget is spent)"]
 
         second = x.collect(first.cursor, source=source)
 
         assert (second.status, second.mentions, second.warnings) == ("ok", [], [spent])
         assert second.cursor == first.cursor
         assert len(api.searches) == 1
+        assert second.quota == QuotaUse("posts read", 0, 12, 0, "month", Decimal("0.005"), "EUR")
+        assert second.left_out == [f"every query: the {spent}"]
 
 
 def test_the_read_count_starts_again_each_month() -> None:

@@ -101,10 +101,16 @@ MENTION_COLUMNS = [
     "first_run_id", "first_seen_at", "last_run_id", "last_seen_at",
 ]
 _REFRESHED = [column for column in MENTION_COLUMNS if column not in _KEPT_FROM_FIRST_SIGHTING]
+# The coverage and cost ledger (migration 021): the run's data interval, what the source was asked and left
+# out, and its `SourceRun.quota` (`source_coverage` prices it).
+_LEDGER_COLUMNS = (
+    "interval_start", "interval_end", "asked", "left_out", "quota_unit", "quota_used", "quota_limit", "quota_left",
+    "quota_period", "price_per_unit", "price_currency",
+)
 _RUN_COLUMNS = [
     "run_id", "source", "kind", "status", "items_fetched", "mentions_collected", "mentions_matched",
     "dropped_unmatched", "mentions_new", "mentions_seen_before", "mentions_deleted", "error", "warnings",
-    "duration_seconds", "window_start", "window_end",
+    "duration_seconds", "window_start", "window_end", *_LEDGER_COLUMNS,
 ]
 # Counted in the attempt that made them, so they add up over the attempts of one run (a retry finds them done).
 _ADDED_UP_OVER_ATTEMPTS = ("mentions_new", "mentions_deleted")
@@ -255,7 +261,7 @@ def _load(
                 recorded["mentions_collected"], recorded.get("mentions_matched", 0), recorded.get("dropped_unmatched", 0),
                 recorded["mentions_new"], recorded["mentions_seen_before"], recorded["mentions_deleted"],
                 recorded.get("error"), recorded.get("warnings", []), recorded.get("duration_seconds", 0.0),
-                *_searched_window(recorded, window),
+                *_searched_window(recorded, window), *_ledger(recorded, window),
             ],
         )
         if recorded["status"] != "failed" and recorded.get("cursor") is not None:
@@ -371,6 +377,15 @@ def _duckdb_location(connection: duckdb.DuckDBPyConnection, url: str) -> str:
 def _is_empty(url: str) -> bool:
     filesystem, path = fsspec.core.url_to_fs(url)
     return filesystem.size(path) == 0
+
+
+def _ledger(outcome: dict[str, Any], window: tuple[datetime, datetime]) -> tuple[Any, ...]:
+    """The values of `_LEDGER_COLUMNS` for a source's outcome (`SourceRun.summary`) in a run over `window`."""
+    quota = outcome.get("quota") or {}
+    return (
+        *window, outcome.get("asked", []), outcome.get("left_out", []),
+        *(quota.get(key) for key in ("unit", "used", "limit", "left", "period", "price_per_unit", "currency")),
+    )
 
 
 def _searched_window(outcome: dict[str, Any], window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:

@@ -69,7 +69,7 @@ def collect_reddit(source: RedditSource, cursor: Mapping[str, Any] | None, conte
         harvest.run(reader)
     except CollectorError as error:
         run = SourceRun.failed(source.name, source.kind, error)
-        run.warnings = harvest.warnings
+        run.warnings, run.asked, run.left_out = harvest.warnings, harvest.asked, harvest.left_out
         run.duration_seconds = time.perf_counter() - started
         return run
     finally:

@@ -83,6 +83,8 @@ class Harvest:
     stopped_by: TransientError | None = None
     refused_by: CredentialsRejected | None = None
     more_comments: int = 0
+    asked: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
     _newest: float = 0.0
     _newest_names: set[str] = field(default_factory=set)
     _threads: set[str] = field(default_factory=set)
@@ -111,11 +113,14 @@ class Harvest:
             for query in queries:
                 if self.source.sitewide:
                     self._listings.append(self._search(query, None))
+                    self.asked.append(f"search sitewide: {query}")
                 for subreddit in subreddits:
                     self._listings.append(self._search(query, subreddit))
-        if self.source.include_comments and reader.reads_comments:
+        streams = self.source.include_comments and reader.reads_comments
+        if streams:
             for subreddit in subreddits:
                 self._listings.append(self._comment_stream(subreddit))
+        self.asked += [f"r/{subreddit}: the brands' searches{', its comments' if streams else ''}" for subreddit in subreddits]
         while self._listings and not self.cut:
             listing = self._listings.popleft()
             try:
@@ -124,6 +129,8 @@ class Harvest:
                 self._listings_read += 1
                 continue
             except ListingUnreadable as unreadable:
+                if unreadable.where not in self._unreadable:
+                    self.left_out.append(str(unreadable))
                 self._unreadable.add(unreadable.where)
                 self._warn(str(unreadable))
                 continue
@@ -144,14 +151,16 @@ class Harvest:
         Failed (what was read kept, the cursor where it was) when the credentials were refused, when a
         transient failure stopped the run before anything was collected, or when every listing was refused.
         """
-        warnings = list(self.warnings)
+        warnings, left_out = list(self.warnings), list(self.left_out)
         if self.cut:
             warnings.append(
                 f"stopped at max_items_per_run ({self.source.max_items_per_run}): older items in this window were "
                 "left out; raise max_items_per_run to collect them"
             )
+            left_out.append(f"older items of this window: max_items_per_run ({self.source.max_items_per_run}) reached")
         if self.more_comments:
             warnings.append(f"{self.more_comments} comments behind 'load more' links in long threads were not collected")
+            left_out.append(f"{self.more_comments} comments behind 'load more' links in long threads")
         cursor: dict[str, Any] | None = {"created_utc": self._newest, "seen_ids": sorted(self._newest_names)}
         error: str | None = None
         if self.refused_by is not None:
@@ -175,6 +184,8 @@ class Harvest:
             error=error,
             warnings=warnings,
             deleted_keys=self.deleted_keys,
+            asked=self.asked,
+            left_out=left_out,
         )
 
     def _search(self, query: str, subreddit: str | None) -> Iterator[None]:

@@ -53,17 +53,33 @@ class RecentSearch:
         self.deleted_keys: dict[str, None] = {}
         self.warnings: dict[str, None] = {}
         self.authors_missing = 0
+        self.reads: MonthlyReads | None = None
+        self.left_out: list[str] = []
         reach = self.window_end - RECENT_SEARCH_REACH + REACH_MARGIN
         if self.window_start < reach:
             self._warn(
                 f"X recent search reaches 7 days back: searched from {reach:%Y-%m-%d %H:%M} UTC, not from the window "
                 f"start ({self.window_start:%Y-%m-%d %H:%M} UTC); older posts were not collected"
             )
+            self.left_out.append(
+                f"posts from {self.window_start:%Y-%m-%d %H:%M} to {reach:%Y-%m-%d %H:%M} UTC: recent search reaches "
+                "7 days back"
+            )
             self.window_start = reach
         self.searched_window = (self.window_start, self.window_end)
 
     def run(self, queries: list[str], cursor: Mapping[str, Any] | None) -> SourceRun:
-        """Read every query (fair shares of the run's allowance) and assemble the outcome."""
+        """Read every query (fair shares of the run's allowance) and assemble the outcome, with its ledger: the
+        queries asked, the posts read against the monthly budget (priced at `price_per_post_read`), and what
+        was left out (queries with older posts left, what recent search does not reach)."""
+        outcome = self._read_queries(queries, cursor)
+        outcome.asked = [f"search: {query}" for query in queries]
+        outcome.left_out = self.left_out
+        if self.reads is not None:
+            outcome.quota = self.reads.quota_use(self.source.price_per_post_read, self.source.price_currency)
+        return outcome
+
+    def _read_queries(self, queries: list[str], cursor: Mapping[str, Any] | None) -> SourceRun:
         previous = cursor if isinstance(cursor, Mapping) else {}
         saved = previous.get("queries")
         saved = saved if isinstance(saved, Mapping) else {}
@@ -71,10 +87,12 @@ class RecentSearch:
         reads = MonthlyReads.from_cursor(
             previous.get("reads"), self.window_end, self.source.max_posts_per_run, self.source.monthly_read_budget
         )
+        self.reads = reads
         budget_note = (
             f"monthly read budget of {reads.budget} posts is spent; X collection resumes on {next_month(self.window_end)}"
         )
         if reads.budget is not None and reads.allowance < PAGE_MIN:
+            self.left_out.append(f"every query: the {budget_note}")
             return SourceRun(self.source.name, self.source.kind, "ok", cursor=_cursor(queries, states, reads), warnings=[budget_note])
 
         unfinished: list[str] = []
@@ -96,11 +114,16 @@ class RecentSearch:
             if reads.this_run == 0:
                 return SourceRun.failed(self.source.name, self.source.kind, stop)
             self._warn(f"{stop}; {len(unfinished)} of {len(queries)} queries resume next run")
+            why = "the run stopped on an error"
         elif unfinished and not reads.budget_spent:
             self._warn(
                 f"max_posts_per_run ({self.source.max_posts_per_run}) reached; "
                 f"{len(unfinished)} of {len(queries)} queries have older posts left for the next run"
             )
+            why = f"max_posts_per_run ({self.source.max_posts_per_run}) reached"
+        else:
+            why = "the monthly read budget is spent"
+        self.left_out += [f"search: {query}: posts left for the next run ({why})" for query in unfinished]
         if reads.budget_spent:
             self._warn(budget_note)
         if self.authors_missing:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from collectors.source_run import QuotaUse
 from collectors.x.transport import PAGE_MIN
 
 
@@ -90,6 +92,14 @@ class MonthlyReads:
     def budget_spent(self) -> bool:
         """Whether the monthly budget has fewer posts left than recent search can be asked for."""
         return self.budget is not None and self.budget - self.count - self.this_run < PAGE_MIN
+
+    def quota_use(self, price_per_post_read: Decimal | None, currency: str) -> QuotaUse:
+        """This run's posts read against the monthly budget, priced at `price_per_post_read` (None: unpriced)."""
+        left = None if self.budget is None else max(0, self.budget - self.count - self.this_run)
+        priced = price_per_post_read is not None
+        return QuotaUse(
+            "posts read", self.this_run, self.budget, left, "month", price_per_post_read, currency if priced else None
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The cursor's `reads`: the month and every post read in it, this run included."""
