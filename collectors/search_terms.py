@@ -3,6 +3,7 @@
 - `separate_terms`: one search per term, for search APIs without OR (Hacker News, Bluesky).
 - `hashtag_names`: the hashtags to follow as timelines (Mastodon).
 - `or_query`: one search per brand, its terms joined with OR (Google News).
+- `pipe_query`: one search per brand, its terms joined with `|` (YouTube).
 
 X and Reddit searches are compiled from the boolean query language (`query.platform_syntax`).
 """
@@ -62,8 +63,22 @@ def or_query(brand: BrandConfig) -> str:
     Returns:
         E.g. 'Brightwave OR "Brightwave Broadband" OR #brightwave'; empty when the brand has no terms.
     """
+    return " OR ".join(_brand_search_terms(brand))
+
+
+def pipe_query(brand: BrandConfig) -> str:
+    """A brand's one search where `|` means OR (YouTube's `q`): its aliases (multi-word ones quoted) and hashtags.
+
+    Returns:
+        E.g. 'Brightwave|"Brightwave Broadband"|#brightwave'; empty when the brand has no terms.
+    """
+    return "|".join(_brand_search_terms(brand))
+
+
+def _brand_search_terms(brand: BrandConfig) -> list[str]:
+    """A brand's aliases (multi-word ones quoted) and hashtags, each once, in order."""
     terms = [_quoted(alias) for alias in brand.aliases] + list(brand.hashtags)
-    return " OR ".join(dict.fromkeys(term for term in terms if term.strip('"')))
+    return list(dict.fromkeys(term for term in terms if term.strip('"')))
 
 
 def _quoted(term: str) -> str:

@@ -31,14 +31,18 @@ COLLECTORS: dict[str, str] = {
     "mastodon": "collectors.mastodon:collect_mastodon",
     "google_news": "collectors.google_news:collect_google_news",
     "bluesky": "collectors.bluesky:collect_bluesky",
+    "bluesky_jetstream": "collectors.bluesky_jetstream:collect_bluesky_jetstream",
     "app_reviews": "collectors.app_reviews:collect_app_reviews",
+    "youtube": "collectors.youtube:collect_youtube",
 }
 
 # How long one source may take in a run, by kind (`CollectionContext.time_budget_seconds`): a feed is one
 # request and its retries; the others page through searches or crawl pages. docs/configuration.md says these.
 TIME_BUDGET_SECONDS: dict[str, float] = {
+    "bluesky_jetstream": 600.0,
     "rss": 120.0, "google_news": 120.0, "blog": 600.0, "x": 600.0, "reddit": 600.0, "hackernews": 600.0,
     "mastodon": 600.0, "bluesky": 600.0, "app_reviews": 600.0,
+    "youtube": 600.0,
 }
 
 
