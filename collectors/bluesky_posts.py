@@ -40,9 +40,8 @@ def mention_from_record(
         ValueError: `uri` is not an at:// post uri.
     """
     did, rkey = post_uri_parts(uri)
-    reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
-    parent, root = ((reply.get(name) or {}).get("uri") if isinstance(reply.get(name), dict) else None
-                    for name in ("parent", "root"))
+    reply = _object(record.get("reply"))
+    parent, root = (_object(reply.get(name)).get("uri") for name in ("parent", "root"))
     langs = record.get("langs") or []
     text = record.get("text")
     return Mention(
@@ -86,7 +85,7 @@ def shared_links(record: Mapping[str, Any]) -> list[str]:
     """What a post quotes and links to, in order, without repeats: the quoted post (an embedded record,
     with or without media) as its web URL, the link card's URL, then the links in its text (facets)."""
     links: list[str] = []
-    embed = record.get("embed") if isinstance(record.get("embed"), dict) else {}
+    embed = _object(record.get("embed"))
     quoted = embed.get("record")
     if isinstance(quoted, dict) and isinstance(quoted.get("record"), dict):  # app.bsky.embed.recordWithMedia
         quoted = quoted["record"]
@@ -114,3 +113,8 @@ def instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of a record, or an empty one where the record has something else."""
+    return value if isinstance(value, dict) else {}
