@@ -23,6 +23,7 @@ from demo.corpus_server import SITE_NAMES, CorpusServer, CorpusServerError
 from demo.fake_apis.public_apis import PublicApisServer
 from demo.fake_apis.reddit_api import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeRedditApi
 from demo.fake_apis.x_api import DEMO_TOKEN, FakeXApi
+from demo.fake_apis.youtube_api import DEMO_API_KEY, FakeYouTubeApi
 
 MONTH = Path(__file__).resolve().parent / "corpus" / "month"
 
@@ -43,7 +44,7 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
     credentials (as Airflow connections) in the environment; stop everything on exit.
 
     Args:
-        port: the corpus port; the APIs take the three after it. 0 picks free ports for all.
+        port: the corpus port; the APIs take the five after it. 0 picks free ports for all.
     """
 
     def port_after(offset: int) -> int:
@@ -56,6 +57,7 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
         public = stack.enter_context(PublicApisServer(port=port_after(1)))
         x_api = stack.enter_context(FakeXApi.from_corpus(now=LOGICAL_DATE + timedelta(minutes=5), port=port_after(2)))
         reddit = stack.enter_context(FakeRedditApi.from_corpus(port=port_after(3)))
+        youtube = stack.enter_context(FakeYouTubeApi.from_corpus(port=port_after(5)))
         # Reddit's sign-in (praw asks reddit_url) by name, so that permalinks carry a name too.
         corpus.forward(REDDIT_NAME, reddit.base_url)
         _publish_the_month(x_api, reddit, public)
@@ -64,6 +66,7 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
             "AIRFLOW_CONN_TWITTER_DEFAULT": {"conn_type": "generic", "password": DEMO_TOKEN},
             "AIRFLOW_CONN_REDDIT_DEFAULT": {"conn_type": "generic", "login": DEMO_CLIENT_ID, "password": DEMO_CLIENT_SECRET},
             "AIRFLOW_CONN_BLUESKY_DEFAULT": {"conn_type": "generic", "login": bluesky["handle"], "password": bluesky["app_password"]},
+            "AIRFLOW_CONN_YOUTUBE_DEFAULT": {"conn_type": "generic", "password": DEMO_API_KEY},
         }
         locations = {
             # The sites by name (http://news.example/...) through the corpus server as HTTP proxy; the
@@ -77,13 +80,15 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
             "OVERHEARD_DEMO_X": x_api.base_url,
             "OVERHEARD_DEMO_REDDIT": reddit.base_url,
             "OVERHEARD_DEMO_REDDIT_SITE": f"http://{REDDIT_NAME}",
+            "OVERHEARD_DEMO_YOUTUBE": youtube.base_url,
         }
         saved = {name: os.environ.get(name) for name in [*connections, *locations]}
         os.environ.update({name: json.dumps(value) for name, value in connections.items()})
         os.environ.update(locations)
         stack.callback(_restore, saved)
         print(f"Serving the sample corpus as {', '.join(corpus.base_url(site) for site in SITE_NAMES)} (HTTP proxy "
-              f"{corpus.proxy_url}), the public APIs at {public.base_url}, X at {x_api.base_url}, Reddit at {reddit.base_url}")
+              f"{corpus.proxy_url}), the public APIs at {public.base_url}, X at {x_api.base_url}, Reddit at {reddit.base_url}, "
+              f"YouTube at {youtube.api_url}")
         yield corpus
 
 
@@ -121,7 +126,7 @@ def main() -> int:
         try:
             stack.enter_context(demo_services(port))
         except (CorpusServerError, OSError) as error:
-            print(f"{error}\nPorts {port}-{port + 3} must be free: set OVERHEARD_DEMO_PORT to another base port.", file=sys.stderr)
+            print(f"{error}\nPorts {port}-{port + 5} must be free: set OVERHEARD_DEMO_PORT to another base port.", file=sys.stderr)
             return 1
         config = load_config(DEMO_CONFIG)
         status = run_cycle(DEMO_CONFIG, config.warehouse.path, LOGICAL_DATE.isoformat())
