@@ -192,6 +192,31 @@ def test_youtubes_quota_exceeded_stops_the_source_keeping_what_it_read(api: Fake
     assert "quotaExceeded" in (refused.error or "")
 
 
+def test_a_5xx_is_retried_and_a_refused_call_is_left_out_keeping_the_channels_brand(
+    api: FakeYouTubeApi, fast_http: HttpSettings
+) -> None:
+    api.fail("commentThreads", 503)  # once: the retry policy asks again
+    api.fail("playlistItems", 404, b'{"error": {"code": 404, "message": "The playlist identified with the request\'s '
+             b'<code>playlistId</code> parameter cannot be found.", "errors": [{"reason": "playlistNotFound", '
+             b'"domain": "youtube.playlistItem"}]}}')
+
+    run = collect(api, fast_http)
+
+    assert run.status == "ok"
+    refused = (f"uploads of channel {BRIGHTWAVE_CHANNEL}: YouTube playlistItems.list at {api.api_url} refused the call "
+               "(HTTP 404 playlistNotFound: The playlist identified with the request's playlistId parameter cannot be found.)")
+    assert run.left_out == [refused, "video bwOutage002: comments disabled"]
+    assert run.warnings == [refused]
+    # The channel's videos were found by the search instead, and are still the channel's brand's.
+    assert run.cursor is not None and run.cursor["videos"]["bwUpdate001"]["found_by"].startswith("search Brightwave")
+    by_id = {mention.native_id: mention for mention in run.mentions}
+    assert (by_id["Ugc1"].about_brand, by_id["Ugt1"].about_brand) == ("Brightwave", None)
+    # Newest video first: the 503 answered the first call, asked again; two pages of bwUpdate001.
+    assert [call.params["videoId"] for call in api.calls("commentThreads")] == [
+        "bwOutage002", "bwOutage002", "bwUpdate001", "bwUpdate001", "tvReview004"
+    ]
+
+
 def test_a_bad_or_missing_key_names_the_connection(api: FakeYouTubeApi, fast_http: HttpSettings) -> None:
     wrong = collect(api, fast_http, credentials={"youtube_default": {"password": "not-the-key"}})
     assert wrong.status == "failed"
@@ -264,5 +289,13 @@ def test_comments_are_collected_enriched_and_loaded_once_with_their_brands(
         ]
         assert rows("SELECT run_id, status, items_fetched, mentions_matched, dropped_unmatched FROM runs ORDER BY 1") == [
             ("run-1", "ok", 5, 4, 1), ("run-2", "ok", 0, 0, 0),
+        ]
+        asked = [f"uploads of channel {BRIGHTWAVE_CHANNEL} (Brightwave)",
+                 'search: Brightwave|"Brightwave Broadband"|#brightwave', "search: Tidewell", "comments of 3 videos"]
+        # The coverage ledger: what was asked, the day's quota spent and left, what could not be read.
+        assert rows("SELECT run_id, asked, quota_unit, quota_used, quota_limit, quota_left, quota_period, left_out "
+                    "FROM runs ORDER BY 1") == [
+            ("run-1", asked, "quota units", 307, 10_000, 9_693, "day", ["video bwOutage002: comments disabled"]),
+            ("run-2", [*asked[:3], "comments of 2 videos"], "quota units", 203, 10_000, 9_490, "day", []),
         ]
     assert read_cursors(config.warehouse.path)["youtube"]["quota"]["used"] == 307 + 203

@@ -141,9 +141,8 @@ class YouTubeRun:
         self._report_unread(videos, read)
         next_cursor = {
             "quota": self.quota.to_json(),
-            "channels": {**{key: value for key, value in channels.items() if key in self._channel_ids}, **channel_state},
-            "searches": {**{query: _mapping(searches.get(query)) for query in self.queries if query in searches},
-                         **{query: state for query, state in search_state.items() if state}},
+            "channels": channel_state,
+            "searches": {query: state for query, state in search_state.items() if state},
             "videos": {video_id: video.to_json() for video_id, video in videos.items()},
         }
         if self.stop is not None and not self.answered:
@@ -157,8 +156,8 @@ class YouTubeRun:
     # --- videos -------------------------------------------------------------------------------
 
     @property
-    def _channel_ids(self) -> set[str]:
-        return {channel.id for channel in self.source.channels}
+    def _brand_of_channel(self) -> dict[str, str]:
+        return {channel.id: channel.brand for channel in self.source.channels}
 
     def _followed(self, stored: Any) -> dict[str, FollowedVideo]:
         """The stored videos still followed (published after the horizon)."""
@@ -255,8 +254,8 @@ class YouTubeRun:
             found, warnings = search_videos(document)
             for warning in warnings:
                 self._warn(f"search {query}: {warning}")
-            for video in found:
-                self._follow(videos, video, f"search {query}", None)
+            for video in found:  # a configured channel's video is its brand's, however it was found
+                self._follow(videos, video, f"search {query}", self._brand_of_channel.get(video.channel_id))
             token = next_page(document)
             if token is None:
                 return {"after": self.window_end.isoformat()}
