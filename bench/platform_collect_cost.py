@@ -72,12 +72,14 @@ def posts_and_users(count: int, seed: int) -> tuple[list[dict[str, Any]], list[d
 
 def serve(posts: list[dict[str, Any]], users: list[dict[str, Any]], pipe: Connection) -> None:
     """The fake X API in this (child) process until the parent says stop."""
-    with FakeXApi(posts, users, bearer_token=TOKEN, now=WINDOW[1] + timedelta(minutes=1), requests_per_window=1_000_000) as api:
+    clock = WINDOW[1] + timedelta(minutes=1)  # X's recent search reaches 7 days back from its clock
+    with FakeXApi(posts, users, bearer_token=TOKEN, now=clock, requests_per_window=1_000_000) as api:
         pipe.send(api.base_url)
         pipe.recv()
 
 
 def cpu_seconds() -> float:
+    """This process's CPU seconds so far, user + system."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -94,7 +96,7 @@ def main() -> None:
     server = multiprocessing.Process(target=serve, args=(posts, users, theirs), daemon=True)
     server.start()
     base_url = ours.recv()
-    credentials = {"twitter_default": {"login": None, "password": TOKEN, "host": None, "extra": {}}}
+    credentials: dict[str, dict[str, Any]] = {"twitter_default": {"login": None, "password": TOKEN, "host": None, "extra": {}}}
     runs: list[tuple[float, float]] = []
     idle: list[tuple[float, float]] = []
     try:
