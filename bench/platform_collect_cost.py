@@ -65,7 +65,8 @@ def posts_and_users(count: int, seed: int) -> tuple[list[dict[str, Any]], list[d
             "id": post_id, "text": f"Brightwave {rng.choice(texts)}", "author_id": users[n % AUTHORS]["id"],
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "lang": "en", "conversation_id": post_id,
             "public_metrics": {"retweet_count": rng.randint(0, 5), "reply_count": rng.randint(0, 5),
-                               "like_count": rng.randint(0, 50), "quote_count": 0, "impression_count": rng.randint(0, 5000)},
+                               "like_count": rng.randint(0, 50), "quote_count": 0,
+                               "impression_count": rng.randint(0, 5000)},
         })
     return posts, users
 
@@ -96,7 +97,9 @@ def main() -> None:
     server = multiprocessing.Process(target=serve, args=(posts, users, theirs), daemon=True)
     server.start()
     base_url = ours.recv()
-    credentials: dict[str, dict[str, Any]] = {"twitter_default": {"login": None, "password": TOKEN, "host": None, "extra": {}}}
+    credentials: dict[str, dict[str, Any]] = {
+        "twitter_default": {"login": None, "password": TOKEN, "host": None, "extra": {}},
+    }
     runs: list[tuple[float, float]] = []
     idle: list[tuple[float, float]] = []
     try:
@@ -120,7 +123,8 @@ def main() -> None:
                 (again,) = collect_unit(config, unit, {"x": outcome.cursor}, WINDOW, credentials)
                 idle.append((time.perf_counter() - wall, cpu_seconds() - cpu))
                 if again.mentions:
-                    raise SystemExit(f"the second pass collected {len(again.mentions)} posts again: its cursor was not used")
+                    raise SystemExit(f"the second pass collected {len(again.mentions)} posts again: "
+                                     "its cursor was not used")
     finally:
         ours.send("stop")
         server.join(timeout=10)
@@ -128,10 +132,13 @@ def main() -> None:
     print(f"{args.posts} posts, {-(-args.posts // 100)} pages of 100")
     print("| pass | wall s (runs) | CPU s (runs) | mentions per CPU-second (median) |")
     print("|---|---|---|---:|")
-    print(f"| collect and stage | {', '.join(f'{w:.2f}' for w, _ in runs)} | {', '.join(f'{c:.2f}' for _, c in runs)} | "
-          f"{args.posts / cpu_median:,.0f} |")
-    print(f"| idle poll (since_id) | {', '.join(f'{w:.3f}' for w, _ in idle)} | {', '.join(f'{c:.3f}' for _, c in idle)} | |")
-    print(f"mentions_per_cpu_second={args.posts / cpu_median:.0f} idle_poll_cpu_s={statistics.median(c for _, c in idle):.3f}")
+    for name, passes, places, rate in (("collect and stage", runs, 2, f"{args.posts / cpu_median:,.0f}"),
+                                       ("idle poll (since_id)", idle, 3, "")):
+        walls = ", ".join(f"{wall:.{places}f}" for wall, _ in passes)
+        cpus = ", ".join(f"{cpu:.{places}f}" for _, cpu in passes)
+        print(f"| {name} | {walls} | {cpus} | {rate} |")
+    idle_cpu = statistics.median(cpu for _, cpu in idle)
+    print(f"mentions_per_cpu_second={args.posts / cpu_median:.0f} idle_poll_cpu_s={idle_cpu:.3f}")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def collecting_runs(posts: Sequence[Post], lanes: Sequence[Lane]) -> list[Collec
         candidates = [lane for lane in lanes if post.platform in lane.platforms]
         if not candidates:
             raise ValueError(f"no lane collects platform {post.platform}: add it to a lane's platforms")
-        lane = min(candidates, key=lambda lane: lane.window_end(post.created_at) + timedelta(seconds=lane.seconds_to_queue))
+        lane = min(candidates, key=lambda lane: lane.window_end(post.created_at).timestamp() + lane.seconds_to_queue)
         collected.append(Collected(post, lane, lane.window_end(post.created_at)))
     return collected
 
@@ -233,7 +233,8 @@ def run_through_warehouse(collected: Sequence[Collected], directory: Path) -> di
         ).fetchall()
     expected = {f"{c.post.platform}:{c.post.native_id}": c for c in collected}
     if len(rows) != len(expected) or {row[0] for row in rows} != set(expected):
-        raise SystemExit(f"triage opened {len(rows)} items for {len(expected)} posts: the simulation and the care step disagree")
+        raise SystemExit(f"triage opened {len(rows)} items for {len(expected)} posts: "
+                         "the simulation and the care step disagree")
     latencies = {}
     for key, opened_at, first_run_id, published_at in rows:
         c = expected[key]
@@ -254,9 +255,11 @@ def main() -> None:
     parser.add_argument("--fast-every", type=int, nargs="*", default=[10, 5, 2], help="fast-lane periods, minutes")
     parser.add_argument("--hourly-seconds", type=float, default=26.0,
                         help="an hourly run's start to its care commit (docs/benchmarks.md, 'Post-to-queue latency')")
-    parser.add_argument("--hourly-collect-at", type=float, default=4.0, help="an hourly run's start to its collect tasks")
+    parser.add_argument("--hourly-collect-at", type=float, default=4.0,
+                        help="an hourly run's start to its collect tasks")
     parser.add_argument("--fast-seconds", type=float, default=18.0, help="a fast-lane run's start to its care commit")
-    parser.add_argument("--fast-collect-at", type=float, default=7.0, help="a fast-lane run's start to its collect tasks")
+    parser.add_argument("--fast-collect-at", type=float, default=7.0,
+                        help="a fast-lane run's start to its collect tasks")
     parser.add_argument("--arithmetic", action="store_true", help="the rules only, without the warehouse")
     args = parser.parse_args()
 

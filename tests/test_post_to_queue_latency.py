@@ -23,7 +23,9 @@ FAST_LANE = Lane("fast5", timedelta(minutes=5), frozenset({"x"}), seconds_to_car
 
 
 def at(hours: int, minutes: int, seconds: int = 0) -> Post:
-    return Post("x", f"x{hours:02d}{minutes:02d}{seconds:02d}", START + timedelta(hours=hours, minutes=minutes, seconds=seconds))
+    """An X post created at that time of START's day."""
+    created = START + timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    return Post("x", f"x{hours:02d}{minutes:02d}{seconds:02d}", created)
 
 
 def test_a_post_waits_for_the_end_of_its_window_and_then_its_run_to_the_care_commit():
