@@ -129,6 +129,7 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         samples = {"bluesky": 5, "google-news": 4, "hacker-news": 6, "mastodon": 8, "reddit": 21, "x": 17, "broadband-monitor": 0}
         for source, count in samples.items():
             matched[source] = new[source] = count + month[source]
+        matched["youtube"] = new["youtube"] = 12  # demo/corpus/youtube.json says which
         assert [row for row in first_runs if row[1] != "failed"] == [
             (source, "ok", matched[source], count) for source, count in sorted(new.items())
         ]
@@ -159,6 +160,16 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
             (17 + month["x"],)
         ]
         assert query(warehouse, "SELECT count(*) FROM mentions WHERE story_id IS NULL") == [(0,)]
+        # YouTube comments: their author, likes and link; the channel's are Brightwave's; the run's quota and what
+        # it could not read in the ledger.
+        assert query(warehouse, "SELECT author_handle, url, engagement->>'likes', about_brand FROM mentions "
+                                "WHERE mention_key = 'youtube:UgzOut01'") == [
+            ("@callum.clarke", "https://www.youtube.com/watch?v=bwOutage0W4&lc=UgzOut01", "32", "Brightwave")
+        ]
+        assert query(warehouse, "SELECT items_fetched, dropped_unmatched, quota_unit, quota_used, quota_limit, left_out "
+                                "FROM runs WHERE source = 'youtube'") == [
+            (14, 2, "quota units", 308, 10_000, ["video bwPriceQ401: comments disabled"])
+        ]
         # The quote post joins the story of the happy customer's post it quotes (demo/corpus/x/README.md).
         assert ("x:2117198102787928064", 2, 1) in query(warehouse, "SELECT story_id, mentions, links FROM stories WHERE mentions > 1")
         # Facts the stages share are typed columns, filled by the collectors (docs/data-dictionary.md):
@@ -226,6 +237,7 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
             ("techwire", "ok", 0),
             ("telecom-daily", "ok", 0),
             ("x", "ok", 0),
+            ("youtube", "ok", 0),
         ]
     # Airflow shows the run's real start and end, and the demo's data interval.
     listed = subprocess.run(airflow_command("dags", "list-runs", "social_listening", "-o", "json"),
