@@ -484,7 +484,7 @@ class SentimentSettings(_Strict):
 
 # The weekly report's sections, in the order the report shows them (the ids of its <section> elements).
 REPORT_SECTIONS = (
-    "summary", "coverage", "volume", "share-of-voice", "sentiment", "themes", "top-mentions", "spikes",
+    "summary", "coverage", "listening", "volume", "share-of-voice", "sentiment", "themes", "top-mentions", "spikes",
     "categories", "service-levels", "staffing", "source-health", "formula-versions",
 )
 # Editions: a name for a list of sections. marketing leaves out the care team's operational tables.
@@ -492,7 +492,7 @@ REPORT_EDITIONS = {
     "all": REPORT_SECTIONS,
     "care": REPORT_SECTIONS,
     "marketing": (
-        "summary", "coverage", "volume", "share-of-voice", "sentiment", "themes", "top-mentions", "spikes",
+        "summary", "coverage", "listening", "volume", "share-of-voice", "sentiment", "themes", "top-mentions", "spikes",
         "categories", "formula-versions",
     ),
 }
@@ -543,6 +543,11 @@ class WarehouseSettings(_Strict):
 
     path: str = Field(min_length=1)
     memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+# The collection lanes (Config.lane_sources; airflow_edge.lanes names the DAG of each): `full`, the hourly run of
+# every source but the fast lane's; `care`, the care fast lane, the playbook's fast_lane sources every few minutes.
+LANES = ("full", "care")
 
 
 class Config(_Strict):
@@ -600,12 +605,36 @@ class Config(_Strict):
                             "unknown_name", "playbook.routing[{n}].brands: '{brand}' is not a brand or competitor",
                             {"n": n, "brand": brand},
                         )
+        sources = [source.name for source in self.sources]
+        for name in self.playbook.fast_lane.sources if self.playbook and self.playbook.fast_lane else []:
+            if name not in sources:
+                raise PydanticCustomError(
+                    "unknown_name", "playbook.fast_lane.sources: '{name}' is not a configured source; name one of {known}",
+                    {"name": name, "known": ", ".join(sources)},
+                )
         return self
 
     @property
     def all_brands(self) -> list[BrandConfig]:
         """Brands first, then competitors."""
         return [*self.brands, *self.competitors]
+
+    def lane_sources(self, lane: str) -> list[Source]:
+        """The sources a collection lane collects, in config order: `care`, the playbook's fast lane's; `full`,
+        every other source (all of them when the playbook has no fast lane).
+
+        Raises:
+            ValueError: `lane` is not one of `LANES`, or it is `care` and the playbook has no fast lane.
+        """
+        fast_lane = self.playbook.fast_lane if self.playbook else None
+        if lane == "full":
+            return [source for source in self.sources if not fast_lane or source.name not in fast_lane.sources]
+        if lane == "care":
+            if fast_lane is None:
+                raise ValueError("the care lane collects the playbook's fast_lane sources, and this config has none: "
+                                 "add playbook.fast_lane: {sources: [...], every_minutes: 5} (docs/configuration.md)")
+            return [source for source in self.sources if source.name in fast_lane.sources]
+        raise ValueError(f"unknown collection lane '{lane}'; the lanes are {', '.join(LANES)}")
 
     def source(self, name: str) -> Source:
         """The source called `name`; KeyError names the known ones."""

@@ -18,6 +18,7 @@ The rest is selected here:
   (Google News) or of the mention's URL, without `www.`. A loopback or local host (127.0.0.1,
   localhost) is never shown: such a site is named by its publisher, else by the source's configured name.
 - Coverage: `reports.coverage` (hours of the week each configured source was collected).
+- What we listened to, and what we could not: `reports.listening` (the coverage and cost ledger).
 - The biggest story: the story (stories-v1) with the most of the brands' mentions in the week (at
   least two), headlined by its mention with the largest reach.
 - Spikes: rows of `spikes` whose first hour is in the week, with their stored explanation.
@@ -46,6 +47,7 @@ from care.staffing import STAFFING_MODEL, daily_staffing, queue_staffing, staffi
 from config.model import Config
 from config.playbook import Playbook
 from reports.coverage import WeekCoverage, week_coverage
+from reports.listening import SourceListening, week_listening
 from reports.week_mentions import WeekMentions
 from reports.week_themes import WeekTheme, week_themes
 from reports.weeks import ReportWeek, iso_week_label, report_week
@@ -367,6 +369,7 @@ class WeeklyReport:
         volume_in_both: per brand, (mentions this week, the week before) from the sources collected in both
             weeks (`reports.coverage`): what the summary compares when a source was collected one week only.
         biggest_story: the story with the most of the brands' mentions (at least two), or None.
+        listening: per configured source, what it was asked and spent, and what it left out (`reports.listening`).
     """
 
     week: ReportWeek
@@ -394,6 +397,7 @@ class WeeklyReport:
     coverage: WeekCoverage = WeekCoverage(())
     biggest_story: WeekStory | None = None
     volume_in_both: dict[str, tuple[int, int]] = field(default_factory=dict)
+    listening: tuple[SourceListening, ...] = ()
 
 
 def weekly_report_data(connection: duckdb.DuckDBPyConnection, config: Config, week: str) -> WeeklyReport:
@@ -459,6 +463,7 @@ def collect_weekly_report(staged: WeekMentions, config: Config) -> WeeklyReport:
         coverage=coverage,
         biggest_story=_biggest_story(staged),
         volume_in_both=_volume_from(staged, [source.source for source in coverage.in_both], [name for name, _ in brands]),
+        listening=week_listening(connection, week, coverage),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,17 @@ from warehouse.connection import read_warehouse
 # The count columns of a source's line, left to right: fetched = not kept + unmatched + matched, and
 # matched = new + seen before + repeated (README, "The run summary").
 SOURCE_COUNTS = ("fetched", "not kept", "unmatched", "matched", "new", "seen before", "repeated")
+# The coverage and cost ledger's columns (`source_coverage`; README, "The run summary").
+LEDGER_COLUMNS = ("source", "answered", "asked", "seen", "matched", "window", "quota used", "left", "cost", "left out")
+# What to look at when a source's health is flagged, by health.
+HEALTH_HINTS = {
+    "broken": "its error is under 'Sources that failed or were skipped'",
+    "silent": "check that it still works",
+    "not matching": (
+        "it still answers as usual but nothing names a brand: did the brand's terms change, did the feed change "
+        "topic, or is the query too narrow?"
+    ),
+}
 
 
 def latest_run_id(warehouse_path: str | Path) -> str | None:
@@ -67,10 +79,21 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None, *, alert_
         [(total, earned)] = connection.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT is_owned AND NOT is_deleted) FROM mentions"
         ).fetchall()
-        unhealthy = connection.execute(
+        ledger = connection.execute(
             """
-            SELECT source, health, consecutive_failures, consecutive_zero_runs, last_matched_at
-            FROM source_health WHERE health IN ('broken', 'silent') AND source IN (SELECT source FROM runs WHERE run_id = ?)
+            SELECT source, status, len(asked), items_seen, mentions_matched, window_share, quota_used, quota_unit,
+                   quota_left, quota_period, estimated_cost, price_currency, left_out
+            FROM source_coverage WHERE run_id = ? ORDER BY source
+            """,
+            [run_id],
+        ).fetchall()
+        unhealthy = connection.execute(
+            f"""
+            SELECT source, health, consecutive_failures, consecutive_zero_runs, consecutive_unmatched_runs,
+                   last_matched_at
+            FROM source_health
+            WHERE health IN ({", ".join(f"'{health}'" for health in HEALTH_HINTS)})
+              AND source IN (SELECT source FROM runs WHERE run_id = ?)
             ORDER BY source
             """,
             [run_id],
@@ -83,6 +106,11 @@ def run_summary(warehouse_path: str | Path, run_id: str | None = None, *, alert_
     or_later = "" if len(starts) == 1 else " or later"
     lines = [f"Run {run_id} ({searched} {min(starts):%Y-%m-%d %H:%M}{or_later} to {window_end:%Y-%m-%d %H:%M %Z})", ""]
     lines += _table(("source", "status", *SOURCE_COUNTS), [row[:9] for row in sources])
+    lines += ["", "Coverage and cost (what each source was asked, what it spent):"]
+    lines += _table(LEDGER_COLUMNS, [_ledger_line(*row) for row in ledger])
+    left_out = [f"  {row[0]}: {line}" for row in ledger for line in row[12] or ()]
+    if left_out:
+        lines += ["", "Left out (what we could not listen to):", *left_out]
     lines.append("")
     lines += _table(("brand", "role", "seen this run", "new", "earned total"), brands)
     failed = [f"  {row[0]}: {row[9]}" for row in sources if row[1] in ("failed", "skipped")]
@@ -142,8 +170,29 @@ def _care_lines(connection: Any, run_id: str, alert_channels: Sequence[str]) -> 
     return ["", f"Triage: new items {new_items}; open backlog {backlog} ({overdue} overdue); {alerts}"]
 
 
-def _health_warning(source: str, health: str, failures: int, zero_runs: int, last_matched_at: object) -> str:
+def _ledger_line(
+    source: str, status: str, asked: int | None, seen: int, matched: int, window_share: float, quota_used: int | None,
+    quota_unit: str | None, quota_left: int | None, quota_period: str | None, cost: Decimal | None,
+    currency: str | None, left_out: list[str] | None,
+) -> tuple[str, ...]:
+    """A source's line of the ledger table: blank where its platform meters or charges nothing."""
+    return (
+        source, status, "" if asked is None else str(asked), str(seen), str(matched), f"{window_share:.0%}",
+        "" if quota_used is None else f"{quota_used} {quota_unit}",
+        "" if quota_left is None else f"{quota_left} this {quota_period}",
+        "" if cost is None else f"{cost.quantize(Decimal('0.01'))} {currency}",
+        str(len(left_out or ())),
+    )
+
+
+def _health_warning(
+    source: str, health: str, failures: int, zero_runs: int, unmatched_runs: int, last_matched_at: object
+) -> str:
+    """A flagged source's line under "Connector health", with what to look at (`HEALTH_HINTS`)."""
     last = f"; last matching mention {last_matched_at:%Y-%m-%d %H:%M}" if last_matched_at else ""
+    hint = HEALTH_HINTS[health]
     if health == "broken":
-        return f"  {source} used to produce mentions and has failed {failures} run(s) in a row{last}"
-    return f"  {source} has returned nothing for {zero_runs} runs in a row{last}; check that it still works"
+        return f"  {source} used to produce mentions and has failed {failures} run(s) in a row{last}; {hint}"
+    if health == "not matching":
+        return f"  {source} has matched nothing for {unmatched_runs} runs in a row{last}; {hint}"
+    return f"  {source} has returned nothing for {zero_runs} runs in a row{last}; {hint}"
