@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from query.boolean import Matchable, MatchableRecord, Query, parse_query
+from query.boolean import Matchable, MatchableRecord, Query, QuerySet, parse_query
 
 
 class BrandTerms(Protocol):
@@ -70,6 +70,8 @@ class BrandMatcher:
                 for term in brand.terms:
                     self._owners[fold_term(term)].append((brand, role, term))
         self.needs_language = any("lang" in query.fields for _, query in self._queries.values())
+        # The queries together: the text tokenised once, only the queries whose terms it has evaluated.
+        self._query_set = QuerySet({name: query for name, (_, query) in self._queries.items()})
         # Longest first, so "Tidewell Telecom" is preferred to "Tidewell" where both start.
         alternatives = sorted(self._owners, key=len, reverse=True)
         pattern = "|".join(r"\s+".join(map(re.escape, term.split())) for term in alternatives)
@@ -96,10 +98,9 @@ class BrandMatcher:
                 if term not in terms:
                     terms.append(term)
         if self._queries:
-            subject = mention or MatchableRecord(text)
-            for name, (role, query) in self._queries.items():
-                if query.matches(subject, lang):
-                    found[name] = (role, list(query.matched_terms(text)))
+            for name in self._query_set.matching(mention or MatchableRecord(text), lang):
+                role, query = self._queries[name]
+                found[name] = (role, list(query.matched_terms(text)))
         if about in self._roles and about not in found:
             found[about] = (self._roles[about], [])
         ordered = sorted(found.items(), key=lambda item: self._order[item[0]])
