@@ -141,6 +141,19 @@ def test_a_rerun_reads_only_new_comments_and_drops_a_deleted_video(api: FakeYouT
     assert DailyQuota.for_run(again.cursor["quota"], two_hours_later, 10_000).allowance == (10_000 - 510) // 9
 
 
+def test_an_unreadable_cursor_starts_afresh(api: FakeYouTubeApi, fast_http: HttpSettings) -> None:
+    fresh = collect(api, fast_http)
+    garbled = {"quota": "lots", "channels": {BRIGHTWAVE_CHANNEL: {"uploads": 7, "newest": "yesterday"}},
+               "searches": {"Tidewell": {"after": None}}, "videos": {"bwUpdate001": {"published": "soon"}, "x": []}}
+
+    run = collect(api, fast_http, cursor=garbled)
+
+    assert (run.status, run.warnings) == ("ok", [])
+    assert sorted(mention.native_id or "" for mention in run.mentions) == sorted(m.native_id or "" for m in fresh.mentions)
+    assert run.cursor is not None and fresh.cursor is not None
+    assert (run.cursor["videos"], run.cursor["channels"]) == (fresh.cursor["videos"], fresh.cursor["channels"])
+
+
 def test_the_days_quota_is_spent_on_comments_first_and_what_was_skipped_is_reported(
     api: FakeYouTubeApi, fast_http: HttpSettings
 ) -> None:

@@ -204,15 +204,16 @@ class YouTubeRun:
         self, channel: YouTubeChannel, playlist: str, newest: Any, videos: dict[str, FollowedVideo]
     ) -> str | None:
         """Page through a channel's uploads, newest first, down to the newest seen or the horizon."""
-        stop = parse_time(newest) if isinstance(newest, str) else self.horizon
-        latest = stop if isinstance(newest, str) else None
+        seen_newest = _stored_time(newest)
+        stop = seen_newest or self.horizon
+        latest = seen_newest
         token: str | None = None
         while True:
             params: dict[str, str | int] = {"part": "snippet,contentDetails", "playlistId": playlist, "maxResults": 50}
             document = self._call("playlistItems", f"uploads of channel {channel.id}", **params,
                                   **({"pageToken": token} if token else {}))
             if document is None:
-                return newest if isinstance(newest, str) else None
+                return seen_newest.isoformat() if seen_newest else None
             found, warnings = playlist_videos(document)
             for warning in warnings:
                 self._warn(f"channel {channel.id}: {warning}")
@@ -228,19 +229,18 @@ class YouTubeRun:
     def _search(self, query: str, stored: Mapping[str, Any], videos: dict[str, FollowedVideo]) -> dict[str, Any]:
         """One brand's search for videos published since its last search; returns its cursor."""
         self.asked.append(f"search: {query}")
-        after = stored.get("after") if isinstance(stored.get("after"), str) else None
+        after = _stored_time(stored.get("after"))
         if self.stop is not None or not self.quota.can_pay(QUOTA_COSTS["search"]):
             self.left_out.append(f"search {query}: {self._why_unread(QUOTA_COSTS['search'])}")
             return dict(stored)
-        published_after = max(parse_time(after), self.horizon) if after else self.horizon
+        published_after = max(after, self.horizon) if after else self.horizon
         token: str | None = None
         pages = 0
         while True:
             if token and not self.quota.can_pay(QUOTA_COSTS["search"]):
                 self.left_out.append(
                     f"search {query}: stopped after {pages} pages of results ({self._why_unread(QUOTA_COSTS['search'])}); "
-                    "the next run "
-                    "searches the same period again"
+                    "the next run searches the same period again"
                 )
                 return dict(stored)
             params: dict[str, str | int] = {
@@ -377,6 +377,14 @@ class YouTubeRun:
             items_fetched=self.items_fetched, cursor=cursor, error=error, warnings=list(self.warnings), asked=self.asked,
             quota=self.quota.quota_use(), left_out=self.left_out,
         )
+
+
+def _stored_time(value: Any) -> datetime | None:
+    """A time the cursor holds; None when it holds none readable (a fresh start)."""
+    try:
+        return parse_time(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
