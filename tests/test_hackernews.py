@@ -122,6 +122,12 @@ def test_a_run_that_stops_early_leaves_a_gap_the_next_run_reads(api: PublicApisS
     # comes back once per term when their searches reach it in different runs; its key upserts.
     assert sorted(collected) == sorted([*set(collected), "45210042"])
     assert first.items_fetched == 10 and "max_items_per_run 10" in first.warnings[-1]
+    # The ledger: one search per term asked; what the cap left is left out of this run, read by the next.
+    assert first.asked == [
+        "search for Brightwave", "search for brightwavedown", 'search for "Skylark Fibre"', "search for skylarkfibre",
+        "search for Tidewell",
+    ]
+    assert first.left_out == ["items past the first 10: max_items_per_run (10) or the time budget reached; read next run"]
     assert first.cursor["terms"]["Brightwave"][0]["high"] is not None  # the gap, read first next time
     assert third.cursor["terms"]["Brightwave"] == [{"low": 1793545200, "high": None, "seen": ["45212000"]}]
 

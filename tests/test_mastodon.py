@@ -150,6 +150,10 @@ def test_one_instance_down_is_a_warning_and_keeps_its_cursor(api: PublicApisServ
     assert len(run.warnings) == 1
     assert run.warnings[0].startswith(f"{api.url('mastodon', 'toot.example')} failed") and "HTTP 503" in run.warnings[0]
     assert run.cursor["min_ids"][api.url("mastodon", "toot.example")] == {"brightwave": "113449000000000000"}
+    # The ledger: each instance asked with its hashtags; the one down is left out, to be read next run.
+    assert run.asked == [f"{instance}: #brightwave #brightwavedown #skylarkfibre #tidewell" for instance in (
+        api.url("mastodon", "mastodon.example"), api.url("mastodon", "toot.example"))]
+    assert len(run.left_out) == 1 and run.left_out[0].startswith(f"{api.url('mastodon', 'toot.example')}: failed (")
 
 
 @pytest.mark.parametrize(
