@@ -161,7 +161,8 @@ def test_the_window_beyond_retention_and_a_late_start_are_left_out(jetstream: Fa
     assert len(run.left_out) == 2
     assert run.asked == [("stream app.bsky.feed.post, app.bsky.feed.repost from 2026-11-02 11:00:00 UTC to "
                          "2026-11-02 12:00:00 UTC")]
-    assert run.window == (START, END)
+    first_kept = min(event["time_us"] for event in jetstream.published() if event["time_us"] >= at(300))
+    assert run.window == (START + timedelta(microseconds=first_kept - to_us(START)), END)  # what was read
     assert uri(ALICE, "3a1") not in {mention.native_id for mention in run.mentions}  # at 11:01:40, not retained
     assert run.items_fetched == len(in_window(jetstream, START + timedelta(minutes=5)))
 
@@ -201,3 +202,20 @@ def test_a_stored_cursor_that_is_not_jetstreams_is_reported_and_the_window_read(
     assert run.warnings == [("the stored cursor {'terms': {'brightwave': []}} is not a Jetstream cursor and was ignored: "
                             "the run started at its window's start")]
     assert len(run.mentions) == 4
+
+
+def test_an_instance_keeping_less_than_configured_shows_as_a_gap_where_its_stream_starts() -> None:
+    # The instance keeps 40 minutes before its clock (12:05): a cursor at 11:00 replays from 11:25.
+    with FakeJetstream(now=END + timedelta(minutes=5), retention=timedelta(minutes=40)) as server:
+        server.publish(sorted(background_posts(START - timedelta(minutes=10), END + timedelta(minutes=10), 3_000)
+                              + [*brand_events(), post_event(ALICE, "3a5", "Brightwave back at last", at(1800))],
+                              key=lambda event: event["time_us"]))
+        run = collect(source_for(server, gap_seconds=30))
+        kept = in_window(server, START + timedelta(minutes=25))
+
+    assert [mention.native_id for mention in run.mentions] == [uri(ALICE, "3a5")]
+    assert run.items_fetched == len(kept)
+    assert len(run.left_out) == 1
+    assert run.left_out[0].startswith("posts from 2026-11-02 10:59:59 UTC to 2026-11-02 11:25:0")
+    assert run.window is not None and run.window[1] == END
+    assert timedelta(minutes=25) <= run.window[0] - START < timedelta(minutes=26)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectors.bluesky_jetstream.events import REPOST_COLLECTION, MalformedFrame, StreamEvent, parse_frame
-from collectors.bluesky_jetstream.stream import Connect, Connected, StreamReader
+from collectors.bluesky_jetstream.stream import Connected, StreamReader
 from collectors.bluesky_posts import POST_COLLECTION, instant, mention_from_record, web_url
 from collectors.context import CollectionContext
 from collectors.source_run import SourceRun
@@ -42,7 +42,6 @@ def collect_bluesky_jetstream(
     source: BlueskyJetstreamSource,
     cursor: Mapping[str, Any] | None,
     context: CollectionContext,
-    connect: Connect | None = None,
 ) -> SourceRun:
     """Read the stream over the window and keep the posts that name a brand.
 
@@ -51,7 +50,6 @@ def collect_bluesky_jetstream(
         cursor: the previous run's `{"time_us": <last event processed>, "at_cursor": [event identities at
             that microsecond]}`, or None.
         context: brands, window, time budget and the retry policy (`context.client.policy`).
-        connect: opens the websocket (tests pass their own); websockets' by default.
 
     Returns:
         ok with the matched posts (or none), the next cursor and what was asked and left out; empty when
@@ -78,7 +76,7 @@ def collect_bluesky_jetstream(
     )
     reader = StreamReader(
         source.url, COLLECTIONS, context.client.policy, context.time_budget(), context.client.settings.user_agent,
-        source.idle_seconds, **({"connect": connect} if connect else {}),
+        source.idle_seconds,
     )
     failure: CollectorError | None = None
     try:
@@ -91,7 +89,8 @@ def collect_bluesky_jetstream(
         failure = error
     if failure is not None and not reading.events_read:
         return SourceRun.failed(source.name, source.kind, failure)
-    reached = window_end if reading.reached_end else _from_us(max(reading.cursor_us, _to_us(asked_from)))
+    covered_from = max(asked_from, _from_us(reading.started_us)) if reading.started_us else asked_from
+    reached = window_end if reading.reached_end else _from_us(max(reading.cursor_us, _to_us(covered_from)))
     left_out += reading.gaps
     if not reading.reached_end:
         why = {
@@ -112,7 +111,7 @@ def collect_bluesky_jetstream(
         cursor=reading.next_cursor(),
         warnings=warnings,
         deleted_keys=reading.deleted_keys,
-        window=(asked_from, reached),
+        window=(min(covered_from, reached), reached),
         asked=asked,
         left_out=left_out,
     )
@@ -135,6 +134,7 @@ class StreamReading:
         deleted_keys: keys of matched posts deleted in the window.
         gaps: the stretches the stream skipped, each one line for `left_out`.
         reached_end: an event at or after `end_us` was read.
+        started_us: where the stream started, when it started later than asked (a gap at the start).
     """
 
     source: str
@@ -149,6 +149,7 @@ class StreamReading:
     deleted_keys: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     reached_end: bool = False
+    started_us: int | None = None
     _asked_us: int | None = None
     _malformed: list[str] = field(default_factory=list)
 
@@ -194,6 +195,8 @@ class StreamReading:
     def _check_gap(self, time_us: int) -> None:
         asked, self._asked_us = self._asked_us, None
         if asked is not None and time_us - asked > self.gap_seconds * 1_000_000:
+            if not self.events_read:
+                self.started_us = time_us
             self.gaps.append(
                 f"posts from {_when(_from_us(asked))} to {_when(_from_us(time_us))}: the stream started there, "
                 "later than asked (beyond the instance's retention, or a gap in its record)"

@@ -25,10 +25,9 @@ from core.errors import TerminalError, TransientError
 from core.time_budget import TimeBudget
 from transport.http import RetryPolicy
 
-Connect = Callable[..., ClientConnection]
 # A run leaves the stream mid-flow: the instance's close frame waits behind the frames it already sent, which
-# nobody reads any more, so the polite close is given a second and then the socket is closed.
-CLOSE_TIMEOUT_SECONDS = 1.0
+# nobody reads any more, so the polite close is given a moment and then the socket is closed.
+CLOSE_TIMEOUT_SECONDS = 0.2
 Ending = Literal["idle", "budget"]
 
 
@@ -58,7 +57,6 @@ class StreamReader:
         budget: the source's time budget: waits come out of it, and reading stops at its end.
         user_agent: our User-Agent.
         idle_seconds: no frame for this long means the stream has reached its live edge.
-        connect: opens a websocket (tests pass their own).
     """
 
     def __init__(
@@ -69,7 +67,6 @@ class StreamReader:
         budget: TimeBudget,
         user_agent: str,
         idle_seconds: float,
-        connect: Connect = connect,
     ):
         self.url = url
         self.collections = tuple(collections)
@@ -77,7 +74,6 @@ class StreamReader:
         self.budget = budget
         self.user_agent = user_agent
         self.idle_seconds = idle_seconds
-        self._connect = connect
         self.ending: Ending | None = None
         self.connections = 0
 
@@ -135,7 +131,7 @@ class StreamReader:
             "close_timeout": CLOSE_TIMEOUT_SECONDS,
         }
         try:
-            return self._connect(url, **options)
+            return connect(url, **options)
         except InvalidStatus as error:
             status = error.response.status_code
             if status in self.policy.retry_statuses:

@@ -11,6 +11,11 @@ commit/identity/account, a commit's `operation`, `collection`, `rkey`, `record`,
   and account events reach every subscriber, as on the real service;
 - after the replay, live tail: events published later are sent as they come, until the client leaves.
 
+The clock is `now` when given (`set_clock` moves it, as a replay of the demo's month moves its clocks): an
+event after it has not happened yet and is not sent, and with `retention` the instance keeps only the
+events of that long before it, as a real instance keeps a rolling stretch. Without a clock, every event
+published has happened and all are kept.
+
 Faults for tests: `retain_from(t)` drops events before `t` from every replay; `drop_next_connection(after=n)`
 closes the next subscription's socket abruptly after n frames (no close frame, as a network failure);
 `publish_frame(time_us, frame)` sends any text or bytes as they are (a malformed frame, a binary one).
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import random
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +45,9 @@ from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# websockets logs every connection opened and closed at INFO; the fake's are of no interest beside a run's log.
+_QUIET = logging.getLogger(__name__)
+_QUIET.setLevel(logging.WARNING)
 _VOCABULARY = (
     "the a my our this that today tonight morning coffee train bus rain sun weekend football match game music album "
     "gig film book reading garden cat dog walk run gym dinner lunch pizza tea work meeting deadline code bug release "
@@ -144,16 +153,22 @@ class FakeJetstream:
     Args:
         host: where to listen.
         port: 0 picks a free port.
+        now: the instance's clock; None: every event published has happened.
+        retention: with a clock, how far back from it the instance replays.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, now: datetime | None = None, retention: timedelta | None = None
+    ):
         self._frames: list[_Frame] = []
         self._changed = threading.Condition()
         self._stopping = False
         self._drops: list[int] = []
-        self.retained_from_us = 0
+        self._retained_from_us = 0
+        self._now_us = to_us(now) if now else None
+        self._retention_us = retention // timedelta(microseconds=1) if retention else None
         self.subscriptions: list[dict[str, list[str]]] = []
-        self._server: Server = serve(self._serve, host, port, process_request=self._check_request)
+        self._server: Server = serve(self._serve, host, port, process_request=self._check_request, logger=_QUIET)
         self.url = f"ws://{host}:{self._server.socket.getsockname()[1]}/subscribe"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -195,7 +210,20 @@ class FakeJetstream:
 
     def retain_from(self, moment: datetime) -> None:
         """Keep only the events from `moment` on: a replay from an earlier cursor starts there."""
-        self.retained_from_us = to_us(moment)
+        self._retained_from_us = to_us(moment)
+
+    def set_clock(self, now: datetime) -> None:
+        """Put the instance's clock at `now`: the events up to it have happened (live subscribers get them)."""
+        with self._changed:
+            self._now_us = to_us(now)
+            self._changed.notify_all()
+
+    def _oldest_kept_us(self) -> int:
+        rolling = self._now_us - self._retention_us if self._now_us is not None and self._retention_us else 0
+        return max(self._retained_from_us, rolling)
+
+    def _happened(self, position: int) -> bool:
+        return position < len(self._frames) and (self._now_us is None or self._frames[position].time_us <= self._now_us)
 
     def drop_next_connection(self, after: int) -> None:
         """Close the next subscription's socket, with no close frame, after it has sent `after` frames."""
@@ -227,17 +255,17 @@ class FakeJetstream:
         cursor = int(params.get("cursor", ["0"])[0])
         with self._changed:
             drop_after = self._drops.pop(0) if self._drops else None
-            live_edge = len(self._frames)
-            if 0 < cursor and (not self._frames or cursor <= self._frames[-1].time_us):
-                first = max(cursor, self.retained_from_us)
-                position = bisect.bisect_left([frame.time_us for frame in self._frames], first)
+            times = [frame.time_us for frame in self._frames]
+            live_edge = bisect.bisect_right(times, self._now_us) if self._now_us is not None else len(times)
+            if 0 < cursor and (not live_edge or cursor <= times[live_edge - 1]):
+                position = bisect.bisect_left(times, max(cursor, self._oldest_kept_us()))
             else:
                 position = live_edge  # no cursor, or one in the future: live tail
         sent = 0
         try:
             while True:
                 with self._changed:
-                    while position >= len(self._frames) and not self._stopping:
+                    while not self._happened(position) and not self._stopping:
                         if connection.state is not State.OPEN:
                             return
                         self._changed.wait(0.05)
@@ -265,18 +293,19 @@ def _iso(time_us: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-# The demo's instance retains three days before the demo's run: its first run, reaching back `backfill_days`,
-# reports the rest of its window left out. Background posts run on five minutes past the run, so a run's
-# reading ends at its window's end rather than at the live edge.
+# The demo's instance keeps three days before its clock (five minutes past each run, as the fake X's):
+# a first run reaching back `backfill_days` reports the rest of its window left out. Beside the demo's
+# Bluesky posts it carries a post that names no brand about every `DEMO_BACKGROUND_EVERY`, over the whole
+# month, so that the month's replay, moving the clock, reads a stream mostly of these, as the real one is.
 DEMO_RETENTION = timedelta(days=3)
-DEMO_BACKGROUND_POSTS = 30_000
+DEMO_BACKGROUND_EVERY = timedelta(minutes=2)
 
 
-def publish_demo_stream(server: FakeJetstream, posts: Iterable[Mapping[str, Any]], now: datetime) -> None:
-    """Put the demo's Bluesky posts (post views) from the retained stretch on the stream, among
-    `DEMO_BACKGROUND_POSTS` posts that name no brand, and retain `DEMO_RETENTION` before `now`."""
-    start = now - DEMO_RETENTION
-    events = [event for event in events_from_post_views(posts) if event["time_us"] >= to_us(start)]
-    events += background_posts(start, now + timedelta(minutes=5), DEMO_BACKGROUND_POSTS)
-    server.retain_from(start)
+def publish_demo_stream(server: FakeJetstream, posts: Iterable[Mapping[str, Any]], end: datetime) -> None:
+    """Put the demo's Bluesky posts (post views) on the stream among posts that name no brand, one about
+    every `DEMO_BACKGROUND_EVERY` from the day of the earliest post to `end`."""
+    events = events_from_post_views(posts)
+    earliest = EPOCH + timedelta(microseconds=min(event["time_us"] for event in events))
+    start = earliest.replace(hour=0, minute=0, second=0, microsecond=0)
+    events += background_posts(start, end, (end - start) // DEMO_BACKGROUND_EVERY)
     server.publish(sorted(events, key=lambda event: event["time_us"]))
