@@ -143,6 +143,11 @@ def test_a_source_that_keeps_answering_but_stops_matching_is_not_matching_after_
         "too narrow?"
     ) in summary
     assert "  gazette has returned nothing for 4 runs in a row; last matching mention 2026-11-02 03:00; check that it still works" in summary
+    with duckdb.connect(config.warehouse.path, read_only=True) as connection:
+        page = read_page(weekly_report_html(weekly_report_data(connection, config, "2026-W45"), sections=["source-health"]))
+    assert {name: row["health"] for name, row in page.tables["source-health"].items()} == {
+        "x-search": "no runs", "techwire": "not matching", "gazette": "silent"}
+    assert "not matching: 3 or more runs in a row with its usual volume of items but none naming a brand" in page.text
 
     # A run that matches again ends the streak.
     load(config, 8, SourceRun("techwire", "rss", "ok", items_fetched=10, mentions=techwire[:1]))
