@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,12 @@ from typing import Any
 from cli.main import run_cycle
 from config import Config, load_config
 from demo.corpus_server import SITE_NAMES, CorpusServer, CorpusServerError
+from demo.fake_apis.app_store import FakeAppStore, app_entry
 from demo.fake_apis.public_apis import PublicApisServer
 from demo.fake_apis.reddit_api import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeRedditApi
 from demo.fake_apis.x_api import DEMO_TOKEN, FakeXApi
 from demo.fake_apis.youtube_api import DEMO_API_KEY, FakeYouTubeApi
+from demo.month_replay import ReplayOutcome, replay_month
 
 MONTH = Path(__file__).resolve().parent / "corpus" / "month"
 
@@ -31,6 +34,10 @@ DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo.yaml"
 # The sample data was written for this moment: the demo's runs are always at it, so their windows,
 # and the platforms' notion of "now", stay the same from one demo run to the next.
 LOGICAL_DATE = datetime(2026, 11, 2, 12, tzinfo=UTC)
+# The Airflow cycle's window is the hour before it (dags/social_listening.py); the replayed month ends there.
+REPLAY_UNTIL = LOGICAL_DATE - timedelta(hours=1)
+# The fake X's clock during the Airflow cycle: a few minutes after the logical date, as a real run starts.
+X_NOW = LOGICAL_DATE + timedelta(minutes=5)
 # The corpus server's port (also the HTTP proxy that serves its sites by name); the fake APIs take the
 # next ones. Mention keys carry no port: any base port gives the same warehouse.
 DEFAULT_PORT = 8765
@@ -38,8 +45,24 @@ DEFAULT_PORT = 8765
 REDDIT_NAME = "www.reddit.example"
 
 
+@dataclass(frozen=True)
+class DemoServices:
+    """The demo's running servers that a caller reaches: the corpus (its sites, its requests), and the fake
+    X and Reddit, whose clocks the month's replay moves."""
+
+    corpus: CorpusServer
+    x_api: FakeXApi
+    reddit: FakeRedditApi
+
+    def set_platform_clock(self, now: datetime) -> None:
+        """Put the platforms at `now`: X's clock (its 7-day reach and `end_time` rule), and a new Reddit rate
+        window (a replayed cycle comes hours after the last)."""
+        self.x_api.set_clock(now)
+        self.reddit.start_rate_window()
+
+
 @contextmanager
-def demo_services(port: int) -> Iterator[CorpusServer]:
+def demo_services(port: int) -> Iterator[DemoServices]:
     """Start the corpus server and the fake X, Reddit and public APIs, with their URLs and demo
     credentials (as Airflow connections) in the environment; stop everything on exit.
 
@@ -55,9 +78,11 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
         corpus.start()
         stack.callback(corpus.stop)
         public = stack.enter_context(PublicApisServer(port=port_after(1)))
-        x_api = stack.enter_context(FakeXApi.from_corpus(now=LOGICAL_DATE + timedelta(minutes=5), port=port_after(2)))
+        x_api = stack.enter_context(FakeXApi.from_corpus(now=X_NOW, port=port_after(2)))
         reddit = stack.enter_context(FakeRedditApi.from_corpus(port=port_after(3)))
         youtube = stack.enter_context(FakeYouTubeApi.from_corpus(port=port_after(5)))
+        app_store = stack.enter_context(FakeAppStore(port=port_after(6)))
+        _publish_the_apps(app_store)
         # Reddit's sign-in (praw asks reddit_url) by name, so that permalinks carry a name too.
         corpus.forward(REDDIT_NAME, reddit.base_url)
         _publish_the_month(x_api, reddit, public)
@@ -81,6 +106,7 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
             "OVERHEARD_DEMO_REDDIT": reddit.base_url,
             "OVERHEARD_DEMO_REDDIT_SITE": f"http://{REDDIT_NAME}",
             "OVERHEARD_DEMO_YOUTUBE": youtube.base_url,
+            "OVERHEARD_DEMO_APP_STORE": app_store.base_url,
         }
         saved = {name: os.environ.get(name) for name in [*connections, *locations]}
         os.environ.update({name: json.dumps(value) for name, value in connections.items()})
@@ -89,7 +115,7 @@ def demo_services(port: int) -> Iterator[CorpusServer]:
         print(f"Serving the sample corpus as {', '.join(corpus.base_url(site) for site in SITE_NAMES)} (HTTP proxy "
               f"{corpus.proxy_url}), the public APIs at {public.base_url}, X at {x_api.base_url}, Reddit at {reddit.base_url}, "
               f"YouTube at {youtube.api_url}")
-        yield corpus
+        yield DemoServices(corpus, x_api, reddit)
 
 
 def _publish_the_month(x_api: FakeXApi, reddit: FakeRedditApi, public: PublicApisServer) -> None:
@@ -111,6 +137,13 @@ def _publish_the_month(x_api: FakeXApi, reddit: FakeRedditApi, public: PublicApi
     public.bluesky.extend(apis["bluesky"])
 
 
+def _publish_the_apps(app_store: FakeAppStore) -> None:
+    """Serve the brands' apps' reviews (demo/corpus/month/app_store.json, see generate.py) on the fake App Store."""
+    document = json.loads((MONTH / "app_store.json").read_text(encoding="utf-8"))
+    for app in document["apps"]:
+        app_store.publish(app["country"], app["id"], app["reviews"], first=app_entry(app["id"], app["name"], app["artist"]))
+
+
 def _restore(saved: dict[str, str | None]) -> None:
     for name, value in saved.items():
         if value is None:
@@ -124,16 +157,33 @@ def main() -> int:
     port = int(os.environ.get("OVERHEARD_DEMO_PORT", DEFAULT_PORT))
     with ExitStack() as stack:
         try:
-            stack.enter_context(demo_services(port))
+            services = stack.enter_context(demo_services(port))
         except (CorpusServerError, OSError) as error:
             print(f"{error}\nPorts {port}-{port + 5} must be free: set OVERHEARD_DEMO_PORT to another base port.", file=sys.stderr)
             return 1
         config = load_config(DEMO_CONFIG)
+        replay_the_month(services, config)
         status = run_cycle(DEMO_CONFIG, config.warehouse.path, LOGICAL_DATE.isoformat())
     if status == 0:
         _render_weekly_report(config)
         _open_the_desk_to_demo_accounts(config)
     return status
+
+
+def replay_the_month(services: DemoServices, config: Config) -> ReplayOutcome:
+    """Replay the month before the Airflow cycle (demo/month_replay.py), then put X's clock back at `X_NOW`."""
+    print(f"Replaying the month to {REPLAY_UNTIL:%Y-%m-%d %H:%M} UTC: collection cycles and the care team's work ...",
+          flush=True)
+    try:
+        outcome = replay_month(config, services.set_platform_clock, REPLAY_UNTIL)
+    finally:
+        services.set_platform_clock(X_NOW)
+    if outcome.cycles:
+        print(f"Replayed {outcome.cycles} cycles ({outcome.mentions_new} new mentions, {outcome.desk_actions} desk "
+              f"actions); {outcome.skipped} were in the warehouse already.")
+    else:
+        print(f"The month's {outcome.skipped} cycles are in the warehouse already: nothing to replay.")
+    return outcome
 
 
 # The demo's desk accounts (config/demo.yaml: lead on every queue, ana and bo on care).

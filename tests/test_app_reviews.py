@@ -3,10 +3,9 @@ Apple's JSON format, the config's validation, and a review's way through collect
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -19,86 +18,22 @@ from collectors.context import CollectionContext
 from collectors.units import collect_unit, plan_units, stage_unit
 from config.model import AppReviewsSource, Config, HttpSettings
 from core.staging import StagingArea
+from demo.fake_apis.app_store import PACIFIC, FakeAppStore, app_entry, review_entry
 from enrich.pipeline import enrich_unit
-from tests.local_http import LocalHttpServer, Reply
 from transport.http import HttpClient
 from warehouse.connection import open_warehouse
 from warehouse.cursors import read_cursors
 from warehouse.load import load_run
 
 NOV_1, NOV_2, NOV_3 = (datetime(2026, 11, day, tzinfo=UTC) for day in (1, 2, 3))
-PACIFIC = timezone(timedelta(hours=-8))  # Apple's feed states times in Cupertino's offset
 BRIGHTWAVE_APP, TIDEWELL_APP, QUIET_APP = "1111111111", "2222222222", "3333333333"
 BRANDS = [{"name": "Brightwave", "aliases": ["Brightwave"]}]
 COMPETITORS = [{"name": "Tidewell", "aliases": ["Tidewell"]}]
 
 
-def label(value: Any) -> dict[str, Any]:
-    return {"label": str(value)}
-
-
-def review(review_id: int, at: datetime, rating: int, title: str, text: str, **fields: Any) -> dict[str, Any]:
-    """A review entry as Apple's JSON feed gives it."""
-    return {
-        "author": {"uri": label(f"https://itunes.apple.com/gb/reviews/id{review_id + 7}"), "name": label(f"reviewer{review_id}"),
-                   "label": ""},
-        "updated": label(at.astimezone(PACIFIC).isoformat()),
-        "im:rating": label(rating),
-        "im:version": label("4.2.1"),
-        "id": label(review_id),
-        "title": label(title),
-        "content": {"label": text, "attributes": {"type": "text"}},
-        "link": {"attributes": {"rel": "related", "href": "https://itunes.apple.com/gb/review?id=1111111111&type=Purple%20Software"}},
-        "im:voteSum": label(review_id % 3),
-        "im:voteCount": label(review_id % 5),
-        "im:contentType": {"attributes": {"term": "Application", "label": "Application"}},
-        **fields,
-    }
-
-
-def app_entry(app_id: str) -> dict[str, Any]:
-    """The entry some answers put first: the app itself, not a review."""
-    return {"im:name": label("Brightwave Home"), "rights": label("© Brightwave Ltd"), "id": label(f"https://apps.apple.com/app/id{app_id}"),
-            "im:artist": label("Brightwave Ltd"), "im:contentType": {"attributes": {"term": "Application"}}}
-
-
-class FakeAppStore:
-    """Apple's customer-reviews feed for a few apps: pages of 50, newest first, `rel=last` link, on 127.0.0.1.
-
-    Args:
-        server: the local server to publish on.
-    """
-
-    def __init__(self, server: LocalHttpServer):
-        self.server = server
-        self.url = server.base_url
-
-    def publish(self, country: str, app_id: str, entries: list[Any], first: Any = None, single_as_object: bool = False,
-                failures: int = 0) -> None:
-        """Serve an app's reviews (newest first) as pages of 50, `first` (the app's own entry) leading page 1."""
-        pages = [entries[start : start + 50] for start in range(0, len(entries), 50)] or [[]]
-        for number, page in enumerate(pages, start=1):
-            path = f"/{country}/rss/customerreviews/page={number}/id={app_id}/sortby=mostrecent/json"
-            listed = ([first] if first and number == 1 else []) + page
-            feed: dict[str, Any] = {
-                "author": {"name": label("iTunes Store"), "uri": label("http://www.apple.com/uk/itunes/")},
-                "updated": label("2026-11-05T02:00:00-07:00"),
-                "link": [
-                    {"attributes": {"rel": "alternate", "type": "text/html", "href": f"https://apps.apple.com/WebObjects/id{app_id}"}},
-                    {"attributes": {"rel": "self", "href": self.url + path}},
-                    {"attributes": {"rel": "first", "href": f"{self.url}/{country}/rss/customerreviews/id={app_id}/sortby=mostrecent/xml?urlDesc=/customerreviews/id={app_id}/sortby=mostrecent/json"}},
-                    {"attributes": {"rel": "last", "href": f"{self.url}/{country}/rss/customerreviews/page={len(pages)}/id={app_id}/sortby=mostrecent/xml?urlDesc=/customerreviews/page={len(pages)}/id={app_id}/sortby=mostrecent/json"}},
-                ],
-                "id": label(self.url + path),
-            }
-            if listed:
-                feed["entry"] = listed[0] if single_as_object and len(listed) == 1 else listed
-            body = json.dumps({"feed": feed}).encode()
-            ok = Reply(200, body, {"Content-Type": "application/json; charset=utf-8"})
-            self.server.route(path, *([Reply(503, b"Service Unavailable")] * (failures if number == 1 else 0)), ok)
-
-    def requests(self, country: str, app_id: str) -> list[str]:
-        return [r.path for r in self.server.requests if f"/{country}/rss/customerreviews/" in r.path and f"/id={app_id}/" in r.path]
+def review(review_id: int, at: datetime, rating: int, title: str, text: str) -> dict[str, Any]:
+    """A review of the Brightwave app (gb), as Apple's feed gives it."""
+    return review_entry(review_id, at, rating, title, text, app_id=BRIGHTWAVE_APP)
 
 
 def in_window(minutes: int) -> datetime:
@@ -122,19 +57,19 @@ def brightwave_reviews() -> list[Any]:
 
 @pytest.fixture
 def store() -> Iterator[FakeAppStore]:
-    with LocalHttpServer() as server:
-        fake = FakeAppStore(server)
+    with FakeAppStore() as fake:
         fake.publish("gb", BRIGHTWAVE_APP, brightwave_reviews(), first=app_entry(BRIGHTWAVE_APP))
         tidewell = review(55501, in_window(30), 2, "Slow since update", "Pages take ages to load.")
         tidewell["content"] = [{"label": "Pages take ages to load.", "attributes": {"type": "text"}},
                                {"label": "<table><tr><td>Pages take ages to load.</td></tr></table>", "attributes": {"type": "html"}}]
-        fake.publish("us", TIDEWELL_APP, [tidewell], single_as_object=True, failures=1)
+        fake.publish("us", TIDEWELL_APP, [tidewell], single_as_object=True)
+        fake.fail("us", TIDEWELL_APP)
         fake.publish("gb", QUIET_APP, [], first=app_entry(QUIET_APP))
         yield fake
 
 
 def source(store: FakeAppStore, *apps: tuple[str, str, str]) -> AppReviewsSource:
-    return AppReviewsSource(kind="app_reviews", name="app-store", base_url=store.url,
+    return AppReviewsSource(kind="app_reviews", name="app-store", base_url=store.base_url,
                             apps=[{"id": app_id, "country": country, "brand": brand} for app_id, country, brand in apps])
 
 
@@ -160,12 +95,12 @@ def test_first_run_reads_both_pages_of_each_app_down_to_the_window_start(store: 
     # 9000 was edited after the window's end: the next run's.
     assert ids == [*range(7947, 8001), 55501]
     assert run.items_fetched == 55
-    assert store.requests("gb", BRIGHTWAVE_APP) == [
+    assert store.asked("gb", BRIGHTWAVE_APP) == [
         f"/gb/rss/customerreviews/page={n}/id={BRIGHTWAVE_APP}/sortby=mostrecent/json" for n in (1, 2)
     ]
     # The 503 was retried; the app with no reviews was asked once.
-    assert len(store.requests("us", TIDEWELL_APP)) == 2
-    assert len(store.requests("gb", QUIET_APP)) == 1
+    assert len(store.asked("us", TIDEWELL_APP)) == 2
+    assert len(store.asked("gb", QUIET_APP)) == 1
     assert run.cursor == {"apps": {
         f"gb/{BRIGHTWAVE_APP}": {"updated": in_window(10).astimezone(PACIFIC).isoformat(), "id": "8000"},
         f"us/{TIDEWELL_APP}": {"updated": in_window(30).astimezone(PACIFIC).isoformat(), "id": "55501"},
@@ -208,7 +143,7 @@ def test_an_app_with_no_reviews_is_empty_not_failed(store: FakeAppStore, fast_ht
 def test_an_app_whose_feed_fails_is_a_warning_and_every_app_failing_fails_the_source(
     store: FakeAppStore, fast_http: HttpSettings
 ) -> None:
-    store.server.route("/gb/rss/customerreviews/page=1/id=4444444444/sortby=mostrecent/json", Reply(503, b"busy"))
+    store.fail("gb", "4444444444", times=100)
     cursor = {"apps": {"gb/4444444444": {"updated": "2026-10-30T10:00:00-07:00", "id": "42"}}}
 
     some = collect(store, fast_http, (QUIET_APP, "gb", "Brightwave"), ("4444444444", "gb", "Brightwave"), cursor=cursor)
@@ -246,7 +181,7 @@ def test_reviews_are_collected_enriched_and_loaded_with_their_rating_and_brand(
     config = Config.model_validate({
         "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"),
         "brands": BRANDS, "competitors": COMPETITORS, "sentiment": {"backend": "lexicon"},
-        "sources": [{"kind": "app_reviews", "name": "app-store", "base_url": store.url,
+        "sources": [{"kind": "app_reviews", "name": "app-store", "base_url": store.base_url,
                      "apps": [{"id": app_id, "country": country, "brand": brand} for app_id, country, brand in ALL_APPS]}],
         "playbook": {"categories": [{"name": "bad-review", "query": "platform:app_store", "about": "any", "ratings": [1, 2]}],
                      "queues": [{"name": "care"}], "default_queue": "care"},

@@ -10,7 +10,9 @@ and one that emerges in the last week. It writes, in each platform's own format:
 - `month/reddit.json`: Reddit posts and comments (the `t3` / `t1` data objects of a listing);
 - `month/public_apis.json`: Hacker News (Algolia) hits, Mastodon statuses per instance, Google News
   articles and Bluesky `postView`s;
-- `news/feeds/broadband-monitor.xml`: an RSS 2.0 feed of a trade publication.
+- `news/feeds/broadband-monitor.xml`: an RSS 2.0 feed of a trade publication;
+- `month/app_store.json`: App Store reviews of the brands' apps, each app's newest first as entries of
+  Apple's customer-reviews JSON feed (`demo.fake_apis.app_store` serves them).
 
 The topics recur as a customer's month would: Brightwave's outage in Leeds every week, its 12%
 mid-contract price rise from the week it was announced (growing), billing errors and Wi-Fi dropouts at
@@ -29,8 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from demo.fake_apis.app_store import review_entry
 
 CORPUS = Path(__file__).resolve().parent
 SEED = 2026
@@ -209,6 +214,18 @@ OTHER_LANGUAGES = (
 )
 
 
+# Posts the care team must act on at once, at fixed moments: (topic, ISO time, author, text). The playbook's crisis
+# category (config/demo.yaml: unsafe, "data breach", ...) escalates them to the lead.
+SAFETY_POSTS = (
+    ("hub-wifi", "2026-10-13T21:17:09", ("Grace Owen", "graceowen"),
+     "My Brightwave hub is too hot to touch and smells of burning plastic. Unplugged it. Is this unsafe? #brightwave"),
+    ("billing", "2026-10-20T10:03:51", ("Farid Khan", "faridkhan"),
+     "Got a phishing email quoting my Brightwave account number and last bill. Has there been a data breach?"),
+    ("hub-wifi", "2026-10-28T06:52:30", ("Una Reid", "una_reid"),
+     "Brightwave engineer left a live cable hanging at the front door in Roundhay. Unsafe with kids around"),
+)
+
+
 def _slots(rng: random.Random, nth: int = 0) -> dict[str, str]:
     """What fills one post's blanks (a headline and its article share them)."""
     return {
@@ -360,11 +377,18 @@ def _mastodon_html(text: str, instance: str) -> tuple[str, list[dict[str, str]]]
     return "<p>" + " ".join(words) + "</p>", tags
 
 
-def public_apis_document(month: list[Post]) -> dict[str, Any]:
-    """Hacker News hits, Mastodon statuses per instance, Google News articles and Bluesky posts."""
+def safety_posts() -> list[Post]:
+    """The `SAFETY_POSTS`, on Bluesky."""
+    topics = {topic.name: topic for topic in TOPICS}
+    return [Post(topics[topic_name], datetime.fromisoformat(written_at).replace(tzinfo=UTC), text, None, author, "bluesky")
+            for topic_name, written_at, author, text in SAFETY_POSTS]
+
+
+def public_apis_document(month: list[Post], extra: Sequence[Post] = ()) -> dict[str, Any]:
+    """Hacker News hits, Mastodon statuses per instance, Google News articles and Bluesky posts (`extra` last)."""
     hackernews, google_news, bluesky = [], [], []
     mastodon: dict[str, list[dict[str, Any]]] = {"mastodon.example": [], "toot.example": []}
-    for sequence, post in enumerate(month):
+    for sequence, post in enumerate([*month, *extra]):
         name, handle = post.author
         stamp = int(post.at.timestamp())
         if post.platform == "hackernews":
@@ -439,6 +463,70 @@ def broadband_monitor_feed(month: list[Post]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class App:
+    """A brand's app on the App Store, and what its reviewers say, each line with its stars."""
+
+    app_id: str
+    country: str
+    brand: str
+    name: str
+    artist: str
+    per_week: tuple[int, int, int, int, int]
+    reviews: tuple[tuple[int, str, str], ...]  # (stars, title, text)
+    launch_reviews: tuple[tuple[int, str, str], ...] = ()  # W44 only: the Nova router's setup in the app
+
+
+APPS = (
+    App("1548203317", "gb", "Brightwave", "Brightwave Home", "Brightwave Broadband Ltd", (6, 6, 8, 8, 5), (
+        (1, "Useless during outages", "Status page says no problems while my area has been down all evening. Pointless."),
+        (1, "Keeps logging me out", "Every time I open it I have to sign in again, and the code text takes ages."),
+        (2, "Bill shows twice", "The billing tab shows the same charge twice this month and there is no way to query it."),
+        (2, "Speed test is wrong", "The in-app speed test says 900Mb while my laptop gets 60. Not helpful."),
+        (3, "Does the basics", "Fine for checking the bill. Would like to see outage times for my postcode."),
+        (4, "Handy for the hub", "Restarting the hub from my phone is handy. Wi-Fi settings could be clearer."),
+        (5, "Sorted my fault", "Reported a fault in the app and an engineer came the next morning. Great."),
+        (5, "Clean and quick", "Much better than the old version. Bill, usage and support chat in one place."),
+    ), (
+        (5, "Nova setup in minutes", "Set up the new Nova router through the app in five minutes. Very smooth."),
+        (2, "Nova not listed", "The app does not offer the Nova upgrade on my account even though I was told it would."),
+        (4, "Nova pairing ok", "Paired the Nova mesh disc with the app first time. Needs a dark mode."),
+    )),
+    App("1623004517", "gb", "Tidewell", "Tidewell My Account", "Tidewell Telecom plc", (3, 3, 3, 4, 2), (
+        (1, "Callback never comes", "Booked a callback in the app three times. Nobody called."),
+        (2, "Logs me out", "The app keeps logging me out and forgets my fingerprint sign-in."),
+        (4, "Wi-Fi 7 hub controls", "Good controls for the Wi-Fi 7 hub, guest network in two taps."),
+        (5, "Easy to use", "Paying the bill and checking usage is easy."),
+    )),
+)
+
+
+def app_store_document(seed: int = SEED) -> dict[str, Any]:
+    """Each app's reviews over the month, newest first, as entries of Apple's customer-reviews JSON feed."""
+    rng = random.Random(seed + 2)
+    people = _people(rng, 60)
+    apps = []
+    for number, app in enumerate(APPS):
+        reviews = []
+        for week in range(len(WEEKS)):
+            start = FIRST_WEEK + timedelta(weeks=week)
+            lines = app.reviews + (app.launch_reviews if week == len(WEEKS) - 1 else ())
+            for _ in range(app.per_week[week] + (len(app.launch_reviews) if week == len(WEEKS) - 1 else 0)):
+                at = start + timedelta(days=rng.randrange(7), hours=rng.randint(7, 22), minutes=rng.randrange(60),
+                                       seconds=rng.randrange(60))
+                stars, title, text = rng.choice(lines)
+                reviews.append((at, stars, title, text, rng.choice(people)[1]))
+        reviews.sort(reverse=True)
+        apps.append({
+            "id": app.app_id, "country": app.country, "brand": app.brand, "name": app.name, "artist": app.artist,
+            "reviews": [review_entry(10_000_000_000 + number * 1_000_000 + int(at.timestamp()) % 1_000_000, at, stars,
+                                     title, text, app_id=app.app_id, country=app.country, author=author,
+                                     version="6.4" if at >= FIRST_WEEK + timedelta(weeks=4) else "6.3")
+                        for at, stars, title, text, author in reviews],
+        })
+    return {"apps": apps}
+
+
 def main() -> None:
     """Write the month's files."""
     month = posts()
@@ -449,7 +537,8 @@ def main() -> None:
 
     dump("x.json", x_document(month))
     dump("reddit.json", reddit_document(month))
-    dump("public_apis.json", public_apis_document(month))
+    dump("public_apis.json", public_apis_document(month, safety_posts()))
+    dump("app_store.json", app_store_document())
     (CORPUS / "news" / "feeds" / "broadband-monitor.xml").write_text(broadband_monitor_feed(month), encoding="utf-8")
     counts: dict[str, int] = {}
     for post in month:

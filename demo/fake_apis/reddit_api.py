@@ -291,6 +291,12 @@ class FakeRedditApi(LoopbackServer):
         with self._lock:
             self._removed.add(fullname)
 
+    def start_rate_window(self) -> None:
+        """Start a new rate-limit window, all its requests left (the demo's replay of its month: its cycles are
+        hours apart on the platforms' clock, seconds apart on this one)."""
+        with self._lock:
+            self._window_started, self._window_used = time.monotonic(), 0
+
     def script(self, path: str, *replies: Scripted) -> None:
         """Answer the next requests for `path` (exact, without query) with these replies in turn.
 

@@ -316,6 +316,13 @@ class FakeXApi(LoopbackServer):
                 raise RuntimeError("advance() needs a server started with now=...")
             self._now += timedelta(seconds=seconds)
 
+    def set_clock(self, now: datetime) -> None:
+        """Put the fake clock at `now` (the demo's replay of its month moves it cycle by cycle)."""
+        with self._lock:
+            if self._now is None:
+                raise RuntimeError("set_clock() needs a server started with now=...")
+            self._now = now
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
