@@ -34,17 +34,22 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import random
 import resource
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -56,9 +61,10 @@ from xml.sax.saxutils import escape
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import psutil
 import yaml
 
-from cli.airflow_env import DagRunRecord, airflow_environment, dag_run_command, initialise_airflow
+from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, dag_run_command, initialise_airflow
 from demo.__main__ import DEMO_CONFIG, LOGICAL_DATE, demo_services
 
 DAG_ID = "social_listening"
@@ -206,6 +212,22 @@ def run_cycle(name: str, environment: dict[str, str], work: Path, warehouse: Pat
     return cost
 
 
+def run_scheduled_cycle(name: str, scheduler: Scheduler, idle_rate: float, warehouse: Path, feed: BusyFeed) -> CycleCost:
+    """Trigger the DAG under the scheduler and measure it: wall from queued to ended, CPU of every Airflow
+    process during it less their idle rate."""
+    before_mentions = count_mentions(warehouse)
+    answered = len(feed.requests)
+    run_id = f"cycle-cost__{name.replace(' ', '-')}__{int(time.time())}"
+    cpu_before, started = scheduler.cpu_seconds(), time.perf_counter()
+    state, wall = scheduler.run(LOGICAL_DATE, run_id)
+    cpu = scheduler.cpu_seconds() - cpu_before - idle_rate * (time.perf_counter() - started)
+    if state != "success":
+        print(f"  {name}: the run ended {state}; task logs under {scheduler.environment['AIRFLOW_HOME']}/logs", file=sys.stderr)
+    cost = CycleCost(name, state, wall, cpu, count_mentions(warehouse) - before_mentions, feed.requests[answered:])
+    cost.tasks = task_costs(scheduler.database, run_id)
+    return cost
+
+
 def count_mentions(warehouse: Path) -> int:
     if not warehouse.exists():
         return 0
@@ -237,6 +259,135 @@ def task_costs(database: Path, run_id: str) -> dict[str, TaskCost]:
 
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+# --- under the scheduler ---------------------------------------------------------------------------
+
+# The Airflow processes `airflow standalone` starts besides the triggerer (the pipeline defers nothing).
+AIRFLOW_PROCESSES = ("api-server", "scheduler", "dag-processor")
+# Trigger a run due at a moment (its run_after) with no logical date, so that several runs can be due at the
+# demo's date: the pipeline collects the hour before run_after. `airflow dags trigger` would run it as of now,
+# and the demo's sources answer as of the demo's date.
+_TRIGGER = """
+import sys
+from datetime import datetime
+from airflow.api.common.trigger_dag import trigger_dag
+from airflow.utils.types import DagRunTriggeredByType
+dag_id, run_id, run_after = sys.argv[1:4]
+trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.CLI, run_id=run_id, logical_date=None,
+            run_after=datetime.fromisoformat(run_after))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Scheduler:
+    """Airflow's API server, scheduler (LocalExecutor) and DAG processor on a temporary AIRFLOW_HOME, as
+    `airflow standalone` runs them, with no scheduled runs (only the cycles this script triggers)."""
+
+    def __init__(self, environment: dict[str, str], work: Path) -> None:
+        port = free_port()
+        self.environment = {
+            **environment,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        }
+        self.health_url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+        self.database = Path(environment["AIRFLOW_HOME"]) / "airflow.db"
+        self.work = work
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def __enter__(self) -> Self:
+        for name in AIRFLOW_PROCESSES:
+            with (self.work / f"{name}.log").open("wb") as log:
+                self.processes[name] = subprocess.Popen(
+                    airflow_command(name), env=self.environment, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+        self._wait_for("the API server", self._api_ready, 300)
+        self._wait_for(f"the {DAG_ID} DAG in the metadata database", self._dag_parsed, 300)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def _wait_for(self, what: str, ready: Callable[[], bool], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not ready():
+            exited = [name for name, process in self.processes.items() if process.poll() is not None]
+            if exited:
+                raise RuntimeError(f"airflow {exited[0]} exited while waiting for {what}: see {self.work / exited[0]}.log")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} was not ready after {seconds:g} s: see the logs in {self.work}")
+            time.sleep(1)
+
+    def _api_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=5) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    def _dag_parsed(self) -> bool:
+        with contextlib.closing(sqlite3.connect(self.database)) as connection:
+            try:
+                row = connection.execute("SELECT count(*) FROM serialized_dag WHERE dag_id = ?", (DAG_ID,)).fetchone()
+            except sqlite3.OperationalError:  # the table is being written
+                return False
+        return bool(row and row[0])
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of every Airflow process and its descendants so far, the ended ones that their
+        parent reaped included (a task process's CPU moves to its executor worker's when it ends)."""
+        total = 0.0
+        for process in self.processes.values():
+            try:
+                root = psutil.Process(process.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for member in tree:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                    times = member.cpu_times()
+                    total += times.user + times.system + times.children_user + times.children_system
+        return total
+
+    def idle_cpu_rate(self, seconds: float) -> float:
+        """CPU-s per second the Airflow processes spend with no run: the baseline a cycle's CPU is net of."""
+        before = self.cpu_seconds()
+        time.sleep(seconds)
+        return (self.cpu_seconds() - before) / seconds
+
+    def run(self, run_after: datetime, run_id: str) -> tuple[str, float]:
+        """Trigger a run due at `run_after`, wait for it to end; its state and its wall time (queued to ended,
+        from the metadata DB)."""
+        subprocess.run([sys.executable, "-c", _TRIGGER, DAG_ID, run_id, run_after.isoformat()],
+                       env=self.environment, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        while True:
+            with contextlib.closing(sqlite3.connect(self.database)) as connection:
+                row = connection.execute("SELECT state, queued_at, end_date FROM dag_run WHERE dag_id = ? AND run_id = ?",
+                                         (DAG_ID, run_id)).fetchone()
+            if row and row[0] in ("success", "failed") and row[2]:
+                return str(row[0]), (_time(row[2]) - _time(row[1])).total_seconds()
+            if any(process.poll() is not None for process in self.processes.values()):
+                raise RuntimeError(f"an Airflow process exited during the run {run_id}: see the logs in {self.work}")
+            time.sleep(0.5)
 
 
 # --- a task process's start-up ---------------------------------------------------------------------
@@ -299,7 +450,12 @@ def write_config(work: Path, feed_url: str) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--new", type=int, default=1000, help="entries of the busy feed in the busy cycle")
-    parser.add_argument("--startup-repeat", type=int, default=3, help="runs of each start-up step (median)")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="run the cycles under Airflow's scheduler and the LocalExecutor, not `dags test`")
+    parser.add_argument("--baseline-seconds", type=float, default=30.0,
+                        help="with --scheduler: how long to measure the Airflow processes' idle CPU first")
+    parser.add_argument("--startup-repeat", type=int, default=3,
+                        help="runs of each start-up step (median); 0 skips the start-up table")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, warehouse)")
     arguments = parser.parse_args()
 
@@ -312,22 +468,36 @@ def main() -> int:
     print(f"  airflow db migrate: {time.perf_counter() - started:.1f} s", flush=True)
 
     cycles: list[CycleCost] = []
-    with BusyFeed() as feed, demo_services(0):
+    startup: list[StartupCost] = []
+    idle_rate = None
+    with contextlib.ExitStack() as stack:
+        feed = stack.enter_context(BusyFeed())
+        stack.enter_context(demo_services(0))
         config_path = write_config(work, feed.url)
         environment = airflow_environment({**os.environ, "OVERHEARD_CONFIG": str(config_path)})
         warehouse = work / "warehouse" / "overheard.duckdb"
+        scheduler = None
+        if arguments.scheduler:
+            print("Starting the API server, scheduler and DAG processor ...", flush=True)
+            scheduler = stack.enter_context(Scheduler(environment, work))
+            idle_rate = scheduler.idle_cpu_rate(arguments.baseline_seconds)
+            print(f"  Airflow's processes with no run: {idle_rate * 60:.1f} CPU-s a minute", flush=True)
         for name in ["first load", "busy", "idle"]:
             if name == "busy":
                 feed.fill(arguments.new)
             print(f"Cycle '{name}' ...", flush=True)
-            cycles.append(run_cycle(name, environment, work, warehouse, feed))
+            if scheduler is not None and idle_rate is not None:
+                cycles.append(run_scheduled_cycle(name, scheduler, idle_rate, warehouse, feed))
+            else:
+                cycles.append(run_cycle(name, environment, work, warehouse, feed))
             cycle = cycles[-1]
             print(f"  {cycle.state}: {cycle.wall_s:.1f} s wall, {cycle.cpu_s:.1f} CPU-s, "
                   f"{cycle.new_mentions} new mentions, busy feed answered {cycle.feed_answers}", flush=True)
-        print("Task process start-up (fresh processes) ...", flush=True)
-        startup = startup_costs(environment, arguments.startup_repeat)
+        if arguments.startup_repeat:
+            print("Task process start-up (fresh processes) ...", flush=True)
+            startup = startup_costs(environment, arguments.startup_repeat)
 
-    print_report(cycles, startup)
+    print_report(cycles, startup, idle_rate)
     if not arguments.keep:
         import shutil
 
@@ -337,8 +507,11 @@ def main() -> int:
     return 0 if all(cycle.state == "success" for cycle in cycles) else 1
 
 
-def print_report(cycles: list[CycleCost], startup: list[StartupCost]) -> None:
+def print_report(cycles: list[CycleCost], startup: list[StartupCost], idle_rate: float | None) -> None:
     print()
+    if idle_rate is not None:
+        print(f"Under the scheduler (LocalExecutor); CPU net of the Airflow processes' idle {idle_rate * 60:.1f} CPU-s a minute; "
+              "wall from the run queued to ended. A task's wall time includes its process's start-up.")
     print("| cycle | state | new mentions | wall s | CPU s | task instances | tasks' wall s | Airflow's own wall s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for cycle in cycles:
@@ -354,6 +527,8 @@ def print_report(cycles: list[CycleCost], startup: list[StartupCost]) -> None:
         instances = max(cycle.tasks.get(task, TaskCost()).instances for cycle in cycles)
         cells = " | ".join(_task_cell(cycle.tasks.get(task)) for cycle in cycles)
         print(f"| {task} | {instances} | {cells} |")
+    if not startup:
+        return
     print()
     print("| a task process's start-up (fresh process, median) | wall s | CPU s |")
     print("|---|---:|---:|")

@@ -1,6 +1,6 @@
 """`overheard`: run a collection cycle through Airflow, check a config, print a run summary.
 
-    overheard run --config config/example.yaml
+    overheard run --config config/example.yaml [--lane full|care]
     overheard check-config config/example.yaml
     overheard summary --config config/example.yaml [--run-id RUN_ID]
     overheard preview --config config/example.yaml (--query QUERY | --brand NAME) [--limit N]
@@ -26,6 +26,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from airflow_edge.lanes import LANE_DAGS, warehouse_run_id
 from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, dag_run_command, initialise_airflow
 from cli.care import add_care_commands, run_care_command
 from cli.desk import add_desk_commands, run_desk_command
@@ -34,8 +35,8 @@ from cli.sql import add_sql_command, run_sql_command
 from cli.themes import add_themes_command, run_themes_command
 from cli.warehouse_access import NoWarehouseYet, open_for_reading
 from config import Config, ConfigError, load_config
+from config.model import LANES
 
-DAG_ID = "social_listening"
 # The first line of an exception a task raised, in Airflow's log.
 _EXCEPTION_LINE = re.compile(r"^(?:(?:\w+\.)+[A-Z]\w*|\w*(?:Exception|Error)): ")
 
@@ -60,6 +61,9 @@ def _command(argv: list[str] | None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one collection cycle through Airflow (airflow dags test)")
     run.add_argument("--config", required=True, type=Path, help="the config file")
+    run.add_argument("--lane", choices=LANES, default="full",
+                     help="full: every source but the care fast lane's, then stories and themes (social_listening); "
+                          "care: the playbook's fast_lane sources, then care (care_fast_lane)")
     check = commands.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("config", type=Path)
     summary = commands.add_parser("summary", help="print the summary of a run (default: the latest)")
@@ -130,11 +134,17 @@ def _command(argv: list[str] | None) -> int:
     except NoWarehouseYet as missing:
         print(missing, file=sys.stderr)
         return 1
-    return run_cycle(config_path.resolve(), config.warehouse.path)
+    try:
+        config.lane_sources(arguments.lane)
+    except ValueError as error:
+        print(f"{config_path}: {error}", file=sys.stderr)
+        return 2
+    return run_cycle(config_path.resolve(), config.warehouse.path, lane=arguments.lane)
 
 
-def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None = None) -> int:
-    """Run the social_listening DAG once through Airflow for a config, then print its summary.
+def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None = None, lane: str = "full") -> int:
+    """Run a collection lane's DAG once through Airflow for a config (social_listening, or the care fast lane's
+    care_fast_lane), then print its summary.
 
     Airflow's output goes to a log file of this run only (AIRFLOW_HOME/logs/overheard-run/), so runs
     started at the same time each report their own. The summary is printed whenever the load recorded
@@ -145,6 +155,7 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
         config_path: the config file.
         warehouse_path: its warehouse (for the summary).
         logical_date: the run's logical date (ISO 8601); None runs as of now.
+        lane: the collection lane (config.model.LANES).
 
     Returns:
         0 when the DAG run succeeded, 1 when it failed (a run in which every source failed or was
@@ -152,13 +163,14 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
     """
     from warehouse.summary import run_summary
 
+    dag_id = LANE_DAGS[lane]
     environment = airflow_environment({**os.environ, "OVERHEARD_CONFIG": str(config_path)})
     started = datetime.now(UTC)
     files = Path(environment["AIRFLOW_HOME"]) / "logs" / "overheard-run" / f"{started:%Y%m%dT%H%M%S}-{os.getpid()}"
     files.parent.mkdir(parents=True, exist_ok=True)
     log_path, record_path = files.with_suffix(".log"), files.with_suffix(".json")
-    print(f"Running the {DAG_ID} DAG through Airflow for {config_path} (Airflow log: {log_path}) ...", flush=True)
-    command = dag_run_command("run", DAG_ID, logical_date or started.isoformat(), str(record_path))
+    print(f"Running the {dag_id} DAG through Airflow for {config_path} (Airflow log: {log_path}) ...", flush=True)
+    command = dag_run_command("run", dag_id, logical_date or started.isoformat(), str(record_path))
     with log_path.open("w", encoding="utf-8") as log:
         # In a session of its own, the run does not see Ctrl-C (a task it reached would be failed and
         # retried); this process does, and stops the run.
@@ -166,21 +178,22 @@ def run_cycle(config_path: Path, warehouse_path: str, logical_date: str | None =
         try:
             process.wait()
         except KeyboardInterrupt:
-            return _stop_interrupted_run(process, record_path, log_path, environment)
+            return _stop_interrupted_run(process, dag_id, record_path, log_path, environment)
     record = DagRunRecord.read(record_path)
     if record is not None and record.tasks.get("load") == "success":
-        print(run_summary(warehouse_path, record.run_id, alert_channels=_alert_channels(load_config(config_path))))
+        print(run_summary(warehouse_path, warehouse_run_id(lane, record.run_id),
+                          alert_channels=_alert_channels(load_config(config_path))))
     if record is None or record.state != "success":
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
         print("\n".join(_task_errors(log_text) or log_text.splitlines()[-40:]), file=sys.stderr)
         state = record.state if record is not None and record.state else "without finishing"
         run = f" ({record.run_id})" if record is not None else ""
-        print(f"\nThe {DAG_ID} run ended {state}{run}; the full Airflow log is {log_path}", file=sys.stderr)
+        print(f"\nThe {dag_id} run ended {state}{run}; the full Airflow log is {log_path}", file=sys.stderr)
         return 1
     return 0
 
 
-def _stop_interrupted_run(process: subprocess.Popen[bytes], record_path: Path, log_path: Path,
+def _stop_interrupted_run(process: subprocess.Popen[bytes], dag_id: str, record_path: Path, log_path: Path,
                           environment: dict[str, str]) -> int:
     """End an interrupted run's process, mark the run failed in Airflow, say so in one line; returns 130."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
@@ -193,13 +206,13 @@ def _stop_interrupted_run(process: subprocess.Popen[bytes], record_path: Path, l
             process.wait()
         record = DagRunRecord.read(record_path)
         if record is None:
-            print(f"Interrupted before the {DAG_ID} run started.", file=sys.stderr)
+            print(f"Interrupted before the {dag_id} run started.", file=sys.stderr)
             return 130
         with log_path.open("a", encoding="utf-8") as log:
-            marked = subprocess.run(dag_run_command("fail", DAG_ID, record.run_id), env=environment, stdout=log,
+            marked = subprocess.run(dag_run_command("fail", dag_id, record.run_id), env=environment, stdout=log,
                                     stderr=subprocess.STDOUT, check=False)
         outcome = "marked failed in Airflow" if marked.returncode == 0 else "could not be marked failed (see the log)"
-        print(f"Interrupted: the {DAG_ID} run {record.run_id} is stopped and {outcome}; Airflow log: {log_path}",
+        print(f"Interrupted: the {dag_id} run {record.run_id} is stopped and {outcome}; Airflow log: {log_path}",
               file=sys.stderr)
         return 130
     finally:

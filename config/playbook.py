@@ -188,6 +188,23 @@ class ReplySettings(_Strict):
     send_seconds: float = Field(default=30.0, gt=0, le=300)
 
 
+class FastLane(_Strict):
+    """The care fast lane: sources the care team needs fast, collected every `every_minutes` by the
+    care_fast_lane DAG (collect, enrich, load, care) and left out of the hourly social_listening DAG, so
+    each source's cursor has one writer. The names must be configured sources (checked by `Config`)."""
+
+    sources: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    every_minutes: int = Field(default=5, ge=1, le=59)
+
+    @model_validator(mode="after")
+    def _each_source_once(self) -> FastLane:
+        repeated = sorted({name for name in self.sources if self.sources.count(name) > 1})
+        if repeated:
+            raise PydanticCustomError("duplicate", "sources: {names} named twice; name each source once",
+                                      {"names": ", ".join(repeated)})
+        return self
+
+
 class Playbook(_Strict):
     """The social-care team's rules."""
 
@@ -205,6 +222,7 @@ class Playbook(_Strict):
     helpdesk: Annotated[ZendeskSettings | HelpdeskWebhookSettings, Field(discriminator="kind")] | None = None
     handoff: list[HandoffRule] = []
     replies: ReplySettings = ReplySettings()
+    fast_lane: FastLane | None = None
 
     @model_validator(mode="after")
     def _names_refer_to_something(self) -> Playbook:

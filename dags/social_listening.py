@@ -1,4 +1,5 @@
-"""Collect brand mentions from every configured source, enrich them, load them into DuckDB.
+"""Collect brand mentions from every configured source, enrich them, load them into DuckDB: the hourly
+social_listening DAG, and the care fast lane (care_fast_lane) built by the same factory.
 
 Each run plans the collection units (feeds in batches, one unit per blog or platform source); each
 unit is collected then enriched by its own chain of tasks (the mapped `unit` task group), so a unit
@@ -10,9 +11,17 @@ skipped) ends failed, after its summary. Tasks hand each other URLs of staged fi
 The config file comes from the `config` param, else the OVERHEARD_CONFIG environment variable, else
 config/example.yaml.
 
-The collection window is the run's data interval. A run without one (a manual trigger) or with a
-single instant for one (`airflow dags test`) collects for the schedule's hour that ends when the
-run was due (its data interval end, else its `run_after`).
+The collection window is the run's data interval, an hour at least. A run without one (a manual trigger)
+or with a single instant for one (`airflow dags test`) collects for the hour that ends when the run was
+due (its data interval end, else its `run_after`).
+
+The care fast lane: when the config's playbook names a `fast_lane` (sources and `every_minutes`), the
+care_fast_lane DAG runs every `every_minutes` and collects only those sources, then loads them and runs
+the care step (no stories or themes: the hourly run assigns those, themes included for the weeks the fast
+lane loaded); the hourly DAG collects every other source. Each source is collected by one lane only, so
+its cursor has one writer and two runs of different lanes never fetch the same posts; they share the
+warehouse by its write lock. The fast lane's schedule is read, when the DAG file is parsed, from the config
+OVERHEARD_CONFIG names (else config/example.yaml); without a fast lane there, the DAG has no schedule.
 """
 
 from __future__ import annotations
@@ -26,9 +35,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Context, Param, dag, get_current_context, task, task_group
+import yaml
+from airflow.sdk import DAG, Context, Param, get_current_context, task, task_group
 
 from airflow_edge.assets import WAREHOUSE
+from airflow_edge.lanes import LANE_DAGS, warehouse_run_id
 from core.secret_scrubbing import SecretScrubber
 
 if TYPE_CHECKING:
@@ -36,7 +47,8 @@ if TYPE_CHECKING:
     from config.model import Config
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
-SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval
+SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval, and the shortest window collected
+FULL_LANE, CARE_LANE = "full", "care"  # the keys of config.model.LANES: what each DAG collects (Config.lane_sources)
 # How long each task may run before Airflow stops it (its execution_timeout); README.md, "Time limits".
 # A unit's collect task has its own limit, derived by the plan from its sources' time budgets
 # (`_collect_time_limit`); the one here is the most any unit gets.
@@ -161,26 +173,51 @@ def _unit_failure(index: int, unit_id: str) -> str:
             "or its worker was lost); the unit's sources keep their cursors (see the tasks' Airflow logs)")
 
 
-@dag(
-    dag_id="social_listening",
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["overheard", "collection"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
-    params={"config": Param(None, type=["null", "string"], description="Path of the Overheard config file")},
-    doc_md=__doc__,
-)
-def social_listening() -> None:
+def _fast_lane_schedule() -> timedelta | None:
+    """The care fast lane's schedule: every `playbook.fast_lane.every_minutes` of the config OVERHEARD_CONFIG
+    names (else config/example.yaml); None (triggered runs only) when it has no fast lane or cannot be read.
+
+    Read with nothing but YAML, as the DAG file is parsed: the plan task validates the whole config and
+    fails the run with the config's error.
+    """
+    path = os.environ.get("OVERHEARD_CONFIG") or str(EXAMPLE_CONFIG)
+    try:
+        fast_lane = ((yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("playbook") or {}).get("fast_lane")
+        minutes = fast_lane.get("every_minutes", 5) if isinstance(fast_lane, dict) else None
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    return timedelta(minutes=minutes) if isinstance(minutes, int) and 1 <= minutes <= 59 else None
+
+
+def collection_dag(lane: str) -> DAG:
+    """The DAG of a collection lane: `full` (social_listening, hourly, every source but the fast lane's, then
+    stories and themes) or `care` (care_fast_lane, the fast lane's sources every few minutes, no stories or themes).
+    """
+    with DAG(
+        dag_id=LANE_DAGS[lane],
+        schedule="@hourly" if lane == FULL_LANE else _fast_lane_schedule(),
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        tags=["overheard", "collection"] if lane == FULL_LANE else ["overheard", "collection", "care"],
+        default_args={
+            "retries": 2,
+            "retry_delay": timedelta(minutes=1),
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=10),
+        },
+        params={"config": Param(None, type=["null", "string"], description="Path of the Overheard config file")},
+        doc_md=__doc__,
+    ) as collection:
+        _collection_tasks(lane)
+    return collection
+
+
+def _collection_tasks(lane: str) -> None:
+    """The tasks of a collection lane's DAG, in the DAG being defined."""
     @task(execution_timeout=TIME_LIMITS["plan"], **WAREHOUSE_WRITER)
     def plan() -> list[dict[str, Any]]:
-        """Validate the config, read the cursors, write the run plan; one assignment per unit."""
+        """Validate the config, read the cursors, write the run plan of the lane's sources; one assignment per unit."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from collectors.units import plan_units
@@ -189,14 +226,18 @@ def social_listening() -> None:
         from warehouse.cursors import read_cursors
 
         context = get_current_context()
-        run_id = context["run_id"]
+        run_id = warehouse_run_id(lane, context["run_id"])
         config_path = _config_path()
         try:
             config = load_config(config_path)
         except ConfigError as error:
             raise AirflowFailException(str(error)) from None  # retrying will not fix the file
+        try:
+            sources = config.lane_sources(lane)
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from None
         staging = StagingArea(config.staging, run_id)
-        units = plan_units(config)
+        units = plan_units(config.model_copy(update={"sources": sources}))
         window_end = context.get("data_interval_end") or context["dag_run"].run_after
         window_start = min(context.get("data_interval_start") or window_end, window_end - SCHEDULE_PERIOD)
         plan_url = staging.write_json(
@@ -280,11 +321,13 @@ def social_listening() -> None:
         return {"mentions_new": result.mentions_new, "mentions_seen_again": result.mentions_seen_again,
                 "sources": len(result.sources),
                 "sources_collected": sum(source["status"] in ("ok", "empty") for source in result.sources),
-                "config": plan["config"], "run_id": plan["run_id"], "window_end": plan["window"][1]}
+                "config": plan["config"], "run_id": plan["run_id"], "window_start": plan["window"][0],
+                "window_end": plan["window"][1]}
 
     @task(execution_timeout=TIME_LIMITS["stories"], **WAREHOUSE_WRITER)
     def stories(loaded: dict[str, Any]) -> dict[str, Any]:
-        """Group the warehouse's new mentions into stories (retweets, shared links, near-duplicates).
+        """Group the warehouse's new mentions into stories (retweets, shared links, near-duplicates), and
+        publish the snapshot when it assigned any (the load published its own rows).
 
         After the load, in transactions of its own: a failure here keeps the load, and the next run
         assigns what this one did not.
@@ -297,30 +340,41 @@ def social_listening() -> None:
         config = load_config(loaded["config"])
         with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
             assigned = assign_warehouse_stories(connection)
-            publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
+            if assigned:
+                publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         return {**loaded, "stories_assigned": assigned}
 
     @task(execution_timeout=TIME_LIMITS["themes"], **WAREHOUSE_WRITER)
     def themes(loaded: dict[str, Any]) -> dict[str, Any]:
         """Recompute the themes of each week (ISO, in the config's time zone) with a mention the run loaded
-        or saw again: what each brand's mentions are about, and what is new or growing (warehouse.themes).
+        or saw again, or, with a care fast lane, that its runs loaded since this run's window started: what
+        each brand's mentions are about, and what is new or growing (warehouse.themes). With neither, there
+        is nothing to recompute, and the task ends without opening the warehouse.
 
         After the stories, in transactions of its own: a failure here keeps the load and the stories.
         """
         from config import load_config
+
+        config = load_config(loaded["config"])
+        fast_lane = config.playbook is not None and config.playbook.fast_lane is not None
+        if not (loaded["mentions_new"] or loaded["mentions_seen_again"] or fast_lane):
+            return {**loaded, "themes": {"weeks": [], "themes": 0}}
+
         from warehouse.connection import open_warehouse
         from warehouse.snapshot import publish_snapshot
         from warehouse.themes import refresh_themes, run_weeks
 
-        config = load_config(loaded["config"])
+        since = datetime.fromisoformat(loaded["window_start"]) if fast_lane else None
         with open_warehouse(config.warehouse.path, config.warehouse.memory_limit) as connection:
-            weeks = run_weeks(connection, loaded["run_id"], config.timezone)
+            weeks = run_weeks(connection, loaded["run_id"], config.timezone, since)
             themes_now = refresh_themes(connection, weeks)
             if weeks:
                 publish_snapshot(connection, config.warehouse.path, loaded["run_id"])
         return {**loaded, "themes": {"weeks": [week.label for week in weeks], "themes": themes_now}}
 
-    @task(outlets=[WAREHOUSE], execution_timeout=TIME_LIMITS["care"], **WAREHOUSE_WRITER)
+    # The hourly run's care step tells the weekly report that the warehouse changed; the fast lane's does not
+    # (the report would render every few minutes for what the next hourly run tells it anyway).
+    @task(outlets=[WAREHOUSE] if lane == FULL_LANE else [], execution_timeout=TIME_LIMITS["care"], **WAREHOUSE_WRITER)
     def care(loaded: dict[str, Any]) -> dict[str, Any]:
         """Triage the run's new mentions with the playbook (if the config has one): categories, priority,
         queues and service levels; re-score open items; raise escalation, breach and spike alerts, and
@@ -377,8 +431,10 @@ def social_listening() -> None:
     # The load reads each unit's result by map index itself: Airflow hands a mapped group's results to a
     # task as one value, not a list, when a single unit got through.
     unit.expand(assignment=assignments) >> loading
-    loaded = care(themes(stories(loading)))  # type: ignore[arg-type]
+    # The care fast lane leaves the stories and themes of what it loads to the hourly run (see the module's doc).
+    loaded = care(themes(stories(loading)) if lane == FULL_LANE else loading)  # type: ignore[arg-type]
     summarize(loaded) >> check_sources(loaded)  # type: ignore[arg-type]
 
 
-social_listening()
+social_listening = collection_dag(FULL_LANE)
+care_fast_lane = collection_dag(CARE_LANE)

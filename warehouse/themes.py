@@ -49,25 +49,31 @@ class _BrandMention:
     text: str
 
 
-def run_weeks(connection: duckdb.DuckDBPyConnection, run_id: str, timezone: str) -> list[ThemeWeek]:
+def run_weeks(
+    connection: duckdb.DuckDBPyConnection, run_id: str, timezone: str, since: datetime | None = None
+) -> list[ThemeWeek]:
     """The weeks of the mentions a run loaded or saw again (their `last_run_id`), oldest first.
 
     Args:
         connection: the warehouse.
         run_id: the run.
         timezone: the configured IANA time zone the weeks are in.
+        since: also the weeks of the mentions of every run whose window ended after this instant (the care
+            fast lane's runs since the hourly run's window started, which compute no themes themselves).
     """
     rows = connection.execute(
         """
         WITH mondays AS (
             SELECT DISTINCT period_day(coalesce(published_at, first_seen_at), 'week', $zone) AS monday
-            FROM mentions WHERE last_run_id = $run_id
+            FROM mentions
+            WHERE last_run_id = $run_id
+               OR last_run_id IN (SELECT run_id FROM runs WHERE $since IS NOT NULL AND window_end > $since)
         )
         SELECT strftime(monday, '%G-W%V'), timezone($zone, CAST(monday AS TIMESTAMP)),
                timezone($zone, CAST(monday + INTERVAL 7 DAY AS TIMESTAMP))
         FROM mondays ORDER BY monday
         """,
-        {"run_id": run_id, "zone": timezone},
+        {"run_id": run_id, "zone": timezone, "since": since},
     ).fetchall()
     return [ThemeWeek(label, start, end) for label, start, end in rows]
 
