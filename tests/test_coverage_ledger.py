@@ -40,6 +40,7 @@ def config(tmp_path) -> Config:
             {"kind": "x", "name": "x-search", "monthly_read_budget": 1000, "price_per_post_read": "0.005"},
             {"kind": "rss", "name": "techwire", "url": "https://techwire.example/feed"},
             {"kind": "rss", "name": "gazette", "url": "https://gazette.example/feed"},
+            {"kind": "rss", "name": "wire", "url": "https://wire.example/feed"},
         ],
     })
 
@@ -116,26 +117,30 @@ def test_the_run_summary_has_a_ledger_line_per_source_and_what_was_left_out(conf
 
 def test_a_source_that_keeps_answering_but_stops_matching_is_not_matching_after_three_runs(config):
     techwire = [post("techwire", f"t{n}", "Brightwave news") for n in range(2)]
-    for hour in (1, 2, 3):  # both feeds work: techwire sees about 10 items a run, and 2 name the brand
+    for hour in (1, 2, 3):  # the feeds work: techwire sees 10 items a run and 2 name the brand (a rate of 0.2);
+        # wire is a busy general feed where the brand is rare: 1 item in 100.
         load(config, hour, SourceRun("techwire", "rss", "ok", items_fetched=10, mentions=techwire),
-             SourceRun("gazette", "rss", "ok", items_fetched=3, mentions=[post("gazette", f"g{hour}", "Brightwave")]))
+             SourceRun("gazette", "rss", "ok", items_fetched=3, mentions=[post("gazette", f"g{hour}", "Brightwave")]),
+             SourceRun("wire", "rss", "ok", items_fetched=100, mentions=[post("wire", f"w{hour}", "Brightwave")]))
 
-    def health() -> dict[str, tuple[str, int]]:
+    def health() -> dict[str, tuple[str, int, float | None]]:
         with duckdb.connect(config.warehouse.path, read_only=True) as connection:
-            return {source: (state, unmatched) for source, state, unmatched in connection.execute(
-                "SELECT source, health, consecutive_unmatched_runs FROM source_health").fetchall()}
+            return {source: (state, unmatched, expected) for source, state, unmatched, expected in connection.execute(
+                "SELECT source, health, consecutive_unmatched_runs, expected_matches FROM source_health").fetchall()}
 
-    # Then techwire still answers 10 items a run (one quiet run of 1 item passed over) and none names the brand,
-    # while gazette answers empty.
+    # Then techwire still answers about 10 items a run (a quiet run of 1 item is passed over) and none names the
+    # brand, wire its 100, and gazette answers empty.
     for hour, items in ((4, 9), (5, 1), (6, 11)):
         load(config, hour, SourceRun("techwire", "rss", "ok", items_fetched=items, mentions=[]),
-             SourceRun("gazette", "rss", "empty"))
-    # Two such runs: not yet flagged; gazette, answering empty three times, is silent (it answers nothing at all).
-    assert health() == {"techwire": ("healthy", 2), "gazette": ("silent", 0)}
+             SourceRun("gazette", "rss", "empty"), SourceRun("wire", "rss", "ok", items_fetched=100, mentions=[]))
+    # Two such runs of techwire: not yet flagged; gazette, answering empty three times, is silent.
+    assert health() == {"techwire": ("healthy", 2, 4.0), "gazette": ("silent", 0, 0.0), "wire": ("healthy", 3, 3.0)}
 
-    load(config, 7, SourceRun("techwire", "rss", "ok", items_fetched=10, mentions=[]), SourceRun("gazette", "rss", "empty"))
-    # The third: flagged; gazette stays silent, never "not matching".
-    assert health() == {"techwire": ("not matching", 3), "gazette": ("silent", 0)}
+    load(config, 7, SourceRun("techwire", "rss", "ok", items_fetched=10, mentions=[]), SourceRun("gazette", "rss", "empty"),
+         SourceRun("wire", "rss", "ok", items_fetched=100, mentions=[]))
+    # The third: techwire is flagged (6 matches expected among its 30 items); gazette stays silent, never "not
+    # matching"; wire's 400 items without the brand are not yet unusual (4 expected: none happens 1.8% of the time).
+    assert health() == {"techwire": ("not matching", 3, 6.0), "gazette": ("silent", 0, 0.0), "wire": ("healthy", 4, 4.0)}
     summary = run_summary(config.warehouse.path, "run-07", alert_channels=[])
     assert (
         "  techwire has matched nothing for 3 runs in a row; last matching mention 2026-11-02 03:00; it still answers "
@@ -146,12 +151,12 @@ def test_a_source_that_keeps_answering_but_stops_matching_is_not_matching_after_
     with duckdb.connect(config.warehouse.path, read_only=True) as connection:
         page = read_page(weekly_report_html(weekly_report_data(connection, config, "2026-W45"), sections=["source-health"]))
     assert {name: row["health"] for name, row in page.tables["source-health"].items()} == {
-        "x-search": "no runs", "techwire": "not matching", "gazette": "silent"}
-    assert "not matching: 3 or more runs in a row with its usual volume of items but none naming a brand" in page.text
+        "x-search": "no runs", "techwire": "not matching", "gazette": "silent", "wire": "healthy"}
+    assert "not matching: 3 or more runs in a row with its usual volume of items, enough that at its usual rate" in page.text
 
     # A run that matches again ends the streak.
     load(config, 8, SourceRun("techwire", "rss", "ok", items_fetched=10, mentions=techwire[:1]))
-    assert health()["techwire"] == ("healthy", 0)
+    assert health()["techwire"] == ("healthy", 0, 0.0)
 
 
 def test_the_weekly_report_says_what_we_listened_to_and_what_we_could_not(config, tmp_path):
@@ -165,7 +170,7 @@ def test_the_weekly_report_says_what_we_listened_to_and_what_we_could_not(config
         report = weekly_report_data(connection, config, "2026-W45")
     page = read_page(weekly_report_html(report, sections=["listening"]))
 
-    assert page.row_order["listening"] == ["x-search", "techwire", "gazette"]
+    assert page.row_order["listening"] == ["x-search", "techwire", "gazette", "wire"]
     rows = page.tables["listening"]
     assert {key: rows["x-search"][key] for key in ("items_seen", "matched", "quota_used", "cost")} == {
         "items_seen": "60", "matched": "2", "quota_used": "60", "cost": "0.300000 USD",  # 60 posts x 0.005

@@ -82,8 +82,12 @@ COMMENT ON COLUMN source_coverage.left_out IS 'what the source did not ask or re
 -- volume but matched no brand, after the source matched before. A normal volume is at least
 -- half the median items seen by its runs that matched something (its usual traffic while it was working).
 -- A quieter run that matched nothing (an unchanged feed's 304, a slow hour) neither counts nor breaks the
--- streak; a run that matched, failed, was skipped or answered empty ends it. 3 such runs flag the source,
--- as 3 empty runs flag a silent one. Kinds are never listed: every source is judged on its own runs.
+-- streak; a run that matched, failed, was skipped or answered empty ends it. The source is flagged after 3
+-- such runs (as 3 empty runs flag a silent one) once its usual match rate (matched over items seen, up to
+-- its last run that matched) says the streak's items should have held at least 4.6 matches: a source that
+-- still matched as it used to would then match none less than 1% of the time (Poisson: e^-4.6 < 0.01). So a
+-- search, whose items all name a brand, is flagged after 3 runs, and a general feed where the brand is rare
+-- only when enough of its items went by. Kinds are never listed: every source is judged on its own runs.
 
 CREATE OR REPLACE MACRO source_health_between(start_ts, end_ts) AS TABLE
 WITH ordered AS (
@@ -92,8 +96,13 @@ WITH ordered AS (
     WHERE window_end > start_ts AND window_end <= end_ts
 ),
 usual AS (
-    SELECT source, median(items_fetched) AS usual_items_seen
-    FROM ordered WHERE mentions_matched > 0
+    SELECT source,
+        median(items_fetched) FILTER (WHERE mentions_matched > 0) AS usual_items_seen,
+        sum(mentions_matched) FILTER (WHERE window_end <= last_match)
+            / nullif(sum(items_fetched) FILTER (WHERE window_end <= last_match), 0) AS usual_match_rate
+    FROM ordered JOIN (
+        SELECT source, max(window_end) AS last_match FROM ordered WHERE mentions_matched > 0 GROUP BY source
+    ) USING (source)
     GROUP BY source
 ),
 judged AS (
@@ -104,10 +113,17 @@ judged AS (
     WHERE NOT (status = 'ok' AND mentions_matched = 0
                AND items_fetched < 0.5 * coalesce(usual.usual_items_seen, items_fetched + 1))
 ),
-unmatched_streaks AS (
+unmatched_counts AS (
     SELECT source,
         coalesce(min(judged_recency) FILTER (WHERE NOT unmatched), count(*) + 1) - 1 AS consecutive_unmatched_runs
     FROM judged GROUP BY source
+),
+unmatched_streaks AS (
+    SELECT source, consecutive_unmatched_runs,
+        round(any_value(usual.usual_match_rate) * coalesce(sum(items_fetched) FILTER (
+            WHERE judged_recency <= consecutive_unmatched_runs), 0), 1) AS expected_matches
+    FROM judged JOIN unmatched_counts USING (source) LEFT JOIN usual USING (source)
+    GROUP BY source, consecutive_unmatched_runs
 ),
 streaks AS (
     SELECT
@@ -145,6 +161,7 @@ SELECT
     streaks.consecutive_failures,
     streaks.consecutive_zero_runs,
     coalesce(unmatched_streaks.consecutive_unmatched_runs, 0) AS consecutive_unmatched_runs,
+    unmatched_streaks.expected_matches,
     usual.usual_items_seen,
     produced.has_produced,
     streaks.last_matched_at,
@@ -153,7 +170,8 @@ SELECT
         WHEN latest.status = 'failed' AND produced.has_produced THEN 'broken'
         WHEN latest.status = 'failed' THEN 'failing'
         WHEN streaks.consecutive_zero_runs >= 3 AND produced.has_produced THEN 'silent'
-        WHEN unmatched_streaks.consecutive_unmatched_runs >= 3 THEN 'not matching'
+        WHEN unmatched_streaks.consecutive_unmatched_runs >= 3 AND unmatched_streaks.expected_matches >= 4.6
+            THEN 'not matching'
         ELSE 'healthy'
     END AS health
 FROM ordered AS latest JOIN streaks USING (source) JOIN produced USING (source)
@@ -163,10 +181,10 @@ WHERE latest.recency = 1;
 CREATE OR REPLACE VIEW source_health AS
 SELECT
     source, kind, last_status, last_error, last_run_at, runs, consecutive_failures, consecutive_zero_runs,
-    consecutive_unmatched_runs, usual_items_seen, has_produced, last_matched_at, health
+    consecutive_unmatched_runs, expected_matches, usual_items_seen, has_produced, last_matched_at, health
 FROM source_health_between(TIMESTAMPTZ '-infinity', TIMESTAMPTZ 'infinity');
 
-COMMENT ON MACRO TABLE source_health_between IS 'Source health as of end_ts, for each source with runs whose window ended in (start_ts, end_ts]: the source_health columns, plus failed_runs, empty_runs, items_fetched, mentions_collected and mentions_new over those runs. health is skipped (latest run skipped), broken (latest run failed, and a run up to end_ts collected something), failing (failed, never produced), silent (produced, then 3 or more empty runs in a row to the latest), not matching (3 or more runs in a row to the latest answered with at least half its usual items seen, the median of its runs that matched, and matched nothing; quieter unmatched runs are passed over) or healthy. The source_health view is this over all runs.';
+COMMENT ON MACRO TABLE source_health_between IS 'Source health as of end_ts, for each source with runs whose window ended in (start_ts, end_ts]: the source_health columns, plus failed_runs, empty_runs, items_fetched, mentions_collected and mentions_new over those runs. health is skipped (latest run skipped), broken (latest run failed, and a run up to end_ts collected something), failing (failed, never produced), silent (produced, then 3 or more empty runs in a row to the latest), not matching (3 or more runs in a row to the latest answered with at least half its usual items seen, the median of its runs that matched, and matched nothing, and its usual match rate expected at least 4.6 matches among their items: less than a 1% chance of none; quieter unmatched runs are passed over) or healthy. The source_health view is this over all runs.';
 
 COMMENT ON VIEW source_health IS 'One row per source: its latest outcome and recent streaks, so a connector that breaks silently is seen. A zero run is a run with status empty (an HTTP 304 Not Modified is ok, not empty). The run summary lists broken, silent and not matching sources under Connector health.';
 COMMENT ON COLUMN source_health.source IS 'the configured source name';
@@ -178,7 +196,8 @@ COMMENT ON COLUMN source_health.runs IS 'runs recorded for it';
 COMMENT ON COLUMN source_health.consecutive_failures IS 'latest runs in a row that failed';
 COMMENT ON COLUMN source_health.consecutive_zero_runs IS 'latest runs in a row that were empty';
 COMMENT ON COLUMN source_health.consecutive_unmatched_runs IS 'latest runs in a row that answered with at least half its usual items seen and matched no brand (quieter unmatched runs passed over)';
+COMMENT ON COLUMN source_health.expected_matches IS 'the matches its usual match rate (matched / items seen up to its last run that matched) expects among the items of those unmatched runs; not matching needs at least 4.6 (none would then happen by chance less than 1% of the time)';
 COMMENT ON COLUMN source_health.usual_items_seen IS 'the median items seen by its runs that matched a brand; NULL when none has';
 COMMENT ON COLUMN source_health.has_produced IS 'it has collected something at least once';
 COMMENT ON COLUMN source_health.last_matched_at IS 'window end of its latest run that matched a brand';
-COMMENT ON COLUMN source_health.health IS 'skipped (latest run skipped, e.g. no credentials), broken (it used to produce and its latest run failed), failing (failed and never produced), silent (produced before, then 3 or more empty runs in a row), not matching (3 or more runs in a row with its usual volume of items and no brand matched: the brand''s terms changed, the feed changed topic, or the query is too narrow), healthy';
+COMMENT ON COLUMN source_health.health IS 'skipped (latest run skipped, e.g. no credentials), broken (it used to produce and its latest run failed), failing (failed and never produced), silent (produced before, then 3 or more empty runs in a row), not matching (3 or more runs in a row with its usual volume of items, enough of them to expect at least 4.6 matches, and no brand matched: the brand''s terms changed, the feed changed topic, or the query is too narrow), healthy';
