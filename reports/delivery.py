@@ -2,17 +2,22 @@
 
 The connection (conn type `smtp`) holds host, port, login and password; its extra can set
 `disable_ssl`, `disable_tls`, `timeout`, `retry_limit` and `from_email`, as for alert emails
-(`care.alerts.EmailAlertNotifier`). The body is the report's summary (`reports.week_summary`) as HTML with
-inline styles only (no `<style>`, no script, nothing to fetch), as mail clients render it; the HTML, the
-CSV and the PDF are attached, except a file larger than `max_attachment_bytes` (mail servers commonly refuse messages
+(`care.alerts.EmailAlertNotifier`). The body is the report's summary (`reports.week_summary`) twice, as
+alternatives: plain text, for text-mode clients and previews, and HTML with inline styles only (no `<style>`,
+no script, nothing to fetch, one table 600 pixels wide), as mail clients render it; the HTML, the CSV and the
+PDF are attached, except a file larger than `max_attachment_bytes` (mail servers commonly refuse messages
 over 10-25 MB), which the body names instead with its path.
 """
 
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Sequence
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -20,6 +25,9 @@ from airflow_edge.connections import ConnectionMissing, airflow_connection, conn
 from core.secret_scrubbing import SecretScrubber
 from reports.exceptions import ReportDeliveryError
 from reports.render import ReportFiles
+
+if TYPE_CHECKING:
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
 
 MAX_ATTACHMENT_BYTES = 10_000_000
 _ERROR_LIMIT = 500
@@ -49,8 +57,6 @@ def email_report(
         ReportDeliveryError: the connection is missing, or the server refused, failed or timed out
             (the message carries no password).
     """
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
     if isinstance(to, str) or not to:
         raise ValueError("the report email needs a list of recipient addresses ('to')")
     if not subject.strip() or "\n" in subject or "\r" in subject:
@@ -60,7 +66,7 @@ def email_report(
     left_out = [path for path in paths if path not in attached]
     scrubber = _scrubber(smtp_conn_id)
     try:
-        with SmtpHook(smtp_conn_id=smtp_conn_id) as smtp:
+        with _report_smtp_hook(_email_text(files, attached, left_out), smtp_conn_id=smtp_conn_id) as smtp:
             smtp.send_email_smtp(
                 to=list(to),
                 from_email=from_address,
@@ -72,6 +78,40 @@ def email_report(
     except (OSError, AirflowException) as error:
         message = scrubber.scrub(f"{type(error).__name__}: {error}")
         raise ReportDeliveryError(f"report email via connection {smtp_conn_id!r}: {message[:_ERROR_LIMIT]}") from None
+
+
+def _report_smtp_hook(plain_text: str, smtp_conn_id: str) -> SmtpHook:
+    """The SMTP provider's hook, its message's HTML body given `plain_text` as the alternative before it.
+
+    The provider sends `multipart/mixed` of the HTML and the attachments; a mail client shows the last
+    alternative it can: `multipart/mixed` of `multipart/alternative` (text/plain, text/html) and the attachments.
+    """
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    class ReportSmtpHook(SmtpHook):
+        def _build_mime_message(self, *args: Any, **kwargs: Any) -> tuple[MIMEMultipart, list[str]]:
+            message, recipients = super()._build_mime_message(*args, **kwargs)
+            html_part, *attachments = list(message.get_payload())
+            alternatives = MIMEMultipart("alternative")
+            alternatives.attach(MIMEText(plain_text, "plain", "utf-8"))
+            alternatives.attach(html_part)
+            message.set_payload([alternatives, *attachments])
+            return message, recipients
+
+    return ReportSmtpHook(smtp_conn_id=smtp_conn_id)
+
+
+def _email_text(files: ReportFiles, attached: Sequence[Path], left_out: Sequence[Path]) -> str:
+    """The email's plain-text body: the HTML body's words, each point a wrapped paragraph led by a dash."""
+    heading, *_ = files.summary or (f"Week {files.week}",)
+    points = [point.text for point in files.points] or list(files.summary[1:])
+    lines = [f"Overheard: mentions in week {files.week}", "", *textwrap.wrap(heading, 72), ""]
+    for point in points:
+        lines += [*textwrap.wrap(point, 72, initial_indent="- ", subsequent_indent="  "), ""]
+    if attached:
+        lines.append(f"Attached: {', '.join(path.name for path in attached)}.")
+    lines += [f"Not attached, {path.stat().st_size / 1_000_000:.0f} MB: {path}" for path in left_out]
+    return "\n".join(lines) + "\n"
 
 
 def _email_body(files: ReportFiles, attached: Sequence[Path], left_out: Sequence[Path]) -> str:

@@ -549,12 +549,13 @@ def test_email_sends_the_summary_with_the_files_attached(rendered, monkeypatch):
                      from_address="overheard@example.org", subject="Mentions, small", max_attachment_bytes=100)
     full, small = sink.messages
     assert full["Subject"] == "Mentions, week 2026-W43" and full["X-Overheard-Report"] == WEEK
-    body, *attachments = full.get_payload()
+    alternatives, *attachments = full.get_payload()
     assert [part.get_filename() for part in attachments] == [
         "overheard-2026-W43.html", "overheard-2026-W43-mentions.csv",
     ]
     assert attachments[1].get_payload(decode=True) == files.csv.read_bytes()
-    assert body.get_content_type() == "text/html"
+    plain, body = alternatives.get_payload()  # a plain-text alternative, then the HTML
+    assert (plain.get_content_type(), body.get_content_type()) == ("text/plain", "text/html")
     text = body.get_payload(decode=True).decode()
     assert "10 earned mentions of the tracked brands" in text
     assert "Brightwave had 8 earned mentions; there is no comparison with week 2026-W42" in text
@@ -564,9 +565,9 @@ def test_email_sends_the_summary_with_the_files_attached(rendered, monkeypatch):
     lowered = text.lower()
     assert "<style" not in lowered and "<script" not in lowered and "src=" not in lowered and "<link" not in lowered
     assert lowered.count("<li style=") == len(files.points) and "<table role=\"presentation\" width=\"600\"" in lowered
-    small_body, *small_attachments = small.get_payload()
+    small_alternatives, *small_attachments = small.get_payload()
     assert [part.get_filename() for part in small_attachments] == []  # both files are over 100 bytes
-    assert str(files.csv) in small_body.get_payload(decode=True).decode()
+    assert all(str(files.csv) in part.get_payload(decode=True).decode() for part in small_alternatives.get_payload())
 
 
 def test_email_without_the_connection_says_what_to_set(rendered):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
@@ -337,8 +338,8 @@ def test_a_brand_whose_figures_all_held_gets_one_sentence(warehouse, tmp_path):
     )
 
 
-@needs_chromium
-def test_the_email_body_shows_the_summary_in_a_browser_without_styles_or_script(warehouse, tmp_path, monkeypatch):
+def emailed_report(warehouse, tmp_path, monkeypatch):
+    """The week's report as the report email carries it, received by an SMTP server on 127.0.0.1: (files, message)."""
     warehouse.both_weeks_collected()
     warehouse.mentions("Brightwave", 140, MONDAY)
     warehouse.mentions("Brightwave", 100, PREVIOUS_MONDAY)
@@ -351,9 +352,57 @@ def test_the_email_body_shows_the_summary_in_a_browser_without_styles_or_script(
         email_report(files, smtp_conn_id="smtp_reports", to=["vp@brightwave.example"],
                      from_address="overheard@example.org", subject="Mentions, week 2026-W43")
     (message,) = sink.messages
+    return files, message
+
+
+class MailHtml(HTMLParser):
+    """The tags, attributes and inline widths of an email's HTML body."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str, str]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [(tag, name, value or "") for name, value in attrs]
+
+
+def test_the_email_keeps_to_what_mail_clients_render(warehouse, tmp_path, monkeypatch):
+    files, message = emailed_report(warehouse, tmp_path, monkeypatch)
+
     body, *attachments = message.get_payload()
+    assert (message.get_content_type(), body.get_content_type()) == ("multipart/mixed", "multipart/alternative")
     assert [part.get_filename() for part in attachments] == [files.html.name, files.csv.name]
-    body_html = body.get_payload(decode=True).decode()
+    plain, rich = body.get_payload()
+    # Clients show the last alternative they can: plain text first, HTML last.
+    assert (plain.get_content_type(), rich.get_content_type()) == ("text/plain", "text/html")
+    text = plain.get_payload(decode=True).decode()
+    assert text.startswith("Overheard: mentions in week 2026-W43\n")
+    assert " ".join(text.split()).count("Brightwave had 140 earned mentions, up 40% on week 2026-W42's 100") == 1
+    assert all(" ".join(point.text.split()) in " ".join(text.split()) for point in files.points)
+    assert max(len(line) for line in text.splitlines()) <= 74  # wrapped for text-mode clients
+    page = MailHtml(rich.get_payload(decode=True).decode())
+    # Gmail and Outlook drop <style>, scripts, forms and whatever they would fetch: none of them, styles inline only.
+    assert set(page.tags) <= {"html", "head", "meta", "title", "body", "table", "tr", "td", "h1", "p", "ul", "li"}
+    assert {name for _, name, _ in page.attributes} <= {"lang", "charset", "name", "content", "style", "role", "width",
+                                                        "cellpadding", "cellspacing", "border"}
+    assert not any(re.search(r"url\(|@import|expression\(|position:|float:|display: ?(flex|grid)", value)
+                   for _, name, value in page.attributes if name == "style")
+    # One table carries the layout, at most 640 pixels wide, as clients that strip CSS keep its width attribute.
+    assert page.tags.count("table") == 1 and ("table", "width", "600") in page.attributes
+    widths = [int(width) for _, name, value in page.attributes if name == "style"
+              for width in re.findall(r"(?<![-\w])width: ?(\d+)px", value)]
+    assert widths and max(widths) <= 640
+
+
+@needs_chromium
+def test_the_email_body_shows_the_summary_in_a_browser_without_styles_or_script(warehouse, tmp_path, monkeypatch):
+    files, message = emailed_report(warehouse, tmp_path, monkeypatch)
+    body, *_ = message.get_payload()
+    _, rich = body.get_payload()
+    body_html = rich.get_payload(decode=True).decode()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM or "chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 640, "height": 800}, java_script_enabled=False)
