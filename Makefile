@@ -65,6 +65,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/themes_quality.py
 	$(BIN)/python bench/themes_speed.py
 	$(BIN)/python bench/cycle_cost.py
+	$(BIN)/python bench/post_to_queue_latency.py
+	$(BIN)/python bench/platform_collect_cost.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var
