@@ -171,7 +171,8 @@ def latency_seconds(collected: Collected) -> float:
 
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
-    """p50, p95 (nearest rank: the smallest value at least that share of the posts reach) and max, in seconds."""
+    """p50, p95 and max, in seconds; a percentile is the nearest rank: the smallest latency that at least that
+    share of the posts do not exceed."""
     p50, p95 = numpy.percentile(seconds, PERCENTS, method="inverted_cdf")
     return {"p50": float(p50), "p95": float(p95), "max": max(seconds)}
 
