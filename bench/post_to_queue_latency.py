@@ -2,27 +2,29 @@
 hourly crawl alone and with the care fast lane every few minutes (issue 15).
 
 A seeded simulation of a day: posts arrive at random times (a Poisson process whose rate peaks in the
-afternoon) on X, a platform the fast lane collects, and on Mastodon, one only the hourly crawl collects.
-Which run collects a post follows the pipeline's rules:
+afternoon) on X, the source the fast lane collects (`playbook.fast_lane`), and on Mastodon, which the
+hourly crawl collects. Which run collects a post follows the pipeline's rules:
 
-- A run for the window [t - P, t) starts at t (`dags/social_listening.py`: the window is the data
-  interval, and a run is due at its end). Every collector takes what was created before the window's end
+- Each source is collected by one lane (`Config.lane_sources`): the fast lane's sources by the care_fast_lane
+  DAG every `every_minutes`, every other source by the hourly social_listening DAG.
+- A run for the window ending at t starts at t (`dags/social_listening.py`: the window ends at the data
+  interval's end, and a run is due then). Every collector takes what was created before the window's end
   and after its cursor (X: `since_id` with `end_time` = the window's end; Mastodon: `min_id`, up to the
-  window's end), so a post created at c is collected by the first run of a lane that collects its platform
-  whose window ends after c. The two schedules share cursors, so whichever lane's run comes first takes
-  the post; the other finds nothing new.
+  window's end), so a post created at c is collected by the first run of its source's lane whose window
+  ends after c.
 - X refuses an `end_time` less than 10 s before the request, and its search indexes posts within those
   seconds; the collector then waits until 11 s past the window's end (`collectors/x/transport.py`). A run
   that collects X starts its collect tasks `--hourly-collect-at` / `--fast-collect-at` seconds after the run
   starts (the run's creation and its plan task), so it waits max(0, 11 - that) seconds more.
 - The run's care task commits the triage item `--hourly-seconds` / `--fast-seconds` after the run starts
-  (measured cycle durations: docs/benchmarks.md, "Cost of a cycle" and "The care fast lane's cycle").
+  (docs/benchmarks.md, "Post-to-queue latency", says where the defaults come from).
 
 The runs then go through the real code on a temporary warehouse: each run's posts are staged as its
 collect tasks would stage them (`collectors.units.stage_unit`), enriched (`enrich.pipeline.enrich_unit`,
 lexicon sentiment), loaded (`warehouse.load.load_run` with the run's window) and triaged
-(`care.triage.CareStep` at the window's end), in the order the runs start. The latency is read back from
-the warehouse as the desk sees it: the triage item's `opened_at` (the end of the window of the run that
+(`care.triage.CareStep` at the window's end, then the snapshot published, as the care task does), in the
+order the runs start, under the warehouse run ids the DAGs give them. The latency is read back from the
+snapshot the desk reads: the triage item's `opened_at` (the end of the window of the run that
 first saw the mention) plus that run's time to its care commit, minus the mention's `published_at`.
 The script checks that every post got exactly one item, opened at the window end the rules above give.
 
@@ -50,10 +52,11 @@ import numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from airflow_edge.lanes import warehouse_run_id
 from care.triage import CareStep
 from collectors.source_run import SourceRun
 from collectors.units import CollectionUnit, plan_units, stage_unit
-from config.model import Config
+from config.model import LANES, Config
 from core.mention import Mention
 from core.staging import StagingArea
 from enrich.pipeline import Enricher, enrich_unit
@@ -84,19 +87,19 @@ PLAYBOOK = {
 
 @dataclass(frozen=True)
 class Lane:
-    """A schedule: its period, the platforms its runs collect, and how long a run takes to its care commit.
+    """A collection lane: its period, the sources its runs collect, and how long a run takes to its care commit.
 
     Attributes:
-        name: the lane's name (the run ids start with it).
+        name: the lane (`config.model.LANES`: `full` hourly, `care` the fast lane).
         period: the schedule's interval; runs start at multiples of it from midnight UTC.
-        platforms: the platforms its runs collect.
+        sources: the sources its runs collect (this benchmark names each source after its platform).
         seconds_to_care: seconds from a run's start to its care task's commit, before any wait for X.
         seconds_to_collect: seconds from a run's start to its collect tasks' start (the run's creation, the plan).
     """
 
     name: str
     period: timedelta
-    platforms: frozenset[str]
+    sources: frozenset[str]
     seconds_to_care: float
     seconds_to_collect: float
 
@@ -108,12 +111,12 @@ class Lane:
     @property
     def seconds_to_queue(self) -> float:
         """Seconds from a run's start to its triage items on the desk, with X's end_time wait when it collects X."""
-        x_wait = max(0.0, X_END_TIME_READY_SECONDS - self.seconds_to_collect) if "x" in self.platforms else 0.0
+        x_wait = max(0.0, X_END_TIME_READY_SECONDS - self.seconds_to_collect) if "x" in self.sources else 0.0
         return self.seconds_to_care + x_wait
 
     def run_id(self, window_end: datetime) -> str:
-        """The Airflow-like run id of the run whose window ends at `window_end`."""
-        return f"{self.name}__{window_end:%Y-%m-%dT%H:%M:%S}"
+        """The warehouse run id of the scheduled run whose window ends at `window_end`."""
+        return warehouse_run_id(self.name, f"scheduled__{window_end.isoformat()}")
 
 
 @dataclass(frozen=True)
@@ -151,15 +154,30 @@ def arrivals(rng: random.Random, platform: str, per_day: float, days: int) -> li
             posts.append(Post(platform, f"{platform}{len(posts):07d}", created))
 
 
+def lanes_of(config: Config, timings: dict[str, tuple[float, float]]) -> list[Lane]:
+    """The config's collection lanes: `full` hourly, and `care` every `playbook.fast_lane.every_minutes` when
+    the playbook has a fast lane, each with its sources (`Config.lane_sources`).
+
+    Args:
+        config: the config.
+        timings: by lane, (seconds to the care commit, seconds to the collect tasks) of its runs.
+    """
+    fast_lane = config.playbook.fast_lane if config.playbook else None
+    periods = {"full": HOURLY, "care": timedelta(minutes=fast_lane.every_minutes) if fast_lane else None}
+    return [
+        Lane(lane, period, frozenset(source.name for source in config.lane_sources(lane)), *timings[lane])
+        for lane in LANES if (period := periods[lane])
+    ]
+
+
 def collecting_runs(posts: Sequence[Post], lanes: Sequence[Lane]) -> list[Collected]:
-    """For each post, the run that collects it: of the lanes that collect its platform, the one whose run
-    (the first whose window ends after the post's creation) queues it soonest; they share cursors."""
+    """For each post, the run that collects it: the first run of its source's lane whose window ends after it."""
+    lane_of = {source: lane for lane in lanes for source in lane.sources}
     collected = []
     for post in posts:
-        candidates = [lane for lane in lanes if post.platform in lane.platforms]
-        if not candidates:
-            raise ValueError(f"no lane collects platform {post.platform}: add it to a lane's platforms")
-        lane = min(candidates, key=lambda lane: lane.window_end(post.created_at).timestamp() + lane.seconds_to_queue)
+        if post.platform not in lane_of:
+            raise ValueError(f"no lane collects source {post.platform}: configure it")
+        lane = lane_of[post.platform]
         collected.append(Collected(post, lane, lane.window_end(post.created_at)))
     return collected
 
@@ -177,15 +195,17 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     return {"p50": float(p50), "p95": float(p95), "max": max(seconds)}
 
 
-def bench_config(directory: Path) -> Config:
-    """A brand, an X and a Mastodon source, and a playbook with one category every simulated post matches."""
+def bench_config(directory: Path, fast_every_minutes: int | None) -> Config:
+    """A brand, an X and a Mastodon source, and a playbook with one category every simulated post matches;
+    with `fast_every_minutes`, its fast lane collects X that often."""
+    fast_lane = {"fast_lane": {"sources": ["x"], "every_minutes": fast_every_minutes}} if fast_every_minutes else {}
     return Config.model_validate({
         "warehouse": {"path": str(directory / "warehouse.duckdb")}, "staging": str(directory / "staging"),
         "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
         "sources": [{"kind": "x", "name": "x", "api_base_url": "http://127.0.0.1:9/x"},
                     {"kind": "mastodon", "name": "mastodon", "instances": ["http://127.0.0.1:9/"]}],
         "sentiment": {"backend": "lexicon"},
-        "playbook": PLAYBOOK,
+        "playbook": PLAYBOOK | fast_lane,
     })
 
 
@@ -199,10 +219,9 @@ def mention_of(post: Post) -> Mention:
     )
 
 
-def run_through_warehouse(collected: Sequence[Collected], directory: Path) -> dict[str, float]:
+def run_through_warehouse(config: Config, collected: Sequence[Collected]) -> dict[str, float]:
     """Stage, enrich, load and triage each run's posts in the order the runs start; return each mention's
     latency as the desk sees it (opened_at plus its run's time to the care commit, minus published_at)."""
-    config = bench_config(directory)
     units = {unit.sources[0]: unit for unit in plan_units(config)}
     runs: dict[tuple[datetime, str], list[Post]] = defaultdict(list)
     lanes = {c.lane.name: c.lane for c in collected}
@@ -214,10 +233,10 @@ def run_through_warehouse(collected: Sequence[Collected], directory: Path) -> di
         run_id = lane.run_id(window_end)
         staging = StagingArea(config.staging, run_id)
         enriched = []
-        for platform in sorted(lane.platforms):
-            unit: CollectionUnit = units[platform]
-            mentions = [mention_of(post) for post in posts if post.platform == platform]
-            source_run = SourceRun(source=platform, kind=unit.kind, status="ok", mentions=mentions,
+        for source in sorted(lane.sources):
+            unit: CollectionUnit = units[source]
+            mentions = [mention_of(post) for post in posts if post.platform == source]
+            source_run = SourceRun(source=source, kind=unit.kind, status="ok", mentions=mentions,
                                    items_fetched=len(mentions))
             enriched.append(enrich_unit(config, stage_unit(staging, unit, [source_run]), staging, enricher))
         load_run(config.warehouse.path, run_id, (window_end - lane.period, window_end), enriched)
@@ -242,8 +261,7 @@ def run_through_warehouse(collected: Sequence[Collected], directory: Path) -> di
         if opened_at != c.window_end or first_run_id != c.lane.run_id(c.window_end):
             raise SystemExit(f"{key}: opened at {opened_at} by {first_run_id}, the rules say {c.window_end} by "
                              f"{c.lane.run_id(c.window_end)}")
-        lane = lanes[first_run_id.split("__")[0]]
-        latencies[key] = (opened_at - published_at).total_seconds() + lane.seconds_to_queue
+        latencies[key] = (opened_at - published_at).total_seconds() + c.lane.seconds_to_queue
     return latencies
 
 
@@ -266,38 +284,34 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     posts = arrivals(rng, "x", args.x_posts, args.days) + arrivals(rng, "mastodon", args.mastodon_posts, args.days)
-    hourly = Lane("hourly", HOURLY, frozenset({"x", "mastodon"}), args.hourly_seconds, args.hourly_collect_at)
-    scenarios = {"hourly only": [hourly]} | {
-        f"fast lane every {minutes} min": [hourly, Lane(f"fast{minutes}", timedelta(minutes=minutes), frozenset({"x"}),
-                                                         args.fast_seconds, args.fast_collect_at)]
-        for minutes in args.fast_every
-    }
+    timings = {"full": (args.hourly_seconds, args.hourly_collect_at), "care": (args.fast_seconds, args.fast_collect_at)}
     counts = {platform: sum(post.platform == platform for post in posts) for platform in ("x", "mastodon")}
     print(f"seed {args.seed}, {args.days} day(s) from {START:%Y-%m-%d}: {counts['x']} X posts, {counts['mastodon']} "
-          f"Mastodon posts; an hourly run's care commits {hourly.seconds_to_queue:g} s after its start, a fast run's "
-          f"{Lane('fast', HOURLY, frozenset({'x'}), args.fast_seconds, args.fast_collect_at).seconds_to_queue:g} s "
-          "(X's end_time wait included)")
+          f"Mastodon posts; a run's care commit after its start (X's end_time wait included): hourly "
+          f"{args.hourly_seconds:g} s, +{X_END_TIME_READY_SECONDS - args.hourly_collect_at:g} s with X; fast lane "
+          f"{args.fast_seconds:g} s +{X_END_TIME_READY_SECONDS - args.fast_collect_at:g} s")
     print("| schedule | platform | posts | p50 min | p95 min | max min | runs | warehouse s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, lanes in scenarios.items():
-        collected = collecting_runs(posts, lanes)
-        modelled = {f"{c.post.platform}:{c.post.native_id}": latency_seconds(c) for c in collected}
-        seconds = ""
-        if not args.arithmetic:
-            with tempfile.TemporaryDirectory(prefix="overheard-latency-") as directory:
+    for minutes in [None, *args.fast_every]:
+        name = f"fast lane every {minutes} min" if minutes else "hourly only"
+        with tempfile.TemporaryDirectory(prefix="overheard-latency-") as directory:
+            config = bench_config(Path(directory), minutes)
+            collected = collecting_runs(posts, lanes_of(config, timings))
+            latencies = {f"{c.post.platform}:{c.post.native_id}": latency_seconds(c) for c in collected}
+            seconds = ""
+            if not args.arithmetic:
                 started = time.perf_counter()
-                measured = run_through_warehouse(collected, Path(directory))
+                measured = run_through_warehouse(config, collected)
                 seconds = f"{time.perf_counter() - started:.0f}"
-            if any(abs(measured[key] - modelled[key]) > 0.001 for key in modelled):
-                raise SystemExit(f"{name}: the warehouse's latencies differ from the rules'")
-            modelled = measured
+                if any(abs(measured[key] - latencies[key]) > 0.001 for key in latencies):
+                    raise SystemExit(f"{name}: the warehouse's latencies differ from the rules'")
+                latencies = measured
         runs = len({(c.lane.name, c.window_end) for c in collected})
         for platform in ("x", "mastodon"):
-            values = [value for key, value in modelled.items() if key.startswith(f"{platform}:")]
+            values = [value for key, value in latencies.items() if key.startswith(f"{platform}:")]
             summary = latency_summary(values)
             print(f"| {name} | {platform} | {len(values)} | {summary['p50'] / 60:.1f} | {summary['p95'] / 60:.1f} | "
                   f"{summary['max'] / 60:.1f} | {runs} | {seconds} |")
-
 
 if __name__ == "__main__":
     main()
