@@ -37,11 +37,11 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.coverage import week_coverage  # noqa: E402
-from reports.listening import week_listening  # noqa: E402
-from reports.weeks import report_week  # noqa: E402
-from warehouse.connection import open_warehouse, read_warehouse  # noqa: E402
-from warehouse.summary import latest_run_id, run_summary  # noqa: E402
+from reports.coverage import week_coverage
+from reports.listening import week_listening
+from reports.weeks import report_week
+from warehouse.connection import open_warehouse, read_warehouse
+from warehouse.summary import latest_run_id, run_summary
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "warehouse" / "migrations"
 YEAR_START = "2026-01-05 00:00:00+00"  # a Monday
@@ -56,23 +56,24 @@ def main() -> None:
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ledger.duckdb"
-        connection = open_warehouse(path)
-        build_runs(connection, arguments.weeks, arguments.sources)
-        connection.execute(_macro_of_008())
-        connection.execute("""
+        writer = open_warehouse(path)
+        build_runs(writer, arguments.weeks, arguments.sources)
+        writer.execute(_macro_of_008())
+        writer.execute("""
             CREATE VIEW source_health_008 AS
             SELECT source, kind, last_status, last_error, last_run_at, runs, consecutive_failures,
                    consecutive_zero_runs, has_produced, last_matched_at, health
             FROM source_health_between_008(TIMESTAMPTZ '-infinity', TIMESTAMPTZ 'infinity')
         """)
-        [(runs,)] = connection.execute("SELECT count(*) FROM runs").fetchall()
-        flagged = connection.execute("SELECT source, health FROM source_health WHERE health <> 'healthy'").fetchall()
+        [(runs,)] = writer.execute("SELECT count(*) FROM runs").fetchall()
+        flagged = writer.execute("SELECT source, health FROM source_health WHERE health <> 'healthy'").fetchall()
         print(f"runs={runs:,} flagged={flagged}")
-        connection.close()
+        writer.close()
 
         run_id = latest_run_id(path)
         connection = read_warehouse(path)
-        assert connection is not None
+        if connection is None:
+            raise SystemExit(f"{path} was not written")
         week = report_week(_last_week(connection), "UTC")
         configured = [f"feed-{n:02d}" for n in range(arguments.sources)]
         timed: dict[str, float] = {}
