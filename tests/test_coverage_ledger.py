@@ -4,6 +4,7 @@ against matched, the share of the run's interval covered, quota and estimated co
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -192,3 +193,15 @@ def test_a_feed_is_asked_for_without_the_login_its_url_carries(fast_http: HttpSe
 
     assert run.status == "empty"
     assert run.asked == [f"feed {server.base_url}/feed.xml"]
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"price_currency": "usd"}, "price_currency 'usd' is not a currency code: use its three capital letters (ISO 4217)"),
+    ({"price_per_post_read": "-0.01"}, "greater than or equal to 0"),
+    ({"price_per_post_read": "0.0000001"}, "no more than 6 decimal places"),
+])
+def test_a_price_that_cannot_be_one_is_refused_naming_the_setting(config: Config, setting: dict, message: str) -> None:
+    settings = {**config.model_dump(mode="json"), "sources": [{"kind": "x", "name": "x-search", **setting}]}
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        Config.model_validate(settings)
+    assert str(refused.value).count(f"sources.0.x.{next(iter(setting))}") == 1
