@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 import duckdb
 
@@ -60,6 +61,26 @@ class SourceListening:
     failures: tuple[str, ...]
 
 
+class _LedgerRun(NamedTuple):
+    """A run of the week as `source_coverage` gives it: the columns `week_listening` reads, by their names."""
+
+    source: str
+    kind: str
+    asked: list[str] | None
+    answered: bool
+    status: str
+    error: str | None
+    items_seen: int
+    mentions_matched: int
+    quota_unit: str | None
+    quota_used: int | None
+    quota_left: int | None
+    quota_period: str | None
+    estimated_cost: Decimal | None
+    price_currency: str | None
+    left_out: list[str] | None
+
+
 def week_listening(
     connection: duckdb.DuckDBPyConnection, week: ReportWeek, coverage: WeekCoverage
 ) -> tuple[SourceListening, ...]:
@@ -71,44 +92,44 @@ def week_listening(
         coverage: the week's coverage of the configured sources.
     """
     rows = connection.execute(
-        """
-        SELECT source, kind, asked, answered, status, error, items_seen, mentions_matched, quota_unit, quota_used,
-               quota_left, quota_period, estimated_cost, price_currency, left_out
+        f"""
+        SELECT {", ".join(_LedgerRun._fields)}
         FROM source_coverage
         WHERE window_end > $start AND window_end <= $end
         ORDER BY source, window_end, run_id
         """,
         {"start": week.start, "end": week.end},
     ).fetchall()
-    by_source: dict[str, list[tuple]] = {}
+    by_source: dict[str, list[_LedgerRun]] = {}
     for row in rows:
-        by_source.setdefault(row[0], []).append(row)
+        run = _LedgerRun(*row)
+        by_source.setdefault(run.source, []).append(run)
     return tuple(_source_week(source.source, source.collected_hours, source.week_hours, by_source.get(source.source, []))
                  for source in coverage.sources)
 
 
-def _source_week(source: str, collected_hours: float, week_hours: float, runs: list[tuple]) -> SourceListening:
-    """One source's runs of the week (rows of `week_listening`'s query, oldest first) added up."""
-    metered = [run for run in runs if run[8] is not None]
+def _source_week(source: str, collected_hours: float, week_hours: float, runs: list[_LedgerRun]) -> SourceListening:
+    """One source's runs of the week, oldest first, added up."""
+    metered = [run for run in runs if run.quota_unit is not None]
     costs: dict[str, Decimal] = {}
     for run in runs:
-        if run[12] is not None:
-            costs[run[13]] = costs.get(run[13], Decimal(0)) + run[12]
+        if run.estimated_cost is not None and run.price_currency is not None:
+            costs[run.price_currency] = costs.get(run.price_currency, Decimal(0)) + run.estimated_cost
     return SourceListening(
         source=source,
-        kind=runs[-1][1] if runs else None,
-        asked=tuple(dict.fromkeys(line for run in runs for line in run[2] or ())),
+        kind=runs[-1].kind if runs else None,
+        asked=tuple(dict.fromkeys(line for run in runs for line in run.asked or ())),
         collected_hours=collected_hours,
         week_hours=week_hours,
         runs=len(runs),
-        answered=sum(1 for run in runs if run[3]),
-        items_seen=sum(run[6] for run in runs),
-        matched=sum(run[7] for run in runs),
-        quota_unit=metered[-1][8] if metered else None,
-        quota_used=sum(run[9] for run in metered) if metered else None,
-        quota_left=metered[-1][10] if metered else None,
-        quota_period=metered[-1][11] if metered else None,
+        answered=sum(1 for run in runs if run.answered),
+        items_seen=sum(run.items_seen for run in runs),
+        matched=sum(run.mentions_matched for run in runs),
+        quota_unit=metered[-1].quota_unit if metered else None,
+        quota_used=sum(run.quota_used or 0 for run in metered) if metered else None,
+        quota_left=metered[-1].quota_left if metered else None,
+        quota_period=metered[-1].quota_period if metered else None,
         costs=tuple(costs.items()),
-        left_out=tuple(dict.fromkeys(line for run in runs for line in run[14] or ())),
-        failures=tuple(dict.fromkeys(f"{run[4]}: {run[5]}" for run in runs if run[4] in ("failed", "skipped"))),
+        left_out=tuple(dict.fromkeys(line for run in runs for line in run.left_out or ())),
+        failures=tuple(dict.fromkeys(f"{run.status}: {run.error}" for run in runs if run.status in ("failed", "skipped"))),
     )
