@@ -22,6 +22,7 @@ from config.playbook import (
     AlertSettings,
     CalendarConfig,
     CategoryConfig,
+    FastLane,
     HandoffRule,
     HelpdeskWebhookSettings,
     Playbook,
@@ -95,7 +96,7 @@ def test_configuration_reference_lists_every_key():
         | set(ReportSettings.model_fields)
         | set().union(*(model.model_fields for model in (
             Playbook, CategoryConfig, QueueConfig, RoutingRule, CalendarConfig, PriorityWeights, SpikeConfig, AlertSettings,
-            ZendeskSettings, HelpdeskWebhookSettings, HandoffRule, ReplySettings,
+            ZendeskSettings, HelpdeskWebhookSettings, HandoffRule, ReplySettings, FastLane,
         )))
     )
     assert documented == expected
