@@ -27,7 +27,19 @@ def dag_bag():
 
 def test_dags_import_without_errors(dag_bag):
     assert dag_bag.import_errors == {}
-    assert set(dag_bag.dag_ids) >= {"social_listening"}
+    assert set(dag_bag.dag_ids) >= {"social_listening", "care_fast_lane", "weekly_mention_report"}
+
+
+def test_the_care_fast_lane_is_the_hourly_dags_shape_less_stories_and_themes(dag_bag):
+    hourly, fast = dag_bag.dags["social_listening"], dag_bag.dags["care_fast_lane"]
+    assert set(fast.task_ids) == set(hourly.task_ids) - {"stories", "themes"}
+    assert fast.get_task("care").upstream_task_ids == {"load"}
+    assert fast.get_task("care").outlets == []  # the weekly report follows the hourly runs only
+    for task_id in fast.task_ids:
+        same, other = fast.get_task(task_id), hourly.get_task(task_id)
+        assert (same.execution_timeout, same.retries, same.queue, same.pool) == (
+            other.execution_timeout, other.retries, other.queue, other.pool), task_id
+    assert fast.max_active_runs == 1 and fast.catchup is False and "care" in fast.tags
 
 
 def test_social_listening_shape(dag_bag):
