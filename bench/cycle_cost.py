@@ -24,11 +24,23 @@ then the task imports its stage's modules. `dags test` pays that once per run; s
 measures, in fresh processes, what that start-up costs (wall and CPU): bare Python, + Airflow's task
 runner, + the DAG file, + each task's own imports.
 
-The last line: `idle_wall_s=<x> idle_cpu_s=<y> busy_wall_s=<z> busy_cpu_s=<w>`.
+With `--scheduler`, the cycles run as a 5-minute schedule would run them: Airflow's API server, scheduler
+(LocalExecutor) and DAG processor start on the temporary AIRFLOW_HOME, as `airflow standalone` starts them,
+with scheduled runs off; each cycle is a triggered run due at the demo's date. Its wall time is from the run
+queued to ended (metadata DB); its CPU seconds are those of every Airflow process and its descendants (task
+processes included, from /proc through psutil) during the run, less what those processes spend with no run
+(measured for `--baseline-seconds` first). Each task's wall time then includes its process's start-up.
+
+With `--lane care`, the config gets a care fast lane (`FAST_LANE`: the busy feed, X and Reddit) and the
+cycles run the care_fast_lane DAG; `--new 50` makes its busy cycle 50 new posts.
+
+The last line: `lane=<full|care> idle_wall_s=<x> idle_cpu_s=<y> busy_wall_s=<z> busy_cpu_s=<w>`.
 
 Usage:
     .venv/bin/python bench/cycle_cost.py            # about 3 min on 2 cores (a fresh Airflow DB, 3 cycles)
     .venv/bin/python bench/cycle_cost.py --new 100  # a smaller busy cycle
+    .venv/bin/python bench/cycle_cost.py --scheduler --startup-repeat 0                    # under the scheduler
+    .venv/bin/python bench/cycle_cost.py --scheduler --startup-repeat 0 --lane care --new 50  # the fast lane
 """
 
 from __future__ import annotations
@@ -64,11 +76,14 @@ sys.path.insert(0, str(REPO))
 import psutil
 import yaml
 
+from airflow_edge.lanes import LANE_DAGS
 from cli.airflow_env import DagRunRecord, airflow_command, airflow_environment, dag_run_command, initialise_airflow
+from config.model import LANES
 from demo.__main__ import DEMO_CONFIG, LOGICAL_DATE, demo_services
 
-DAG_ID = "social_listening"
 FEED_NAME = "busy-feed"
+# The care fast lane the --lane care cycles run (playbook.fast_lane): the busy feed and the demo's X and Reddit.
+FAST_LANE = {"sources": [FEED_NAME, "x", "reddit"], "every_minutes": 5}
 
 _OPENINGS = ["Brightwave", "Brightwave Broadband", "Tidewell", "Skylark Fibre", "@brightwavehelp"]
 _CLAUSES = [
@@ -179,6 +194,10 @@ class CycleCost:
     new_mentions: int
     feed_answers: list[int]
     tasks: dict[str, TaskCost] = field(default_factory=dict)
+    # Under the scheduler: seconds from the run queued to its first collect task's start, and to care's end
+    # (its commit: what the desk then shows).
+    collect_starts_s: float | None = None
+    care_ends_s: float | None = None
 
     @property
     def tasks_wall_s(self) -> float:
@@ -190,13 +209,13 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_cycle(name: str, environment: dict[str, str], work: Path, warehouse: Path, feed: BusyFeed) -> CycleCost:
+def run_cycle(name: str, dag_id: str, environment: dict[str, str], work: Path, warehouse: Path, feed: BusyFeed) -> CycleCost:
     """Run the DAG once (as `make demo` does) and measure it."""
     before_mentions = count_mentions(warehouse)
     answered = len(feed.requests)
     record_path = work / f"{name}.json"
     log_path = work / f"{name}.log"
-    command = dag_run_command("run", DAG_ID, LOGICAL_DATE.isoformat(), str(record_path))
+    command = dag_run_command("run", dag_id, LOGICAL_DATE.isoformat(), str(record_path))
     cpu_before, started = children_cpu(), time.perf_counter()
     with log_path.open("w", encoding="utf-8") as log:
         subprocess.run(command, env=environment, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -208,7 +227,7 @@ def run_cycle(name: str, environment: dict[str, str], work: Path, warehouse: Pat
         print(f"  {name}: the run ended {state} (tasks not successful: {failed}); log: {log_path}", file=sys.stderr)
     cost = CycleCost(name, state, wall, cpu, count_mentions(warehouse) - before_mentions, feed.requests[answered:])
     if record is not None:
-        cost.tasks = task_costs(Path(environment["AIRFLOW_HOME"]) / "airflow.db", record.run_id)
+        cost.tasks = task_costs(Path(environment["AIRFLOW_HOME"]) / "airflow.db", dag_id, record.run_id)
     return cost
 
 
@@ -224,8 +243,25 @@ def run_scheduled_cycle(name: str, scheduler: Scheduler, idle_rate: float, wareh
     if state != "success":
         print(f"  {name}: the run ended {state}; task logs under {scheduler.environment['AIRFLOW_HOME']}/logs", file=sys.stderr)
     cost = CycleCost(name, state, wall, cpu, count_mentions(warehouse) - before_mentions, feed.requests[answered:])
-    cost.tasks = task_costs(scheduler.database, run_id)
+    cost.tasks = task_costs(scheduler.database, scheduler.dag_id, run_id)
+    cost.collect_starts_s, cost.care_ends_s = milestones(scheduler.database, scheduler.dag_id, run_id)
     return cost
+
+
+def milestones(database: Path, dag_id: str, run_id: str) -> tuple[float | None, float | None]:
+    """Seconds from a run queued to its first collect task's start and to its care task's end (metadata DB)."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        row = connection.execute(
+            "SELECT r.queued_at, (SELECT min(start_date) FROM task_instance t WHERE t.dag_id = r.dag_id "
+            "AND t.run_id = r.run_id AND t.task_id = 'unit.collect'), (SELECT end_date FROM task_instance t "
+            "WHERE t.dag_id = r.dag_id AND t.run_id = r.run_id AND t.task_id = 'care') "
+            "FROM dag_run r WHERE r.dag_id = ? AND r.run_id = ?", (dag_id, run_id)).fetchone()
+    queued, collect, care = row
+
+    def since_queued(moment: str | None) -> float | None:
+        return None if moment is None else (_time(moment) - _time(queued)).total_seconds()
+
+    return since_queued(collect), since_queued(care)
 
 
 def count_mentions(warehouse: Path) -> int:
@@ -238,12 +274,12 @@ def count_mentions(warehouse: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def task_costs(database: Path, run_id: str) -> dict[str, TaskCost]:
+def task_costs(database: Path, dag_id: str, run_id: str) -> dict[str, TaskCost]:
     """Each task's instances, summed wall time, longest instance and queued-to-start gap, from the metadata DB."""
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
             "SELECT task_id, start_date, end_date, queued_dttm FROM task_instance WHERE dag_id = ? AND run_id = ?",
-            (DAG_ID, run_id)).fetchall()
+            (dag_id, run_id)).fetchall()
     costs: dict[str, TaskCost] = defaultdict(TaskCost)
     for task_id, start, end, queued in rows:
         cost = costs[task_id]
@@ -289,7 +325,8 @@ class Scheduler:
     """Airflow's API server, scheduler (LocalExecutor) and DAG processor on a temporary AIRFLOW_HOME, as
     `airflow standalone` runs them, with no scheduled runs (only the cycles this script triggers)."""
 
-    def __init__(self, environment: dict[str, str], work: Path) -> None:
+    def __init__(self, dag_id: str, environment: dict[str, str], work: Path) -> None:
+        self.dag_id = dag_id
         port = free_port()
         self.environment = {
             **environment,
@@ -312,7 +349,7 @@ class Scheduler:
                     airflow_command(name), env=self.environment, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True)
         self._wait_for("the API server", self._api_ready, 300)
-        self._wait_for(f"the {DAG_ID} DAG in the metadata database", self._dag_parsed, 300)
+        self._wait_for(f"the {self.dag_id} DAG in the metadata database", self._dag_parsed, 300)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -347,7 +384,7 @@ class Scheduler:
     def _dag_parsed(self) -> bool:
         with contextlib.closing(sqlite3.connect(self.database)) as connection:
             try:
-                row = connection.execute("SELECT count(*) FROM serialized_dag WHERE dag_id = ?", (DAG_ID,)).fetchone()
+                row = connection.execute("SELECT count(*) FROM serialized_dag WHERE dag_id = ?", (self.dag_id,)).fetchone()
             except sqlite3.OperationalError:  # the table is being written
                 return False
         return bool(row and row[0])
@@ -377,12 +414,12 @@ class Scheduler:
     def run(self, run_after: datetime, run_id: str) -> tuple[str, float]:
         """Trigger a run due at `run_after`, wait for it to end; its state and its wall time (queued to ended,
         from the metadata DB)."""
-        subprocess.run([sys.executable, "-c", _TRIGGER, DAG_ID, run_id, run_after.isoformat()],
+        subprocess.run([sys.executable, "-c", _TRIGGER, self.dag_id, run_id, run_after.isoformat()],
                        env=self.environment, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         while True:
             with contextlib.closing(sqlite3.connect(self.database)) as connection:
                 row = connection.execute("SELECT state, queued_at, end_date FROM dag_run WHERE dag_id = ? AND run_id = ?",
-                                         (DAG_ID, run_id)).fetchone()
+                                         (self.dag_id, run_id)).fetchone()
             if row and row[0] in ("success", "failed") and row[2]:
                 return str(row[0]), (_time(row[2]) - _time(row[1])).total_seconds()
             if any(process.poll() is not None for process in self.processes.values()):
@@ -437,11 +474,13 @@ def startup_costs(environment: dict[str, str], repeat: int) -> list[StartupCost]
 
 # --- the run ---------------------------------------------------------------------------------------
 
-def write_config(work: Path, feed_url: str) -> Path:
+def write_config(work: Path, feed_url: str, lane: str) -> Path:
     config: dict[str, Any] = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     config["warehouse"]["path"] = str(work / "warehouse" / "overheard.duckdb")
     config["staging"] = str(work / "staging")
     config["sources"].append({"kind": "rss", "name": FEED_NAME, "url": feed_url})
+    if lane == "care":
+        config["playbook"]["fast_lane"] = FAST_LANE
     path = work / "demo-busy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -450,6 +489,8 @@ def write_config(work: Path, feed_url: str) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--new", type=int, default=1000, help="entries of the busy feed in the busy cycle")
+    parser.add_argument("--lane", choices=LANES, default="full",
+                        help="the DAG: full (social_listening) or care (care_fast_lane, with FAST_LANE in the config)")
     parser.add_argument("--scheduler", action="store_true",
                         help="run the cycles under Airflow's scheduler and the LocalExecutor, not `dags test`")
     parser.add_argument("--baseline-seconds", type=float, default=30.0,
@@ -473,13 +514,13 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         feed = stack.enter_context(BusyFeed())
         stack.enter_context(demo_services(0))
-        config_path = write_config(work, feed.url)
+        config_path = write_config(work, feed.url, arguments.lane)
         environment = airflow_environment({**os.environ, "OVERHEARD_CONFIG": str(config_path)})
         warehouse = work / "warehouse" / "overheard.duckdb"
         scheduler = None
         if arguments.scheduler:
             print("Starting the API server, scheduler and DAG processor ...", flush=True)
-            scheduler = stack.enter_context(Scheduler(environment, work))
+            scheduler = stack.enter_context(Scheduler(LANE_DAGS[arguments.lane], environment, work))
             idle_rate = scheduler.idle_cpu_rate(arguments.baseline_seconds)
             print(f"  Airflow's processes with no run: {idle_rate * 60:.1f} CPU-s a minute", flush=True)
         for name in ["first load", "busy", "idle"]:
@@ -489,7 +530,7 @@ def main() -> int:
             if scheduler is not None and idle_rate is not None:
                 cycles.append(run_scheduled_cycle(name, scheduler, idle_rate, warehouse, feed))
             else:
-                cycles.append(run_cycle(name, environment, work, warehouse, feed))
+                cycles.append(run_cycle(name, LANE_DAGS[arguments.lane], environment, work, warehouse, feed))
             cycle = cycles[-1]
             print(f"  {cycle.state}: {cycle.wall_s:.1f} s wall, {cycle.cpu_s:.1f} CPU-s, "
                   f"{cycle.new_mentions} new mentions, busy feed answered {cycle.feed_answers}", flush=True)
@@ -503,7 +544,8 @@ def main() -> int:
 
         shutil.rmtree(work, ignore_errors=True)
     busy, idle = cycles[1], cycles[2]
-    print(f"idle_wall_s={idle.wall_s:.1f} idle_cpu_s={idle.cpu_s:.1f} busy_wall_s={busy.wall_s:.1f} busy_cpu_s={busy.cpu_s:.1f}")
+    print(f"lane={arguments.lane} idle_wall_s={idle.wall_s:.1f} idle_cpu_s={idle.cpu_s:.1f} busy_wall_s={busy.wall_s:.1f} "
+          f"busy_cpu_s={busy.cpu_s:.1f}")
     return 0 if all(cycle.state == "success" for cycle in cycles) else 1
 
 
@@ -512,12 +554,21 @@ def print_report(cycles: list[CycleCost], startup: list[StartupCost], idle_rate:
     if idle_rate is not None:
         print(f"Under the scheduler (LocalExecutor); CPU net of the Airflow processes' idle {idle_rate * 60:.1f} CPU-s a minute; "
               "wall from the run queued to ended. A task's wall time includes its process's start-up.")
-    print("| cycle | state | new mentions | wall s | CPU s | task instances | tasks' wall s | Airflow's own wall s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    if idle_rate is None:  # one process runs the tasks one after another
+        print("| cycle | state | new mentions | wall s | CPU s | task instances | tasks' wall s | Airflow's own wall s |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+    else:  # a stage's mapped instances run side by side: the chain is each task's longest instance, summed
+        print("| cycle | state | new mentions | wall s | CPU s | task instances | tasks' wall s | tasks' chain s | "
+              "between tasks s | to first collect s | to care's end s |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for cycle in cycles:
         instances = sum(cost.instances for cost in cycle.tasks.values())
+        chain = sum(cost.longest_s for cost in cycle.tasks.values())
+        tail = (f"{cycle.wall_s - cycle.tasks_wall_s:.1f} |" if idle_rate is None
+                else f"{chain:.1f} | {cycle.wall_s - chain:.1f} | {_seconds(cycle.collect_starts_s)} | "
+                     f"{_seconds(cycle.care_ends_s)} |")
         print(f"| {cycle.name} | {cycle.state} | {cycle.new_mentions} | {cycle.wall_s:.1f} | {cycle.cpu_s:.1f} | "
-              f"{instances} | {cycle.tasks_wall_s:.1f} | {cycle.wall_s - cycle.tasks_wall_s:.1f} |")
+              f"{instances} | {cycle.tasks_wall_s:.1f} | {tail}")
     print()
     names = list(dict.fromkeys(task for cycle in cycles for task in cycle.tasks))
     header = " | ".join(f"{cycle.name} s (longest)" for cycle in cycles)
@@ -535,6 +586,10 @@ def print_report(cycles: list[CycleCost], startup: list[StartupCost], idle_rate:
     for cost in startup:
         print(f"| {cost.step} | {cost.wall_s:.2f} | {cost.cpu_s:.2f} |")
     print()
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _task_cell(cost: TaskCost | None) -> str:
