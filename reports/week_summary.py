@@ -67,7 +67,9 @@ def week_summary(report: WeeklyReport) -> tuple[SummaryPoint, ...]:
     """
     coverage = report.coverage
     previous = report.week.previous_label
-    points = list(_coverage_points(coverage, report.week.label, previous))
+    failures = {source.source: source.last_error for source in report.sources
+                if source.last_error and source.last_status in ("failed", "skipped")}
+    points = list(_coverage_points(coverage, report.week.label, previous, failures))
     if coverage.sources and coverage.state == "not collected":
         return tuple(points)
     shares = {row.brand: row for row in report.share_of_voice}
@@ -160,7 +162,8 @@ def compare_proportions(hits: int, misses: int, previous_hits: int, previous_mis
     return float(fisher_exact([[hits, misses], [previous_hits, previous_misses]]).pvalue)
 
 
-def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[SummaryPoint]:
+def _coverage_points(coverage: WeekCoverage, week: str, previous: str, failures: dict[str, str]) -> list[SummaryPoint]:
+    """The coverage sentences; `failures`: why each source whose last run in the week failed or was skipped did."""
     if not coverage.sources:
         return []
     if coverage.state == "not collected":
@@ -181,12 +184,12 @@ def _coverage_points(coverage: WeekCoverage, week: str, previous: str) -> list[S
     if coverage.state == coverage.previous_state == "partial" and missing_now == missing_before:
         return [SummaryPoint("coverage", (
             f"Partly collected, like week {previous} ({_share(coverage.previous_share)}): {_share(coverage.share)} of "
-            f"the week's source-hours had a successful run ({_missing(coverage.partly_collected)}); {how}."
+            f"the week's source-hours had a successful run ({_missing(coverage.partly_collected, failures)}); {how}."
         ), change=False, alert=min(coverage.share, coverage.previous_share) < NEARLY_ALL)]
     if coverage.state == "partial":
         points.append(SummaryPoint("coverage", (
             f"Partly collected: {_share(coverage.share)} of the week's source-hours had a successful run "
-            f"({_missing(coverage.partly_collected)}); {how}."
+            f"({_missing(coverage.partly_collected, failures)}); {how}."
         ), change=False, alert=coverage.share < NEARLY_ALL))
     if coverage.previous_state != "collected":
         state = ("was not collected" if coverage.previous_state == "not collected"
@@ -206,11 +209,14 @@ def _how_compared(coverage: WeekCoverage) -> str:
     return f"changes are compared over the sources collected in both weeks{both and ', in full'}"
 
 
-def _missing(sources: tuple[SourceCoverage, ...]) -> str:
-    parts = [
-        f"{source.source} {'none' if not source.collected_hours else f'{source.collected_hours:,.0f} of {source.week_hours:,.0f} hours'}"
-        for source in sorted(sources, key=lambda source: source.share)[:LISTED_SOURCES]
-    ]
+def _missing(sources: tuple[SourceCoverage, ...], failures: dict[str, str]) -> str:
+    """The sources least collected, each with its hours; one collected not at all says why its runs failed."""
+    def hours(source: SourceCoverage) -> str:
+        if source.collected_hours:
+            return f"{source.collected_hours:,.0f} of {source.week_hours:,.0f} hours"
+        return f"none: {failures[source.source]}" if source.source in failures else "none"
+
+    parts = [f"{source.source} {hours(source)}" for source in sorted(sources, key=lambda source: source.share)[:LISTED_SOURCES]]
     more = len(sources) - LISTED_SOURCES
     return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
 

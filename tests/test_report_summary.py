@@ -87,13 +87,13 @@ class Warehouse:
             [(row[0], brand, "brand" if brand == "Brightwave" else "competitor") for row in rows],
         )
 
-    def collected(self, source: str, start: datetime, end: datetime, status: str = "ok") -> None:
+    def collected(self, source: str, start: datetime, end: datetime, status: str = "ok", error: str | None = None) -> None:
         self._runs += 1
         self.connection.execute(
             """INSERT INTO runs (run_id, source, kind, status, items_fetched, mentions_collected, mentions_matched,
                    dropped_unmatched, mentions_new, error, warnings, duration_seconds, window_start, window_end)
-               VALUES (?, ?, 'rss', ?, 0, 0, 0, 0, 0, NULL, [], 1.0, ?, ?)""",
-            [f"run-{self._runs}", source, status, start, end],
+               VALUES (?, ?, 'rss', ?, 0, 0, 0, 0, 0, ?, [], 1.0, ?, ?)""",
+            [f"run-{self._runs}", source, status, error, start, end],
         )
 
     def both_weeks_collected(self) -> None:
@@ -465,6 +465,23 @@ def test_a_source_collected_in_neither_week_does_not_stop_the_comparison(warehou
     points = {point.topic: point.text for point in summary}
     assert points["volume"].startswith("Brightwave had 140 earned mentions, up 40% on week 2026-W42's 100 (beyond noise: "
                                        "binomial test on the two counts, p = 0.01")
+
+
+def test_a_source_that_failed_all_week_is_named_with_why(warehouse, tmp_path):
+    # The news feeds were collected both weeks; the blog's every run failed: the summary says which and why.
+    warehouse.collected("news", PREVIOUS_MONDAY, MONDAY + timedelta(weeks=1))
+    for day in range(14):
+        moment = PREVIOUS_MONDAY + timedelta(days=day)
+        warehouse.collected("blogs", moment, moment + timedelta(days=1), status="failed",
+                            error="HTTP 404 from http://blog.example/feed.xml; check the URL in the config")
+    warehouse.mentions("Brightwave", 100, MONDAY)
+    warehouse.mentions("Brightwave", 100, PREVIOUS_MONDAY)
+    report = weekly_report_data(warehouse.connection, make_config(tmp_path), WEEK)
+    assert [point.text for point in week_summary(report) if point.topic == "coverage"] == [
+        "Partly collected, like week 2026-W42 (50%): 50% of the week's source-hours had a successful run (blogs none: "
+        "HTTP 404 from http://blog.example/feed.xml; check the URL in the config); changes are compared over the "
+        "sources collected in both weeks, in full.",
+    ]
 
 
 def test_a_source_collected_one_week_only_is_left_out_of_the_volume_comparison(warehouse, tmp_path):
