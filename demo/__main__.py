@@ -22,6 +22,7 @@ from cli.main import run_cycle
 from config import Config, load_config
 from demo.corpus_server import SITE_NAMES, CorpusServer, CorpusServerError
 from demo.fake_apis.app_store import FakeAppStore, app_entry
+from demo.fake_apis.jetstream import DEMO_RETENTION, FakeJetstream, publish_demo_stream
 from demo.fake_apis.public_apis import PublicApisServer
 from demo.fake_apis.reddit_api import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeRedditApi
 from demo.fake_apis.x_api import DEMO_TOKEN, FakeXApi
@@ -80,12 +81,14 @@ def demo_services(port: int) -> Iterator[DemoServices]:
         public = stack.enter_context(PublicApisServer(port=port_after(1)))
         x_api = stack.enter_context(FakeXApi.from_corpus(now=X_NOW, port=port_after(2)))
         reddit = stack.enter_context(FakeRedditApi.from_corpus(port=port_after(3)))
+        jetstream = stack.enter_context(FakeJetstream(port=port_after(4), now=X_NOW, retention=DEMO_RETENTION))
         youtube = stack.enter_context(FakeYouTubeApi.from_corpus(port=port_after(5)))
         app_store = stack.enter_context(FakeAppStore(port=port_after(6)))
         _publish_the_apps(app_store)
         # Reddit's sign-in (praw asks reddit_url) by name, so that permalinks carry a name too.
         corpus.forward(REDDIT_NAME, reddit.base_url)
         _publish_the_month(x_api, reddit, public)
+        publish_demo_stream(jetstream, public.bluesky, X_NOW + timedelta(minutes=5))
         bluesky = next(iter(public.bluesky_accounts.values()))  # the demo account the fake accepts
         connections = {
             "AIRFLOW_CONN_TWITTER_DEFAULT": {"conn_type": "generic", "password": DEMO_TOKEN},
@@ -105,6 +108,7 @@ def demo_services(port: int) -> Iterator[DemoServices]:
             "OVERHEARD_DEMO_X": x_api.base_url,
             "OVERHEARD_DEMO_REDDIT": reddit.base_url,
             "OVERHEARD_DEMO_REDDIT_SITE": f"http://{REDDIT_NAME}",
+            "OVERHEARD_DEMO_JETSTREAM": jetstream.url,
             "OVERHEARD_DEMO_YOUTUBE": youtube.base_url,
             "OVERHEARD_DEMO_APP_STORE": app_store.base_url,
         }

@@ -87,6 +87,22 @@ def month_mentions() -> dict[str, int]:
     }
 
 
+# config/demo.yaml: the demo's Jetstream source reaches this far back from its window's end.
+JETSTREAM_RETENTION = timedelta(hours=71)
+
+
+def jetstream_mentions() -> int:
+    """The demo's Bluesky posts (hand-written and generated) on the fake Jetstream within the source's retention
+    that name a brand: what its first run matches."""
+    posts = [*json.loads((CORPUS / "public_apis" / "bluesky.json").read_text(encoding="utf-8"))["posts"],
+             *json.loads((CORPUS / "month" / "public_apis.json").read_text(encoding="utf-8"))["bluesky"]]
+    return sum(
+        1 for post in posts
+        if LOGICAL_DATE - JETSTREAM_RETENTION <= datetime.fromisoformat(post["indexedAt"]) < LOGICAL_DATE
+        and BRAND_NAMES.search(post["record"]["text"])
+    )
+
+
 def query(warehouse: str | Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(sql).fetchall()
@@ -129,6 +145,8 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         samples = {"bluesky": 5, "google-news": 4, "hacker-news": 6, "mastodon": 8, "reddit": 21, "x": 17, "broadband-monitor": 0}
         for source, count in samples.items():
             matched[source] = new[source] = count + month[source]
+        # Jetstream keeps the Bluesky posts naming a brand in its retained stretch: the search loaded them first.
+        matched["bluesky_jetstream"], new["bluesky_jetstream"] = jetstream_mentions(), 0
         matched["youtube"] = new["youtube"] = 12  # demo/corpus/youtube.json says which
         assert [row for row in first_runs if row[1] != "failed"] == [
             (source, "ok", matched[source], count) for source, count in sorted(new.items())
@@ -150,9 +168,19 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         windows = query(warehouse, "SELECT DISTINCT source, window_start, window_end FROM runs WHERE status = 'ok' ORDER BY 1")
         month_window = (LOGICAL_DATE - timedelta(days=36), LOGICAL_DATE)
         assert [(source, (start, end)) for source, start, end in windows] == [
-            (source, month_window if source != "x" else (LOGICAL_DATE - timedelta(days=7, hours=-1), LOGICAL_DATE))
+            (source, {"x": (LOGICAL_DATE - timedelta(days=7, hours=-1), LOGICAL_DATE),
+                      "bluesky_jetstream": (LOGICAL_DATE - JETSTREAM_RETENTION, LOGICAL_DATE)}.get(source, month_window))
             for source in sorted(new)
         ]
+        # Jetstream's ledger: the stream asked for, what lay beyond its retention, every post seen (about one in
+        # two minutes names no brand; a few are reposts) against the few that matched.
+        [(asked, left_out, seen)] = query(warehouse, "SELECT asked, left_out, items_fetched FROM runs "
+                                                     "WHERE source = 'bluesky_jetstream'")
+        assert asked == [("stream app.bsky.feed.post, app.bsky.feed.repost from 2026-10-30 13:00:00 UTC to "
+                          "2026-11-02 12:00:00 UTC")]
+        assert left_out == [("posts from 2026-09-27 12:00:00 UTC to 2026-10-30 13:00:00 UTC: beyond the stream's "
+                             "retention (71 h before the window's end)")]
+        assert 2_000 < seen < 2_200
         assert "x: X recent search reaches 7 days back: searched from 2026-10-26 13:00 UTC" in summary
         assert "(sources searched from 2026-09-27 12:00 or later to 2026-11-02 12:00 UTC)" in summary
 
@@ -223,6 +251,7 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         )
         assert [(source, status, new) for source, status, _, new in second_run] == [
             ("bluesky", "empty", 0),
+            ("bluesky_jetstream", "empty", 0),
             ("broadband-monitor", "ok", 0),
             ("consumer-watch", "ok", 0),
             ("doomed-blog", "failed", 0),
