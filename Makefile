@@ -67,6 +67,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/cycle_cost.py
 	$(BIN)/python bench/post_to_queue_latency.py
 	$(BIN)/python bench/platform_collect_cost.py
+	$(BIN)/python bench/jetstream_matching.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var
