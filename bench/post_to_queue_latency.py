@@ -239,7 +239,8 @@ def run_through_warehouse(config: Config, collected: Sequence[Collected]) -> dic
             source_run = SourceRun(source=source, kind=unit.kind, status="ok", mentions=mentions,
                                    items_fetched=len(mentions))
             enriched.append(enrich_unit(config, stage_unit(staging, unit, [source_run]), staging, enricher))
-        load_run(config.warehouse.path, run_id, (window_end - lane.period, window_end), enriched)
+        # The DAGs' window: it ends at the run's data interval end and reaches back an hour at least.
+        load_run(config.warehouse.path, run_id, (window_end - max(lane.period, HOURLY), window_end), enriched)
         with open_warehouse(config.warehouse.path) as connection:  # the care task, as dags/social_listening.py runs it
             CareStep(connection, config, run_id, window_end).run()
             publish_snapshot(connection, config.warehouse.path, run_id)
