@@ -12,8 +12,9 @@ hourly crawl collects. Which run collects a post follows the pipeline's rules:
   and after its cursor (X: `since_id` with `end_time` = the window's end; Mastodon: `min_id`, up to the
   window's end), so a post created at c is collected by the first run of its source's lane whose window
   ends after c.
-- X refuses an `end_time` less than 10 s before the request, and its search indexes posts within those
-  seconds; the collector then waits until 11 s past the window's end (`collectors/x/transport.py`). A run
+- X refuses an `end_time` less than 10 s before the request, and the collector then waits until 11 s past
+  the window's end (`collectors/x/transport.py`); this simulation assumes X's search has every post by then
+  (none is skipped by a `since_id` that moved past it). A run
   that collects X starts its collect tasks `--hourly-collect-at` / `--fast-collect-at` seconds after the run
   starts (the run's creation and its plan task), so it waits max(0, 11 - that) seconds more.
 - The run's care task commits the triage item `--hourly-seconds` / `--fast-seconds` after the run starts
