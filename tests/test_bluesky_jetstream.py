@@ -7,14 +7,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 import pytest
 
 from collectors.bluesky_jetstream import collect_bluesky_jetstream
 from collectors.context import CollectionContext
 from collectors.source_run import SourceRun
-from config.model import BlueskyJetstreamSource, BrandConfig, HttpSettings
+from collectors.units import collect_unit, plan_units, stage_unit
+from config.model import BlueskyJetstreamSource, BrandConfig, Config, HttpSettings
+from core.staging import StagingArea
 from demo.fake_apis.jetstream import FakeJetstream, background_posts, post_event, repost_event, to_us
+from enrich.pipeline import enrich_unit
 from transport.http import HttpClient
+from warehouse.cursors import read_cursors
+from warehouse.load import load_run
 
 START = datetime(2026, 11, 2, 11, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -219,3 +225,53 @@ def test_an_instance_keeping_less_than_configured_shows_as_a_gap_where_its_strea
     assert run.left_out[0].startswith("posts from 2026-11-02 10:59:59 UTC to 2026-11-02 11:25:0")
     assert run.window is not None and run.window[1] == END
     assert timedelta(minutes=25) <= run.window[0] - START < timedelta(minutes=26)
+
+
+def test_posts_are_collected_enriched_and_loaded_once_with_the_runs_ledger(
+    jetstream: FakeJetstream, fast_http: HttpSettings, tmp_path: Any
+) -> None:
+    config = Config.model_validate({
+        "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"),
+        "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}],
+        "competitors": [{"name": "Skylark Fibre", "aliases": ["Skylark Fibre"]}],
+        "sentiment": {"backend": "lexicon"}, "backfill_days": 2,
+        "sources": [{"kind": "bluesky_jetstream", "name": "jetstream", "url": jetstream.url, "retention_hours": 1}],
+    })
+    (unit,) = plan_units(config)
+
+    def run(run_id: str, window: tuple[datetime, datetime]) -> Any:
+        staging = StagingArea(config.staging, run_id)
+        runs = collect_unit(config, unit, read_cursors(config.warehouse.path), window, client=HttpClient(fast_http))
+        enriched = enrich_unit(config, stage_unit(staging, unit, runs), staging)
+        return load_run(config.warehouse.path, run_id, window, [enriched])
+
+    first = run("run-1", (START, END))
+    again = run("run-2", (START, END))  # the same window again: resumes at the cursor, past the window's end
+
+    assert (first.mentions_new, again.mentions_new) == (5, 0)
+    resumed_at = START + timedelta(microseconds=read_cursors(config.warehouse.path)["jetstream"]["time_us"] - to_us(START))
+    assert timedelta(minutes=59) < resumed_at - START < timedelta(hours=1)  # the last event before the window's end
+    with duckdb.connect(config.warehouse.path, read_only=True) as connection:
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return connection.execute(sql).fetchall()
+
+        assert rows("SELECT mention_key, amplifies, parent_id FROM mentions ORDER BY 1") == [
+            (f"bluesky:{uri(ALICE, '3a1')}", None, None),
+            (f"bluesky:{uri(BOB, '3b1')}", None, f"bluesky:{uri(ALICE, '3a1')}"),
+            (f"bluesky:{uri(CAROL, '3c2')}", None, None),
+            (f"bluesky:{uri(CAROL, '3c3')}", None, None),  # on its terms alone here, Skylark Fibre in German too
+            (f"bluesky:{uri(CAROL, '3c1', 'app.bsky.feed.repost')}", f"bluesky:{uri(ALICE, '3a1')}", None),
+        ]
+        assert rows("SELECT brand, count(*) FROM mention_brands GROUP BY 1 ORDER BY 1") == [
+            ("Brightwave", 3), ("Skylark Fibre", 2),
+        ]
+        # The first run reached back backfill_days (2 days) but the stream keeps an hour: the rest is left out.
+        assert rows("SELECT run_id, status, items_fetched, mentions_new, asked, left_out FROM runs ORDER BY 1") == [
+            ("run-1", "ok", len(in_window(jetstream)), 5,
+             ["stream app.bsky.feed.post, app.bsky.feed.repost from 2026-11-02 11:00:00 UTC to 2026-11-02 12:00:00 UTC"],
+             [("posts from 2026-10-31 12:00:00 UTC to 2026-11-02 11:00:00 UTC: beyond the stream's retention "
+               "(1 h before the window's end)")]),
+            ("run-2", "empty", 0, 0,
+             [(f"stream app.bsky.feed.post, app.bsky.feed.repost from {resumed_at:%Y-%m-%d %H:%M:%S} UTC to "
+              "2026-11-02 12:00:00 UTC")], []),
+        ]
