@@ -68,6 +68,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/post_to_queue_latency.py
 	$(BIN)/python bench/platform_collect_cost.py
 	$(BIN)/python bench/jetstream_matching.py
+	$(BIN)/python bench/coverage_ledger.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) var
