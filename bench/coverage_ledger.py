@@ -18,7 +18,7 @@ The last line is `runs=<n> source_health_s=<x> source_health_008_s=<y> source_co
 week_listening_s=<v>`.
 
 Usage:
-    .venv/bin/python bench/coverage_ledger.py                           # about 30 s
+    .venv/bin/python bench/coverage_ledger.py                           # about 15 s
     .venv/bin/python bench/coverage_ledger.py --weeks 4 --repeat 1      # smoke check
 """
 
