@@ -181,3 +181,26 @@ def test_each_lane_collects_its_own_sources_and_the_hourly_run_computes_the_fast
         assert again["runs"] == ((("fast-feed",), 0), (("fast-feed",), 6), (("slow-feed",), 6))
         assert len(server.requests_for("/fast.xml")) == 2 and len(server.requests_for("/slow.xml")) == 1
     capsys.readouterr()
+
+
+def test_an_hourly_run_that_loads_nothing_recomputes_no_themes_and_one_that_loads_does(tmp_path, airflow_metadata,
+                                                                                       capsys):
+    with LocalHttpServer() as server:
+        etag = {"ETag": '"v1"'}
+        url = server.route("/slow.xml", Reply(200, feed("slow", DUE - timedelta(minutes=25), 6), etag), Reply(304, b"", etag))
+        config = write_config(tmp_path, [{"kind": "rss", "name": "slow-feed", "url": url}], None)
+        warehouse = tmp_path / "overheard.duckdb"
+
+        def run_ids() -> set[str]:
+            with duckdb.connect(str(warehouse), read_only=True) as connection:
+                return {run_id for (run_id,) in connection.execute("SELECT run_id FROM runs").fetchall()}
+
+        assert run_cycle(config, str(warehouse), DUE.isoformat()) == 0
+        [loading] = run_ids()
+        # Due an hour later (`dags test` replaces a run with the same logical date, and its XComs with it).
+        assert run_cycle(config, str(warehouse), (DUE + timedelta(hours=1)).isoformat()) == 0
+        [idle] = run_ids() - {loading}
+        assert server.requests_for("/slow.xml")[1].headers.get("if-none-match") == '"v1"'
+    assert themes_weeks(loading) == ["2026-W45"]
+    assert themes_weeks(idle) == []
+    capsys.readouterr()
