@@ -241,6 +241,8 @@ CRASHES: dict[str, Callable[[], None]] = {
     "google_news": lambda: _raise(ValueError("invalid literal for int() with base 10: 'twelve'")),
     "bluesky": lambda: _raise(SystemExit(3)),
     "app_reviews": lambda: _raise(OverflowError("int too large to convert to float")),
+    "youtube": lambda: _raise(LookupError("no item 'snippet' in the answer")),
+    "bluesky_jetstream": lambda: _raise(MemoryError("cannot allocate the frame buffer")),
 }
 CRASH_REASONS: dict[str, str] = {
     "rss": "the rss collector failed unexpectedly (KeyError: 'version'",
@@ -253,6 +255,8 @@ CRASH_REASONS: dict[str, str] = {
     "google_news": "the google_news collector failed unexpectedly (ValueError: invalid literal for int() with base 10",
     "bluesky": "the bluesky collector failed unexpectedly (SystemExit: 3",
     "app_reviews": "the app_reviews collector failed unexpectedly (OverflowError: int too large to convert to float",
+    "youtube": "the youtube collector failed unexpectedly (LookupError: no item 'snippet' in the answer",
+    "bluesky_jetstream": "the bluesky_jetstream collector failed unexpectedly (MemoryError: cannot allocate the frame buffer",
 }
 
 
@@ -269,14 +273,29 @@ def crashing_send(send: Callable[..., Any], crash_ports: Mapping[int, str]) -> C
     return send_or_crash
 
 
+def crashing_connect(connect: Callable[..., Any], crash_ports: Mapping[int, str]) -> Callable[..., Any]:
+    """`connect` (websockets' client, which the Jetstream collector opens its stream with, and so sends no
+    request through `crashing_send`) raising `CRASHES[kind]` for a URL on a port of 127.0.0.1 in `crash_ports`."""
+
+    def connect_or_crash(url: str, *args: Any, **kwargs: Any) -> Any:
+        kind = crash_ports.get(urlsplit(url).port or 0)
+        if kind:
+            CRASHES[kind]()
+        return connect(url, *args, **kwargs)
+
+    return connect_or_crash
+
+
 def platform_source(kind: str, name: str, url: str) -> dict[str, Any]:
     """The config of a source of a platform kind whose every URL is `url`."""
     if kind == "mastodon":
         return {"kind": kind, "name": name, "instances": [url], "hashtags": ["#brightwave"]}
     if kind == "app_reviews":
         return {"kind": kind, "name": name, "base_url": url, "apps": [{"id": "1111111111", "brand": "Brightwave"}]}
+    if kind == "bluesky_jetstream":
+        return {"kind": kind, "name": name, "url": url.replace("http://", "ws://", 1) + "subscribe"}
     urls = {"x": ["api_base_url"], "reddit": ["oauth_url", "reddit_url"], "hackernews": ["api_base_url"],
-            "google_news": ["base_url"], "bluesky": ["api_base_url"]}
+            "google_news": ["base_url"], "bluesky": ["api_base_url"], "youtube": ["api_base_url"]}
     return {"kind": kind, "name": name, **dict.fromkeys(urls[kind], url)}
 
 
@@ -285,5 +304,6 @@ PLATFORM_CREDENTIALS: dict[str, dict[str, Any]] = {
     "twitter_default": {"login": None, "password": X_TOKEN, "host": None, "extra": {}},
     "reddit_default": {"login": "reddit-client-id", "password": "reddit-secret-4Qx9", "host": None, "extra": {}},
     "bluesky_default": {"login": "brightwave.bsky.social", "password": "app-password-4Qx9", "host": None, "extra": {}},
+    "youtube_default": {"login": None, "password": "youtube-key-4Qx9", "host": None, "extra": {}},
 }
 

@@ -23,6 +23,7 @@ import pytest
 
 from cli.airflow_env import airflow_command, airflow_environment
 from cli.main import run_cycle
+from collectors.bluesky_jetstream import stream as jetstream_stream
 from collectors.source_run import cut_off_seconds
 from collectors.units import COLLECTORS, TIME_BUDGET_SECONDS, collect_unit, plan_units
 from config import load_config
@@ -35,6 +36,7 @@ from tests.hostile_web import (
     HOSTILE_FEEDS,
     PLATFORM_CREDENTIALS,
     X_TOKEN,
+    crashing_connect,
     crashing_send,
     good_sites,
     platform_source,
@@ -47,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The time budgets of this run, by kind (the defaults are 120 s for a feed, 600 s for most others:
 # docs/configuration.md, "Time limits"). A blog needs more than 10 s to start a page at all.
 BUDGETS = {"rss": 5.0, "blog": 20.0, "x": 5.0, "reddit": 5.0, "hackernews": 5.0, "mastodon": 5.0,
-           "google_news": 5.0, "bluesky": 5.0, "app_reviews": 5.0}
+           "google_news": 5.0, "bluesky": 5.0, "app_reviews": 5.0, "youtube": 5.0, "bluesky_jetstream": 5.0}
 HTTP = {"timeout_seconds": 2, "max_retries": 2, "backoff_seconds": 0, "politeness_delay_seconds": 0,
         "max_body_bytes": 2_000_000, "max_parallel_hosts": 8}
 # Faults for the Airflow run, loaded by every Python process on PYTHONPATH: the budgets above, requests to
@@ -59,12 +61,14 @@ import time
 
 sys.path.insert(0, {repo!r})
 
+import collectors.bluesky_jetstream.stream
 import collectors.units
 import transport.http
-from tests.hostile_web import crashing_send
+from tests.hostile_web import crashing_connect, crashing_send
 
 collectors.units.TIME_BUDGET_SECONDS.update({budgets!r})
 transport.http.RetryingAdapter.send = crashing_send(transport.http.RetryingAdapter.send, {crash_ports!r})
+collectors.bluesky_jetstream.stream.connect = crashing_connect(collectors.bluesky_jetstream.stream.connect, {crash_ports!r})
 real_collector_for = collectors.units.collector_for
 
 
@@ -109,6 +113,7 @@ def test_an_exception_no_collector_foresees_below_any_kind_is_its_sources_failur
     # passes it off as something else (Reddit's blamed oauth_url and reddit_url for any of them).
     sources, ports = crash_sources()
     monkeypatch.setattr(RetryingAdapter, "send", crashing_send(RetryingAdapter.send, ports))
+    monkeypatch.setattr(jetstream_stream, "connect", crashing_connect(jetstream_stream.connect, ports))
     config = Config.model_validate({
         "warehouse": {"path": str(tmp_path / "w.duckdb")}, "staging": str(tmp_path / "staging"), "http": HTTP,
         "brands": [{"name": "Brightwave", "aliases": ["Brightwave"]}], "sources": sources,
