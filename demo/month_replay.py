@@ -155,7 +155,11 @@ def replay_month(config: Config, set_platform_clock: Callable[[datetime], None],
 
 class _Enrichment:
     """Builds each cycle's enricher (its counts are the cycle's own) around one sentiment model and one
-    language identifier, loaded by the first cycle that collects a mention."""
+    language identifier, loaded by the first cycle that collects a mention.
+
+    The model scores a few mentions a cycle, on one thread: torch's threads contending with the demo's
+    servers in this process made each small batch about ten times slower (6 texts: 0.03 s on one thread,
+    0.2 to 0.6 s on two, at a load average of 8)."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -164,6 +168,9 @@ class _Enrichment:
     def enricher(self) -> Enricher:
         """A new enricher, sharing the first one's models."""
         if self.first is None:
+            import torch
+
+            torch.set_num_threads(1)
             self.first = Enricher(self.config)
             return self.first
         enricher = Enricher(self.config, sentiment=self.first.sentiment)
