@@ -12,6 +12,21 @@ after a newer one. So:
   `last_seen_at`): an older run's copy of it changes neither its text, engagement, brands or
   `last_seen_at`, nor marks it deleted;
 - a cursor moves only forward: an older run's cursor never replaces a newer run's.
+
+A mention seen again, by its own source or by another that shares its key (Bluesky's search and its
+Jetstream stream, Reddit's search and a subreddit's listing), is refreshed with what the new sighting
+knows and never with what it does not: a column it leaves unknown (NULL, or an empty list of links)
+keeps the stored value, and its counts replace the stored ones count by count (`_REFRESHED_VALUES`).
+The columns enrich derives from others, the reach (from the author's followers, the community's size
+and the counts) and the ownership (from the author's handle), follow the new sighting only when it
+knows every input the stored row knows; otherwise the stored ones stay, computed from more. So a
+Jetstream post (the author's DID, no handle, no counts) after the search's copy keeps the handle, the
+counts, the reach and the owner, and a Reddit post seen while its score is hidden keeps the score and
+the reach it gave. The rule is the simplest that never degrades them: when the new sighting knows some
+inputs better and lacks others (a grown score, the subscriber count missing), the stored reach stays,
+a little stale until a sighting knows all its inputs again, rather than the reach formula living in
+SQL as well as in `enrich.reach`. Sentiment and language are read from the text, which every sighting
+has, and follow it.
 """
 
 from __future__ import annotations
@@ -44,6 +59,28 @@ NOT_MENTION_COLUMNS = {
 _KEPT_FROM_FIRST_SIGHTING = {
     "mention_key", "platform", "source", "native_id", "url", "published_at", "published_precision", "parent_id",
     "thread_id", "first_run_id", "first_seen_at",
+}
+# How a later sighting refreshes the others (`_REFRESHED_VALUES`): a value it knows replaces the stored one (a
+# like count that grew, an edited text), a value it does not know keeps it. Not known is NULL, and for these
+# lists and maps empty, why:
+_UNKNOWN_WHEN_EMPTY = {
+    "shared_links": "a source that does not read a post's links gives none (a feed's summary of a page)",
+    "authors": "a source without the byline gives none (empty also says the one author is author_handle)",
+    "extras": "a sighting's own are kept whole, never mixed from two platforms' answers",
+}
+# Merged count by count: each count the sighting reports replaces the stored one, a count it leaves out (a
+# Reddit score while it is hidden, counts a source does not report) keeps it.
+_MERGED_BY_NAME = {"engagement"}
+# Refreshed even to NULL: scored from the text, so NULL (unscored) is what this text gives, not a value unknown.
+_SCORED_FROM_THE_TEXT = {
+    "sentiment_label", "sentiment_score", "sentiment_negative", "sentiment_neutral", "sentiment_positive",
+    "sentiment_model", "sentiment_reason",
+}
+# Derived by enrich from the inputs named: refreshed together when the sighting knows every input the stored
+# row knows, else kept together (`enrich.reach`; `enrich.ownership`, which reads the URL too, one every sighting has).
+_DERIVED_FROM = {
+    ("reach_estimate", "reach_low", "reach_high", "reach_model"): ("author_followers", "community_size", "engagement"),
+    ("is_owned", "owned_by"): ("author_handle",),
 }
 _DUCKDB_SCALARS: dict[object, str] = {
     str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMPTZ",
@@ -135,6 +172,43 @@ MENTION_VALUES = {
     else f"staged.{column}"
     for column in MENTION_COLUMNS
 }
+# The staged fields typed `X | None`.
+_MAY_BE_NULL = {name for name, kind in EnrichedMention.row_types().items() if type(None) in get_args(kind)}
+
+
+def _knows_all_of(column: str) -> str:
+    """SQL that is true when the sighting (`staged`) knows every part of `column` the stored mention knows."""
+    if column in _MERGED_BY_NAME:
+        return f"list_has_all(coalesce(json_keys(staged.{column}), []), coalesce(json_keys(mentions.{column}), []))"
+    return f"(staged.{column} IS NOT NULL OR mentions.{column} IS NULL)"
+
+
+def _refreshed_value(column: str) -> str:
+    """The SQL value a later sighting (`staged`) gives one of `_REFRESHED` of the stored mention (`mentions`).
+
+    Raises:
+        TypeError: a list or map column with no rule for when it is empty.
+    """
+    new, stored = MENTION_VALUES[column], f"mentions.{column}"
+    for derived, inputs in _DERIVED_FROM.items():
+        if column in derived:
+            return f"CASE WHEN {' AND '.join(map(_knows_all_of, inputs))} THEN {new} ELSE {stored} END"
+    if column in _MERGED_BY_NAME:
+        return f"CASE WHEN {_knows_all_of(column)} THEN {new} ELSE json_merge_patch({stored}, {new}) END"
+    if column in _UNKNOWN_WHEN_EMPTY:
+        length = f"len(json_keys({new}))" if STAGED_COLUMNS[column] == "JSON" else f"len({new})"
+        return f"CASE WHEN {length} > 0 THEN {new} ELSE {stored} END"
+    if STAGED_COLUMNS.get(column, "").endswith("[]") or STAGED_COLUMNS.get(column) == "JSON":
+        raise TypeError(
+            f"mentions.{column} is a list or map: say in warehouse/load.py whether a sighting that leaves it empty "
+            "keeps the stored value (_UNKNOWN_WHEN_EMPTY) or merges with it (_MERGED_BY_NAME)"
+        )
+    if column in _MAY_BE_NULL and column not in _SCORED_FROM_THE_TEXT:
+        return f"coalesce({new}, {stored})"
+    return new
+
+
+_REFRESHED_VALUES = {column: _refreshed_value(column) for column in _REFRESHED}
 # The `columns` argument of read_json for staged rows.
 STAGED_JSON_COLUMNS = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in STAGED_COLUMNS.items()) + "}"
 
@@ -232,9 +306,9 @@ def _load(
     # DuckDB than INSERT ... ON CONFLICT DO UPDATE, whose conflict checks are slow with list columns.
     connection.execute(
         f"""
-        UPDATE mentions SET {", ".join(f"{c} = {MENTION_VALUES[c]}" for c in _REFRESHED)}
+        UPDATE mentions SET {", ".join(f"{c} = {value}" for c, value in _REFRESHED_VALUES.items())}
         FROM staged WHERE mentions.mention_key = staged.key
-        AND ({" OR ".join(f"mentions.{c} IS DISTINCT FROM {MENTION_VALUES[c]}" for c in _REFRESHED)})
+        AND ({" OR ".join(f"mentions.{c} IS DISTINCT FROM {value}" for c, value in _REFRESHED_VALUES.items())})
         """,
         seen,
     )
