@@ -44,6 +44,9 @@ X_NOW = LOGICAL_DATE + timedelta(minutes=5)
 DEFAULT_PORT = 8765
 # The fake Reddit's name, reached through the corpus server as proxy (config/demo.yaml: reddit_url).
 REDDIT_NAME = "www.reddit.example"
+# The fake Mastodon instances' names, reached through the corpus server as proxy (config/demo.yaml: instances), so
+# that the instances the report says were asked are named, not loopback addresses.
+MASTODON_NAMES = ("mastodon.example", "toot.example")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ def demo_services(port: int) -> Iterator[DemoServices]:
         _publish_the_apps(app_store)
         # Reddit's sign-in (praw asks reddit_url) by name, so that permalinks carry a name too.
         corpus.forward(REDDIT_NAME, reddit.base_url)
+        for instance in MASTODON_NAMES:
+            corpus.forward(instance, public.base_url)
         _publish_the_month(x_api, reddit, public)
         publish_demo_stream(jetstream, public.bluesky, X_NOW + timedelta(minutes=5))
         bluesky = next(iter(public.bluesky_accounts.values()))  # the demo account the fake accepts
