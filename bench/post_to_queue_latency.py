@@ -278,8 +278,9 @@ def main() -> None:
                         help="an hourly run's start to its care commit (docs/benchmarks.md, 'Post-to-queue latency')")
     parser.add_argument("--hourly-collect-at", type=float, default=4.0,
                         help="an hourly run's start to its collect tasks")
-    parser.add_argument("--fast-seconds", type=float, default=18.0, help="a fast-lane run's start to its care commit")
-    parser.add_argument("--fast-collect-at", type=float, default=7.0,
+    parser.add_argument("--fast-seconds", type=float, default=31.6,
+                        help="a fast-lane run's start to its care commit ('The care fast lane's cycle')")
+    parser.add_argument("--fast-collect-at", type=float, default=4.3,
                         help="a fast-lane run's start to its collect tasks")
     parser.add_argument("--arithmetic", action="store_true", help="the rules only, without the warehouse")
     args = parser.parse_args()
