@@ -3,8 +3,10 @@ it was asked, how much of the week it collected, the items it saw against those 
 spent of its platform's allowance and what that cost, what it left out and why, and how it failed.
 
 Everything but the collected hours is the warehouse's coverage and cost ledger (`source_coverage`, migration
-021) over the source's runs whose window ended in the week (as source health counts them); the collected
-hours are `reports.coverage`'s. A source's quota left is its latest run's; its cost is the sum of its runs'
+021) over the source's runs whose searched window overlaps the week (an hourly run belongs to the week its
+hour is in; a first run reaching back `backfill_days` belongs to every week it searched, with its whole
+counts, so that a week its collected hours come from never reads "no runs"); the collected hours are
+`reports.coverage`'s. A source's quota left is its latest run's; its cost is the sum of its runs'
 estimated costs (posts read × the configured price), per currency.
 """
 
@@ -30,7 +32,7 @@ class SourceListening:
         asked: what its runs asked, each once, first asked first.
         collected_hours: hours of the week it collected (`reports.coverage`).
         week_hours: the week's hours.
-        runs: its runs whose window ended in the week.
+        runs: its runs whose searched window overlaps the week.
         answered: of those, the ones that answered (ok or empty).
         items_seen: items its runs returned, before matching.
         matched: of its items, the ones that named a brand or competitor.
@@ -95,7 +97,7 @@ def week_listening(
         f"""
         SELECT {", ".join(_LedgerRun._fields)}
         FROM source_coverage
-        WHERE window_end > $start AND window_end <= $end
+        WHERE window_end > $start AND window_start < $end
         ORDER BY source, window_end, run_id
         """,
         {"start": week.start, "end": week.end},

@@ -205,3 +205,26 @@ def test_a_price_that_cannot_be_one_is_refused_naming_the_setting(config: Config
     with pytest.raises(ValueError, match=re.escape(message)) as refused:
         Config.model_validate(settings)
     assert str(refused.value).count(f"sources.0.x.{next(iter(setting))}") == 1
+
+
+def test_a_run_is_in_the_ledger_of_every_week_it_searched_and_of_no_other(config):
+    def load_window(run_id: str, start: datetime, end: datetime, outcome: SourceRun) -> None:
+        staging = StagingArea(config.staging, run_id)
+        unit = CollectionUnit("unit-001", "rss", (outcome.source,))
+        load_run(config.warehouse.path, run_id, (start, end), [enrich_unit(config, stage_unit(staging, unit, [outcome]), staging)])
+
+    # The gazette's first run reached back across the week boundary (a backfill); the wire's last run of
+    # W44 searched that week's last hour, ending as W45 starts.
+    load_window("first", MONDAY - timedelta(days=2), MONDAY + timedelta(hours=10),
+                SourceRun("gazette", "rss", "ok", items_fetched=7, asked=["feed https://gazette.example/feed"]))
+    load_window("late-w44", MONDAY - timedelta(hours=1), MONDAY,
+                SourceRun("wire", "rss", "ok", items_fetched=5, asked=["feed https://wire.example/feed"]))
+
+    def listening(week: str) -> dict[str, dict[str, str]]:
+        with duckdb.connect(config.warehouse.path, read_only=True) as connection:
+            report = weekly_report_data(connection, config, week)
+        return read_page(weekly_report_html(report, sections=["listening"])).tables["listening"]
+
+    w45, w44 = listening("2026-W45"), listening("2026-W44")
+    assert (w45["gazette"]["items_seen"], w44["gazette"]["items_seen"]) == ("7", "7")
+    assert (w45["wire"]["items_seen"], w44["wire"]["items_seen"]) == ("0", "5")
