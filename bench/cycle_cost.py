@@ -194,7 +194,7 @@ class CycleCost:
     new_mentions: int
     feed_answers: list[int]
     tasks: dict[str, TaskCost] = field(default_factory=dict)
-    # Under the scheduler: seconds from the run queued to its first collect task's start, and to care's end
+    # Under the scheduler: seconds from the run queued to its first unit task's start, and to care's end
     # (its commit: what the desk then shows).
     collect_starts_s: float | None = None
     care_ends_s: float | None = None
@@ -249,11 +249,11 @@ def run_scheduled_cycle(name: str, scheduler: Scheduler, idle_rate: float, wareh
 
 
 def milestones(database: Path, dag_id: str, run_id: str) -> tuple[float | None, float | None]:
-    """Seconds from a run queued to its first collect task's start and to its care task's end (metadata DB)."""
+    """Seconds from a run queued to its first unit task's start and to its care task's end (metadata DB)."""
     with contextlib.closing(sqlite3.connect(database)) as connection:
         row = connection.execute(
             "SELECT r.queued_at, (SELECT min(start_date) FROM task_instance t WHERE t.dag_id = r.dag_id "
-            "AND t.run_id = r.run_id AND t.task_id = 'unit.collect'), (SELECT end_date FROM task_instance t "
+            "AND t.run_id = r.run_id AND t.task_id = 'collect_and_enrich'), (SELECT end_date FROM task_instance t "
             "WHERE t.dag_id = r.dag_id AND t.run_id = r.run_id AND t.task_id = 'care') "
             "FROM dag_run r WHERE r.dag_id = ? AND r.run_id = ?", (dag_id, run_id)).fetchone()
     queued, collect, care = row

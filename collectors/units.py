@@ -15,7 +15,7 @@ from collectors.source_run import SourceRun, collect_isolated
 from config.model import Config, Source
 from core.mention import Mention
 from core.secret_scrubbing import SecretScrubber
-from core.staging import StagingArea
+from core.staging import StagingArea, read_json
 from transport.http import HttpClient
 
 Collector = Callable[[Any, Mapping[str, Any] | None, CollectionContext], SourceRun]
@@ -187,3 +187,14 @@ def stage_unit(staging: StagingArea, unit: CollectionUnit, runs: list[SourceRun]
         f"{unit.id}/collected.json",
         {"unit": unit.to_json(), "mentions": mentions_url, "sources": [run.summary() for run in runs]},
     )
+
+
+def staged_unit(staging: StagingArea, unit: CollectionUnit) -> str | None:
+    """The URL of the manifest an earlier attempt at the unit staged in this run (`stage_unit`, which writes the
+    manifest last), if it got that far and the manifest reads; None otherwise, when the unit is to be collected."""
+    url = staging.url(unit.id, "collected.json")
+    try:
+        read_json(url)
+    except (FileNotFoundError, ValueError):  # never staged, or cut off while writing its manifest
+        return None
+    return url

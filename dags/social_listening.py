@@ -2,7 +2,7 @@
 social_listening DAG, and the care fast lane (care_fast_lane) built by the same factory.
 
 Each run plans the collection units (feeds in batches, one unit per blog or platform source); each
-unit is collected then enriched by its own chain of tasks (the mapped `unit` task group), so a unit
+unit is collected then enriched by a task of its own (the mapped `collect_and_enrich` task), so a unit
 whose task dies (an exception, out of memory, killed, past its time limit) costs only its own
 sources. The load takes every unit that got through and records the others' sources as failed, with
 the reason. Then the new mentions are grouped into stories and, when the config has a playbook,
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from airflow.sdk import DAG, Context, Param, get_current_context, task, task_group
+from airflow.sdk import DAG, Context, Param, get_current_context, task
 
 from airflow_edge.assets import WAREHOUSE
 from airflow_edge.lanes import LANE_DAGS, warehouse_run_id
@@ -50,8 +50,8 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 SCHEDULE_PERIOD = timedelta(hours=1)  # the length of an @hourly data interval, and the shortest window collected
 FULL_LANE, CARE_LANE = "full", "care"  # the keys of config.model.LANES: what each DAG collects (Config.lane_sources)
 # How long each task may run before Airflow stops it (its execution_timeout); README.md, "Time limits".
-# A unit's collect task has its own limit, derived by the plan from its sources' time budgets
-# (`_collect_time_limit`); the one here is the most any unit gets.
+# A unit's task has its own limit, derived by the plan from its sources' time budgets (`_collect_time_limit`)
+# plus the enrich limit; the collect limit here is the most any unit's collection gets.
 TIME_LIMITS = {
     "plan": timedelta(minutes=10),
     "collect": timedelta(minutes=120),
@@ -63,8 +63,8 @@ TIME_LIMITS = {
     "summarize": timedelta(minutes=5),
     "check_sources": timedelta(minutes=5),
 }
-COLLECT_MARGIN = timedelta(minutes=5)  # a collect task's time beyond its sources' budgets: start, read the plan, stage
-UNIT_GROUP = "unit"
+COLLECT_MARGIN = timedelta(minutes=5)  # a unit's collection time beyond its sources' budgets: start, read the plan, stage
+UNIT_TASK = "collect_and_enrich"  # the mapped task of each unit: collect its sources, then enrich what they returned
 # A unit task is retried once, soon: a lost worker or a blip of the staging store; what fails twice
 # waits for the next run (its sources keep their cursors). A unit past its time limit is not retried.
 UNIT_RETRIES: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": False}
@@ -114,7 +114,7 @@ def _credentials(connection_ids: set[str]) -> dict[str, dict[str, Any]]:
 
 
 def _collect_time_limit(config: Config, unit: CollectionUnit) -> timedelta:
-    """How long a unit's collect task may run: its sources' time budgets as `collectors.units.collect_unit`
+    """How long a unit's collection may take: its sources' time budgets as `collectors.units.collect_unit`
     spends them, plus COLLECT_MARGIN, at most TIME_LIMITS["collect"].
 
     Each source is cut off a little after its budget (`cut_off_seconds`); hosts are collected in
@@ -133,21 +133,24 @@ def _collect_time_limit(config: Config, unit: CollectionUnit) -> timedelta:
 
 
 def _unit_time_limit(context: Context) -> None:
-    """Give a unit's collect task (before it runs) the time limit the plan derived for its unit."""
+    """Give a unit's task (before it runs) the time limit the plan derived for its unit: its collection's
+    (`_collect_time_limit`) and its enrichment's (TIME_LIMITS["enrich"])."""
     ti = context["ti"]
     assignment = ti.xcom_pull(task_ids="plan")[ti.map_index]
-    ti.task.execution_timeout = timedelta(seconds=assignment["collect_limit_seconds"])
+    ti.task.execution_timeout = timedelta(seconds=assignment["time_limit_seconds"])
 
 
 @contextmanager
-def _failure_recorded(credentials: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[None]:
-    """Run a unit task's body; when it raises, leave why (type and message, with the secrets of
-    `credentials` scrubbed) in the task's `failure` XCom for the load to record, then fail the task.
+def _failure_recorded(credentials: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[list[str]]:
+    """Run a unit task's body; when it raises, leave why (the step it was in, the error's type and message
+    with the secrets of `credentials` scrubbed) in the task's `failure` XCom for the load to record, then fail
+    the task. The body says which step it is in by setting the yielded list's one item (first "collect").
     A unit past its time limit fails without a retry: it would run out of time again."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
 
+    step = ["collect"]
     try:
-        yield
+        yield step
     except BaseException as error:
         context = get_current_context()
         if isinstance(error, AirflowTaskTimeout):
@@ -155,22 +158,21 @@ def _failure_recorded(credentials: Mapping[str, Mapping[str, Any]] | None = None
             reason = f"ran past its time limit of {limit.total_seconds() / 60:g} minutes"
         else:
             reason = SecretScrubber.for_connections(credentials or {}).scrub(f"{type(error).__name__}: {error}")
-        context["ti"].xcom_push(key=FAILURE_KEY, value=reason)
+        context["ti"].xcom_push(key=FAILURE_KEY, value={"step": step[0], "reason": reason})
         if isinstance(error, AirflowTaskTimeout):
             raise AirflowFailException(reason) from error
         raise
 
 
 def _unit_failure(index: int, unit_id: str) -> str:
-    """Why the unit at map index `index` reached no load: what its collect or enrich task left, or that it died silently."""
-    ti = get_current_context()["ti"]
-    for step in ("collect", "enrich"):
-        reason = ti.xcom_pull(task_ids=f"{UNIT_GROUP}.{step}", key=FAILURE_KEY, map_indexes=index)
-        if reason:
-            return (f"the {step} task of unit {unit_id} failed: {reason}; the unit's sources keep their cursors "
-                    "(see the task's Airflow log)")
-    return (f"the collect or enrich task of unit {unit_id} ended without a result (killed, e.g. out of memory, "
-            "or its worker was lost); the unit's sources keep their cursors (see the tasks' Airflow logs)")
+    """Why the unit at map index `index` reached no load: what its task left (the step and the error), or that
+    it died silently."""
+    failure = get_current_context()["ti"].xcom_pull(task_ids=UNIT_TASK, key=FAILURE_KEY, map_indexes=index)
+    if failure:
+        return (f"unit {unit_id} failed in its {failure['step']} step: {failure['reason']}; the unit's sources keep "
+                "their cursors (see the task's Airflow log)")
+    return (f"the task of unit {unit_id} ended without a result (killed, e.g. out of memory, or its worker was "
+            "lost); the unit's sources keep their cursors (see the task's Airflow log)")
 
 
 def _fast_lane_schedule() -> timedelta | None:
@@ -251,45 +253,35 @@ def _collection_tasks(lane: str) -> None:
             },
         )
         return [
-            {"plan": plan_url, "unit": unit.id, "collect_limit_seconds": _collect_time_limit(config, unit).total_seconds()}
+            {"plan": plan_url, "unit": unit.id,
+             "time_limit_seconds": (_collect_time_limit(config, unit) + TIME_LIMITS["enrich"]).total_seconds()}
             for unit in units
         ]
 
-    @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["collect"], pre_execute=_unit_time_limit,
-          **UNIT_RETRIES)
-    def collect(assignment: dict[str, Any]) -> str:
-        """Collect one unit's sources and stage what they returned."""
-        from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit
-        from config import load_config
-        from core.staging import StagingArea, read_json
-
-        credentials: dict[str, dict[str, Any]] = {}
-        with _failure_recorded(credentials):
-            plan = read_json(assignment["plan"])
-            config = load_config(plan["config"])
-            unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
-            credentials.update(_credentials(connections_of(config, unit)))
-            runs = collect_unit(config, unit, plan["cursors"], _window(plan), credentials)
-            return stage_unit(StagingArea(config.staging, plan["run_id"]), unit, runs)
-
-    @task(map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["enrich"], **UNIT_RETRIES)
-    def enrich(assignment: dict[str, Any], collected_url: str) -> str:
-        """Match brands and add ownership, language, sentiment and reach to one unit."""
+    @task(task_id=UNIT_TASK, map_index_template=UNIT_NAME, execution_timeout=TIME_LIMITS["collect"] + TIME_LIMITS["enrich"],
+          pre_execute=_unit_time_limit, **UNIT_RETRIES)
+    def collect_and_enrich(assignment: dict[str, Any]) -> str:
+        """Collect one unit's sources and stage what they returned; then match brands and add ownership, language,
+        sentiment and reach, and stage that. A retry enriches what its first attempt collected and staged, if it
+        got that far, so a source is never read twice in a run (X bills every post read)."""
+        from collectors.units import CollectionUnit, collect_unit, connections_of, stage_unit, staged_unit
         from config import load_config
         from core.staging import StagingArea, read_json
         from enrich.pipeline import enrich_unit
 
-        with _failure_recorded():
+        credentials: dict[str, dict[str, Any]] = {}
+        with _failure_recorded(credentials) as step:
             plan = read_json(assignment["plan"])
             config = load_config(plan["config"])
-            return enrich_unit(config, collected_url, StagingArea(config.staging, plan["run_id"]))
-
-    @task_group(group_id=UNIT_GROUP)
-    def unit(assignment: dict[str, Any]) -> Any:
-        """One unit's chain, independent of every other unit's: collect, then enrich."""
-        # Airflow types a task's call as taking its function's arguments, but here they are XComArgs that
-        # Airflow resolves when the task runs (apache/airflow#39514): where the types cannot meet.
-        return enrich(assignment, collect(assignment))  # type: ignore[arg-type]
+            unit = next(CollectionUnit.from_json(u) for u in plan["units"] if u["id"] == assignment["unit"])
+            staging = StagingArea(config.staging, plan["run_id"])
+            collected_url = staged_unit(staging, unit)
+            if collected_url is None:
+                credentials.update(_credentials(connections_of(config, unit)))
+                runs = collect_unit(config, unit, plan["cursors"], _window(plan), credentials)
+                collected_url = stage_unit(staging, unit, runs)
+            step[0] = "enrich"
+            return enrich_unit(config, collected_url, staging)
 
     @task(trigger_rule="all_done", execution_timeout=TIME_LIMITS["load"], **WAREHOUSE_WRITER)
     def load(assignments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -307,7 +299,7 @@ def _collection_tasks(lane: str) -> None:
         units = {unit["id"]: unit for unit in plan["units"]}
         # Each unit's enriched manifest by map index, None where its chain did not get through.
         enriched_urls: list[str | None] = get_current_context()["ti"].xcom_pull(
-            task_ids=f"{UNIT_GROUP}.enrich", map_indexes=range(len(assignments))
+            task_ids=UNIT_TASK, map_indexes=range(len(assignments))
         )
         missing = [
             {"source": name, "kind": units[assignment["unit"]]["kind"], "error": _unit_failure(index, assignment["unit"])}
@@ -427,10 +419,10 @@ def _collection_tasks(lane: str) -> None:
             )
 
     assignments = plan()
-    loading = load(assignments)  # type: ignore[arg-type]  # XComArgs again (apache/airflow#39514, as in `unit`)
-    # The load reads each unit's result by map index itself: Airflow hands a mapped group's results to a
+    loading = load(assignments)  # type: ignore[arg-type]  # XComArgs resolved when the task runs (apache/airflow#39514)
+    # The load reads each unit's result by map index itself: Airflow hands a mapped task's results to a
     # task as one value, not a list, when a single unit got through.
-    unit.expand(assignment=assignments) >> loading
+    collect_and_enrich.expand(assignment=assignments) >> loading
     # The care fast lane leaves the stories and themes of what it loads to the hourly run (see the module's doc).
     loaded = care(themes(stories(loading)) if lane == FULL_LANE else loading)  # type: ignore[arg-type]
     summarize(loaded) >> check_sources(loaded)  # type: ignore[arg-type]

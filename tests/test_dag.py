@@ -49,18 +49,17 @@ def test_social_listening_shape(dag_bag):
     assert dag.max_active_runs == 1
     assert dag.timetable.expression == "0 * * * *"
     assert set(dag.task_ids) == {
-        "plan", "unit.collect", "unit.enrich", "load", "stories", "themes", "care", "summarize", "check_sources"
+        "plan", "collect_and_enrich", "load", "stories", "themes", "care", "summarize", "check_sources"
     }
-    unit_tasks = {"unit.collect", "unit.enrich"}
+    unit_tasks = {"collect_and_enrich"}
     for task in dag.tasks:
         # A unit's task is retried once, soon; what it could not do waits for the next run.
         assert (task.retries, task.retry_delay) == ((1, timedelta(seconds=10)) if task.task_id in unit_tasks
                                                     else (2, timedelta(minutes=1))), task.task_id
         assert task.execution_timeout is not None, task.task_id
     assert dag.get_task("load").trigger_rule == "all_done"
-    assert dag.get_task("unit.collect").upstream_task_ids == {"plan"}
-    assert dag.get_task("unit.enrich").upstream_task_ids == {"plan", "unit.collect"}
-    assert dag.get_task("load").upstream_task_ids == {"plan", "unit.enrich"}
+    assert dag.get_task("collect_and_enrich").upstream_task_ids == {"plan"}
+    assert dag.get_task("load").upstream_task_ids == {"plan", "collect_and_enrich"}
     assert dag.get_task("stories").upstream_task_ids == {"load"}
     assert dag.get_task("themes").upstream_task_ids == {"stories"}
     assert dag.get_task("care").upstream_task_ids == {"themes"}
@@ -74,7 +73,7 @@ def test_the_readme_states_each_tasks_time_limit(dag_bag):
     section = readme[readme.index("### Time limits"):]
     stated = dict(re.findall(r"^\| `([\w.]+)` \| (?:[^|]*? )?(\d+) minutes \|", section, re.MULTILINE))
 
-    assert stated == {task.task_id.removeprefix("unit."): str(int(task.execution_timeout.total_seconds() // 60))
+    assert stated == {task.task_id: str(int(task.execution_timeout.total_seconds() // 60))
                       for task in dag.tasks}
 
 

@@ -29,7 +29,7 @@ from warehouse.snapshot import snapshot_path
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "demo" / "corpus"
-# A fault for the Airflow run, loaded by every Python process on PYTHONPATH: the collect task of one
+# A fault for the Airflow run, loaded by every Python process on PYTHONPATH: the task of one
 # unit dies writing its staged files, as on a full disk, whatever its sources returned.
 DOOMED_UNIT_FAULT = """
 import errno
@@ -115,7 +115,7 @@ def query(warehouse: str | Path, sql: str) -> list[tuple]:
 def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monkeypatch, airflow_metadata):
     (tmp_path / "config").mkdir()
     config_path = tmp_path / "config" / "demo.yaml"
-    # Beside the demo's sources, a blog whose unit's collect task dies in every attempt.
+    # Beside the demo's sources, a blog whose unit's task dies collecting in every attempt.
     demo_config = (REPO / "config" / "demo.yaml").read_text(encoding="utf-8")
     config_path.write_text(demo_config.replace("\nsources:\n", "\nsources:\n  - {kind: blog, name: doomed-blog, url: "
                                                "\"http://streamsetup.example/\"}\n"), encoding="utf-8")
@@ -179,7 +179,7 @@ def test_demo_month_through_airflow_loads_the_corpus_once(tmp_path, capsys, monk
         assert ("regional-gazette", "failed", 0, 0) in first_runs
         # The unit whose task died cost only its own source, said why, and held the run for one quick retry.
         assert ("doomed-blog", "failed", 0, 0) in first_runs
-        assert ("doomed-blog: the collect task of unit blog-doomed-blog failed: OSError: [Errno 28] No space left on "
+        assert ("doomed-blog: unit blog-doomed-blog failed in its collect step: OSError: [Errno 28] No space left on "
                 "device; the unit's sources keep their cursors") in summary
         print(f"demo run with a unit that dies: {wall_seconds:.1f} s")
         assert wall_seconds < 150

@@ -107,7 +107,7 @@ def test_the_fast_lane_dag_runs_every_few_minutes_without_stories_or_themes(tmp_
     (tmp_path / "seven").mkdir()
     dags = parsed_dags(write_config(tmp_path / "seven", RSS, {"sources": ["fast-feed"], "every_minutes": 7}))
     assert dags["care_fast_lane"] == {
-        "tasks": ["care", "check_sources", "load", "plan", "summarize", "unit.collect", "unit.enrich"],
+        "tasks": ["care", "check_sources", "collect_and_enrich", "load", "plan", "summarize"],
         "schedule": str(timedelta(minutes=7)),
     }
     assert dags["social_listening"]["schedule"] == "@hourly"

@@ -28,7 +28,7 @@ from collectors.source_run import cut_off_seconds
 from collectors.units import COLLECTORS, TIME_BUDGET_SECONDS, collect_unit, plan_units
 from config import load_config
 from config.model import Config
-from dags.social_listening import COLLECT_MARGIN, _collect_time_limit
+from dags.social_listening import COLLECT_MARGIN, UNIT_TASK, _collect_time_limit
 from tests.hostile_web import (
     CRASH_REASONS,
     GOOD_MENTIONS,
@@ -129,7 +129,7 @@ def test_an_exception_no_collector_foresees_below_any_kind_is_its_sources_failur
 
 
 def collect_seconds(run_id: str) -> dict[str, float]:
-    """How long each unit's collect task of a run took, by unit id, from Airflow's metadata database."""
+    """How long each unit's task (collect, then enrich) of a run took, by unit id, from Airflow's metadata database."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
@@ -138,7 +138,7 @@ def collect_seconds(run_id: str) -> dict[str, float]:
             ti.rendered_map_index: (ti.end_date - ti.start_date).total_seconds()
             for ti in session.query(TaskInstance).filter(
                 TaskInstance.dag_id == "social_listening", TaskInstance.run_id == run_id,
-                TaskInstance.task_id == "unit.collect")
+                TaskInstance.task_id == UNIT_TASK)
         }
 
 
@@ -218,20 +218,20 @@ def test_hostile_sources_beside_good_ones_through_airflow(tmp_path, capsys, monk
     failed = {name for name, (status, _, _) in runs.items() if status == "failed"}
     assert failed & {source for (source,) in query(warehouse, "SELECT source FROM source_cursors")} == set()
 
-    # Each unit's collect task ends within what its sources' budgets allow (`_collect_time_limit` without its
-    # margin: hosts in parallel, a host's sources in turn, each cut off a little after its budget), plus time to
-    # start and stage; and the run within the sum of those (`overheard run` runs one task at a time) plus
-    # Airflow's own time per task.
+    # Each unit's task ends within what its sources' budgets allow (`_collect_time_limit` without its margin:
+    # hosts in parallel, a host's sources in turn, each cut off a little after its budget), plus time to start,
+    # stage and enrich the few mentions the good sources gave; and the run within the sum of those
+    # (`overheard run` runs one task at a time) plus Airflow's own time per task.
     for kind, seconds in BUDGETS.items():
         monkeypatch.setitem(TIME_BUDGET_SECONDS, kind, seconds)
     allowed = {unit.id: (_collect_time_limit(config, unit) - COLLECT_MARGIN).total_seconds() for unit in plan_units(config)}
     run_id = summary.split("Run ", 1)[1].split(" ", 1)[0]
     took = collect_seconds(run_id)
     assert set(took) == set(allowed)
-    assert {unit: seconds for unit, seconds in took.items() if seconds > allowed[unit] + 10} == {}
+    assert {unit: seconds for unit, seconds in took.items() if seconds > allowed[unit] + 20} == {}
     bound = sum(allowed.values()) + 60 + 3 * (2 * len(allowed) + 7)
     slowest = sorted(took, key=took.__getitem__)[-3:]
     print(f"hostile run: {len(sources)} sources in {len(allowed)} units, {wall_seconds:.1f} s (bound {bound:.0f} s); "
-          "slowest collect tasks: " + ", ".join(f"{unit} {took[unit]:.1f} s (allowed {allowed[unit]:.0f} s)"
+          "slowest unit tasks: " + ", ".join(f"{unit} {took[unit]:.1f} s (allowed {allowed[unit]:.0f} s)"
                                                 for unit in slowest))
     assert wall_seconds < bound

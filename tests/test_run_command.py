@@ -117,7 +117,7 @@ def test_ctrl_c_stops_the_run_marks_it_failed_and_says_so_in_one_line(tmp_path, 
     tasks = subprocess.run(airflow_command("tasks", "states-for-dag-run", "social_listening", run_id, "-o", "json"),
                            env=airflow_environment(), capture_output=True, text=True, check=True).stdout
     states = {task["task_id"]: task["state"] for task in json.loads(tasks.splitlines()[-1])}
-    assert states["unit.collect"] == "failed" and states["load"] == "skipped"
+    assert states["collect_and_enrich"] == "failed" and states["load"] == "skipped"
     assert "running" not in states.values()
 
 

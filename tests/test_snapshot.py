@@ -120,7 +120,7 @@ def totals(connection: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def staged_run(config, run_id: str) -> list[str]:
-    """One enriched unit as the DAG's collect and enrich tasks leave it: 3 matched articles, 1 owned."""
+    """One enriched unit as the DAG's collect_and_enrich task leaves it: 3 matched articles, 1 owned."""
 
     def article(slug: str, text: str, host: str = "gazette.example") -> Mention:
         return Mention(

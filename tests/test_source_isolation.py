@@ -21,7 +21,15 @@ import pytest
 
 from collectors.context import CollectionContext
 from collectors.source_run import SourceRun
-from collectors.units import COLLECTORS, TIME_BUDGET_SECONDS, collect_unit, plan_units, stage_unit
+from collectors.units import (
+    COLLECTORS,
+    TIME_BUDGET_SECONDS,
+    CollectionUnit,
+    collect_unit,
+    plan_units,
+    stage_unit,
+    staged_unit,
+)
 from config.model import Config, FeedSource, HttpSettings
 from core.errors import TerminalError
 from core.mention import Mention
@@ -161,3 +169,16 @@ def test_any_exception_or_hang_of_one_source_is_its_own_failure_with_secrets_scr
 def test_every_source_kind_has_a_time_budget() -> None:
     assert set(TIME_BUDGET_SECONDS) == set(COLLECTORS)
     assert TIME_BUDGET_SECONDS["rss"] < TIME_BUDGET_SECONDS["blog"]
+
+
+def test_a_retried_unit_finds_what_its_first_attempt_staged_and_nothing_it_did_not_finish(tmp_path: Path) -> None:
+    # The DAG's collect_and_enrich task enriches what an earlier attempt collected and staged rather than
+    # reading its sources again; a manifest cut off while being written counts as never staged.
+    staging = StagingArea(str(tmp_path / "staging"), "manual__2026-11-02")
+    unit = CollectionUnit("rss-001", "rss", ("gazette",))
+    assert staged_unit(staging, unit) is None
+    staged = stage_unit(staging, unit, [SourceRun("gazette", "rss", "ok", items_fetched=1, mentions=[
+        Mention("news", "gazette", "a", "https://gazette.example/a", "Brightwave prices rise")])])
+    assert staged_unit(staging, unit) == staged
+    Path(staged).write_text('{"unit": {"id": "rss-001", "kind"', encoding="utf-8")
+    assert staged_unit(staging, unit) is None

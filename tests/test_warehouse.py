@@ -41,7 +41,7 @@ def article(slug: str, text: str, source: str = "techwire", host: str = "techwir
 
 
 def stage_run(config: Config, run_id: str, outcomes: list[SourceRun]) -> list[str]:
-    """Stage and enrich one unit holding `outcomes`, as the DAG's collect and enrich tasks do."""
+    """Stage and enrich one unit holding `outcomes`, as the DAG's collect_and_enrich task does."""
     staging = StagingArea(config.staging, run_id)
     unit = CollectionUnit("rss-001", "rss", tuple(outcome.source for outcome in outcomes))
     return [enrich_unit(config, stage_unit(staging, unit, outcomes), staging)]

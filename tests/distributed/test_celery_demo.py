@@ -70,7 +70,7 @@ def test_the_demo_through_celery_gives_the_warehouse_make_demo_gives(
     # units on any worker.
     assert {attempt["hostname"] for attempt in tries if attempt["task_id"] in WAREHOUSE_TASKS} == {"warehouse-worker"}
     assert {attempt["pool"] for attempt in tries if attempt["task_id"] in WAREHOUSE_WRITERS} == {"warehouse"}
-    unit_hosts = {attempt["hostname"] for attempt in tries if attempt["task_id"].startswith("unit.")}
+    unit_hosts = {attempt["hostname"] for attempt in tries if attempt["task_id"] == "collect_and_enrich"}
     assert unit_hosts <= {"warehouse-worker", "any-worker"} and "any-worker" in unit_hosts
 
     # Staged in the bucket, and nothing on the workers' disks.

@@ -97,11 +97,11 @@ def test_a_worker_killed_in_a_collect_task_gets_it_retried_on_the_other(
         started = time.monotonic()
         run_id = deployment.trigger(window_end.isoformat(), str(config.path))
 
-        wait_until("the collect task's request", lambda: server.requests_for("/slow.xml"), 600)
-        victim = wait_until("the collect task's worker", lambda: running_host(deployment, run_id, "unit.collect"), 60)
+        wait_until("the unit task's request", lambda: server.requests_for("/slow.xml"), 600)
+        victim = wait_until("the unit task's worker", lambda: running_host(deployment, run_id, "collect_and_enrich"), 60)
         killed = time.monotonic()
         deployment.signal_process(victim, signal.SIGKILL)
-        survivor = wait_until("the collect task's retry", lambda: running_host(deployment, run_id, "unit.collect", 2), 600)
+        survivor = wait_until("the unit task's retry", lambda: running_host(deployment, run_id, "collect_and_enrich", 2), 600)
         retried_after = time.monotonic() - killed
         deployment.restart(victim)  # the lost machine comes back (the warehouse tasks need it when it served them)
         state = deployment.wait_for_run(run_id, timeout_seconds=1200)
@@ -112,7 +112,7 @@ def test_a_worker_killed_in_a_collect_task_gets_it_retried_on_the_other(
     print(f"\nworker kill: {victim} killed, collect retried on {survivor} {retried_after:.0f} s later; run {took:.0f} s")
     assert state == "success"
     collect = sorted((attempt["try_number"], attempt["hostname"], attempt["state"])
-                     for attempt in tries if attempt["task_id"] == "unit.collect")
+                     for attempt in tries if attempt["task_id"] == "collect_and_enrich")
     assert collect == [(1, victim, "failed"), (2, survivor, "success")]
     assert survivor != victim
     assert slow_requests == 2
@@ -134,7 +134,7 @@ def test_redis_stopped_for_30_seconds_delays_the_run_and_loses_nothing(
         started = time.monotonic()
         run_id = deployment.trigger(window_end.isoformat(), str(config.path))
 
-        wait_until("the collect task's request", lambda: server.requests_for("/slow.xml"), 600)
+        wait_until("the unit task's request", lambda: server.requests_for("/slow.xml"), 600)
         deployment.signal_process("redis", signal.SIGTERM)
         stopped = time.monotonic()
         time.sleep(30)
