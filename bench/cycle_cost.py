@@ -432,8 +432,7 @@ class Scheduler:
 # What each task's body imports (dags/social_listening.py), beyond the DAG file.
 TASK_IMPORTS = {
     "plan": "collectors.units, config, core.staging, warehouse.cursors",
-    "collect": "collectors.units, config, core.staging",
-    "enrich": "config, core.staging, enrich.pipeline",
+    "collect_and_enrich": "collectors.units, config, core.staging, enrich.pipeline",
     "load": "config, core.staging, warehouse.load",
     "stories": "config, enrich.stories.duckdb_store, warehouse.connection, warehouse.snapshot",
     "themes": "config, warehouse.connection, warehouse.snapshot, warehouse.themes",
