@@ -24,7 +24,9 @@ def config(tmp_path) -> Config:
 
 def loaded_until(connection, window_end: datetime) -> None:
     connection.execute(
-        "INSERT INTO runs VALUES (?, 'n', 'rss', 'ok', 0, 0, 0, 0, 0, NULL, [], 1.0, ?, ?, 0, 0)",
+        "INSERT INTO runs (run_id, source, kind, status, items_fetched, mentions_collected, mentions_matched, "
+        "dropped_unmatched, mentions_new, error, warnings, duration_seconds, window_start, window_end, "
+        "mentions_seen_before, mentions_deleted) VALUES (?, 'n', 'rss', 'ok', 0, 0, 0, 0, 0, NULL, [], 1.0, ?, ?, 0, 0)",
         [window_end.isoformat(), window_end, window_end],
     )
 
