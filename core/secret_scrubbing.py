@@ -9,11 +9,12 @@ whatever its letter case (a URL's `login:password@host` may come back lowercased
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
+
+from core.connections import connection_extra
 
 MASK = "***"
 SHORTEST_SECRET = 4
@@ -30,22 +31,16 @@ def connection_secrets(connection: Mapping[str, Any]) -> list[str]:
     """
     password = str(connection.get("password") or "")
     login = str(connection.get("login") or "")
-    extra = connection.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            extra = {}
+    extra = connection_extra(connection) or {}
     secrets = [password]
     if password:
         secrets += [login, f"{login}:{password}"]
     if "://" in password:
         secrets.append(urlsplit(password).path.strip("/"))
-    if isinstance(extra, Mapping):
-        secrets += [
-            value for name, value in extra.items()
-            if isinstance(value, str) and any(marker in str(name).lower() for marker in SECRET_EXTRA_MARKERS)
-        ]
+    secrets += [
+        value for name, value in extra.items()
+        if isinstance(value, str) and any(marker in str(name).lower() for marker in SECRET_EXTRA_MARKERS)
+    ]
     return [secret for secret in secrets if len(secret) >= SHORTEST_SECRET]
 
 

@@ -18,7 +18,6 @@ the rate limit refused it) or it may have been (anything after the request went 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,7 @@ from requests.adapters import BaseAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from care.replies.exceptions import ReplyCredentialsRejected, ReplyError, ReplyNotSent, ReplyOutcomeUnknown
+from core.connections import connection_extra
 from core.errors import CollectorError
 from core.secret_scrubbing import SecretScrubber, connection_secrets
 from core.time_budget import TimeBudget
@@ -136,8 +136,15 @@ class WriteConnection:
         return connection_secrets(self.credentials)
 
     def extra(self, fix: str) -> Mapping[str, Any]:
-        """The connection's `extra` as a mapping (`connection_extra`); `fix` says how to set it right."""
-        return connection_extra(self.credentials, self.id, fix)
+        """The connection's `extra` as a mapping; `fix` says how to set it right.
+
+        Raises:
+            ReplyCredentialsRejected: it is not a JSON object.
+        """
+        extra = connection_extra(self.credentials)
+        if extra is None:
+            raise ReplyCredentialsRejected(f"the extra of the {self.id} connection is not a JSON object; {fix}")
+        return extra
 
     def base_url(self, default: str) -> str:
         """The connection's host as a base URL, else `default` (`api_base_url`)."""
@@ -227,23 +234,6 @@ def scrubbed_errors(platform: str, secrets: Callable[[], Iterable[str]]) -> Iter
         raise ReplyOutcomeUnknown(
             f"{platform}: the reply failed unexpectedly ({text}); it may have been posted: look before sending again"
         ) from None
-
-
-def connection_extra(credentials: Mapping[str, Any], connection: str, fix: str) -> Mapping[str, Any]:
-    """A connection's `extra` as a mapping (it may come as JSON text).
-
-    Raises:
-        ReplyCredentialsRejected: it is not a JSON object.
-    """
-    extra = credentials.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            raise ReplyCredentialsRejected(f"the extra of the {connection} connection is not JSON; {fix}") from None
-    if not isinstance(extra, Mapping):
-        raise ReplyCredentialsRejected(f"the extra of the {connection} connection is not a JSON object; {fix}")
-    return extra
 
 
 def api_base_url(credentials: Mapping[str, Any], default: str) -> str:

@@ -38,6 +38,7 @@ import requests
 from collectors.context import CollectionContext
 from collectors.reddit.parsing import Page, Thread, parse_listing, parse_search_feed, parse_thread
 from config.model import RedditSource
+from core.connections import connection_extra
 from core.errors import CollectorError, CredentialsRejected, TerminalError, TransientError
 from core.time_budget import TimeBudget
 from transport.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
@@ -341,13 +342,8 @@ def _path_of(url: str, path: str) -> str:
 
 
 def _extra(credentials: Mapping[str, Any], connection: str) -> Mapping[str, Any]:
-    extra = credentials.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            raise CredentialsRejected(f"the extra of the {connection} connection is not JSON; {credentials_help(connection)}") from None
-    if not isinstance(extra, Mapping):
+    extra = connection_extra(credentials)
+    if extra is None:
         raise CredentialsRejected(f"the extra of the {connection} connection is not a JSON object; {credentials_help(connection)}")
     return extra
 

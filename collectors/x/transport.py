@@ -11,7 +11,6 @@ error, a warning or the cursor.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ import requests
 import requests.auth
 import tweepy
 
+from core.connections import connection_extra
 from core.errors import CollectorError, CredentialsRejected, TerminalError, TransientError
 from core.time_budget import TimeBudget
 from transport.exceptions import HttpStatusError, NetworkError, RateLimitedError, WaitBeyondBudgetError
@@ -56,13 +56,8 @@ def bearer_token(credentials: Mapping[str, Any] | None) -> str | None:
     """
     if not credentials:
         return None
-    extra = credentials.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            extra = {}
-    token = credentials.get("password") or (extra.get("bearer_token") if isinstance(extra, Mapping) else None)
+    extra = connection_extra(credentials) or {}
+    token = credentials.get("password") or extra.get("bearer_token")
     if not isinstance(token, str):
         return None
     token = token.strip()

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 from collectors.search import json_body
 from collectors.youtube.quota import DailyQuota
+from core.connections import connection_extra
 from core.errors import CollectorError, CredentialsRejected, TerminalError, TransientError
 from transport.exceptions import HttpStatusError
 from transport.http import HttpClient
@@ -60,13 +61,8 @@ def api_key(credentials: Mapping[str, Any] | None) -> str | None:
     """The API key in a connection: its password, else `extra["api_key"]` (extra may be JSON text)."""
     if not credentials:
         return None
-    extra = credentials.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            extra = {}
-    key = credentials.get("password") or (extra.get("api_key") if isinstance(extra, Mapping) else None)
+    extra = connection_extra(credentials) or {}
+    key = credentials.get("password") or extra.get("api_key")
     return key.strip() or None if isinstance(key, str) else None
 
 
