@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from demo.fake_apis.loopback import LoopbackServer
+from demo.fake_apis.loopback import LoopbackServer, QuietRequestHandler
 
 PAGE_SIZE = 50
 PACIFIC = timezone(timedelta(hours=-8))  # Apple's feed states times in Cupertino's offset
@@ -145,7 +145,7 @@ class FakeAppStore(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         store = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -155,8 +155,5 @@ class FakeAppStore(LoopbackServer):
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
 
         return Handler

@@ -26,10 +26,10 @@ import hmac
 import itertools
 import json
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from demo.fake_apis.loopback import wait_until_interrupted
 from demo.fake_apis.write_apis import Answer, Received, RecordingApi
 
 DEMO_ZENDESK_EMAIL = "care-bot@brightwave.example"
@@ -189,10 +189,7 @@ def main() -> None:
     with FakeZendesk(host) as zendesk, FakeHelpdeskWebhook(host) as webhook:
         print(f"Zendesk at {zendesk.base_url} (login {DEMO_ZENDESK_EMAIL}, API token {DEMO_ZENDESK_TOKEN})")
         print(f"helpdesk webhook at {webhook.url} (signing secret {DEMO_WEBHOOK_SECRET})")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
+class QuietRequestHandler(BaseHTTPRequestHandler):
+    """A fake's request handler: like http.server's, without a line on stderr per request."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def wait_until_interrupted() -> None:
+    """Block until Ctrl-C, while fakes serve from their threads (each fake module's `main`)."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
 class LoopbackServer:
     """Serves one handler class on `host:port` (0: a free port) until stopped; a context manager.
 

@@ -60,7 +60,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
-from demo.fake_apis.loopback import LoopbackServer, request_echo
+from demo.fake_apis.loopback import LoopbackServer, QuietRequestHandler, request_echo, wait_until_interrupted
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "public_apis"
 MASTODON_MAX_LIMIT = 40
@@ -376,7 +376,7 @@ def _json(document: Any) -> bytes:
 
 
 def _handler_for(server: PublicApisServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms wait between them
 
@@ -399,9 +399,6 @@ def _handler_for(server: PublicApisServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
     return Handler
 
 
@@ -418,10 +415,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         account = next(iter(server.bluesky_accounts.values()))
         print(f"bluesky      api_base_url: {server.url('bluesky')}")
         print(f"             login {account['handle']}, app password {account['app_password']}")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from demo.fake_apis.loopback import LoopbackServer, request_echo
+from demo.fake_apis.loopback import LoopbackServer, QuietRequestHandler, request_echo, wait_until_interrupted
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "reddit"
 TOKEN_PATH = "/api/v1/access_token"
@@ -308,7 +308,7 @@ class FakeRedditApi(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietRequestHandler):
             protocol_version = "HTTP/1.1"
             # Headers and body go out in separate writes; with Nagle on, each keep-alive answer waits ~40 ms.
             disable_nagle_algorithm = True
@@ -332,9 +332,6 @@ class FakeRedditApi(LoopbackServer):
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(reply.body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
 
         return Handler
 
@@ -548,13 +545,8 @@ def main() -> None:
     arguments = parser.parse_args()
     api = FakeRedditApi.from_corpus(page_size=arguments.page_size, port=arguments.port)
     print(f"Fake Reddit at {api.base_url} (client id {DEMO_CLIENT_ID}, secret {DEMO_CLIENT_SECRET}); Ctrl+C to stop")
-    api.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        api.stop()
+    with api:
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":

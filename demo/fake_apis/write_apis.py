@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from demo.fake_apis.loopback import LoopbackServer
+from demo.fake_apis.loopback import LoopbackServer, QuietRequestHandler, wait_until_interrupted
 
 DEMO_X_KEYS = {"consumer_key": "demo-x-api-key", "consumer_secret": "demo-x-api-secret",
                "access_token": "1-demo-x-access-token", "access_token_secret": "demo-x-access-secret"}
@@ -145,7 +145,7 @@ class RecordingApi(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
@@ -177,9 +177,6 @@ class RecordingApi(LoopbackServer):
                     self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up waiting (a timeout test): nobody to answer
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
 
         return Handler
 
@@ -526,11 +523,9 @@ def main() -> None:
     for name, fake in fakes.items():
         fake.start()
         print(f"{name} write API at {fake.base_url}")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        for fake in fakes.values():
-            fake.stop()
+    wait_until_interrupted()
+    for fake in fakes.values():
+        fake.stop()
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from demo.fake_apis.loopback import LoopbackServer, request_echo
+from demo.fake_apis.loopback import LoopbackServer, QuietRequestHandler, request_echo, wait_until_interrupted
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "corpus" / "x" / "tweets.json"
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -326,7 +326,7 @@ class FakeXApi(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out as separate writes
 
@@ -340,9 +340,6 @@ class FakeXApi(LoopbackServer):
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
 
         return Handler
 
@@ -460,13 +457,8 @@ def main() -> None:
     arguments = parser.parse_args()
     api = FakeXApi.from_corpus(bearer_token=arguments.token, page_size=arguments.page_size, port=arguments.port)
     print(f"Fake X API at {api.base_url}{SEARCH_PATH} (bearer token: {arguments.token}); Ctrl+C to stop")
-    api.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        api.stop()
+    with api:
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":

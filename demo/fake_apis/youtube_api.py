@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from demo.fake_apis.loopback import LoopbackServer
+from demo.fake_apis.loopback import LoopbackServer, QuietRequestHandler, wait_until_interrupted
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "corpus" / "youtube.json"
 DEMO_API_KEY = "demo-youtube-api-key"
@@ -370,7 +370,7 @@ def _json(document: Any) -> bytes:
 
 
 def _handler_for(api: FakeYouTubeApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 
@@ -386,9 +386,6 @@ def _handler_for(api: FakeYouTubeApi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
     return Handler
 
 
@@ -399,10 +396,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     arguments = parser.parse_args(list(argv) if argv is not None else None)
     with FakeYouTubeApi.from_corpus(port=arguments.port) as api:
         print(f"youtube  api_base_url: {api.api_url}  (connection password: {api.api_key})")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":
