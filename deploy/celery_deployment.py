@@ -268,13 +268,15 @@ def _kill_session(session: int) -> None:
 def _session_members(session: int) -> list[int]:
     """The processes of the session `session` that still run."""
     members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    # Listed, then each read: a process may end between the two (pathlib's glob would stat it, and fail
+    # with ESRCH on a /proc entry that is going away).
+    for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
         try:
-            fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-        except OSError:
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except OSError:  # FileNotFoundError, ProcessLookupError: it ended
             continue
         if int(fields[3]) == session and fields[0] not in ("Z", "X"):  # fields: state, ppid, pgrp, session
-            members.append(int(stat.parent.name))
+            members.append(int(pid))
     return members
 
 
